@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ClusterConfigService } from '@dd/admin-api';
+import { PushLedgerStore } from '../sync/push-ledger.store';
+import { DirectoryStore } from '../directory/directory.store';
+import { ChangeSignalService } from '../sync/change-signal.service';
+
+/** What /cluster/status, /audit and the MDC's /sync/status show. */
+@Injectable()
+export class ClusterStatusService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly ledger: PushLedgerStore,
+    private readonly store: DirectoryStore,
+    private readonly config: ClusterConfigService,
+    private readonly signal: ChangeSignalService,
+  ) {}
+
+  async clusterStatus() {
+    const head = BigInt(await this.store.head());
+    const reported = new Map((await this.ledger.statuses()).map((s) => [s.site, s]));
+    const now = Date.now();
+    return {
+      head: head.toString(),
+      sites: this.config.current.sites.map((site) => {
+        const s = reported.get(site.id);
+        return {
+          site: site.id,
+          role: site.role,
+          url: site.url,
+          lastPushAt: s?.lastPushAt ?? null,
+          lastResyncAt: s?.lastPullAt ?? null,
+          epoch: s?.epoch ?? null,
+          lastAppliedSeq: s?.lastSeq ?? null,
+          queueLength: s?.queueLength ?? null,
+          lagVersions: s?.pulledVersion ? (head - BigInt(s.pulledVersion)).toString() : null,
+          lagMs: s?.lastPullAt ? now - Date.parse(s.lastPullAt) : null,
+        };
+      }),
+    };
+  }
+
+  async audit(domain: string | undefined, limit: number) {
+    const rows = await this.db.query(
+      `SELECT version, site, epoch, seq, actor, op, domain, change, at FROM audit_log
+        WHERE ($1::text IS NULL OR domain = $1) ORDER BY id DESC LIMIT $2`,
+      [domain ?? null, limit],
+    );
+    return {
+      items: rows.map((r: Record<string, unknown>) => ({
+        version: String(r.version),
+        site: r.site,
+        epoch: r.epoch,
+        seq: r.seq === null ? null : Number(r.seq),
+        actor: r.actor,
+        op: r.op,
+        domain: r.domain,
+        change: r.change,
+        at: (r.at as Date).toISOString(),
+      })),
+    };
+  }
+
+  /** SPEC §5 /sync/status at the master site: it has no queue and is its own MDC. */
+  async syncStatus() {
+    return {
+      site: this.config.siteId,
+      role: 'master',
+      epoch: null,
+      queue: { length: 0, capacity: this.config.current.cluster.submitQueueCapacity, oldestAgeMs: null },
+      mdcReachable: true,
+      signalConnected: true,
+      signalSubscribers: this.signal.subscribers,
+      head: await this.store.head(),
+      lastPushAt: null,
+      lastResyncAt: null,
+      lastCycle: null,
+      servedZones: ['*'],
+    };
+  }
+}

@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { DIRECTORY_SERVICE, DirectoryController } from '@dd/admin-api';
+import { MdcMetrics } from '../ops/mdc.metrics';
+import { ApplyChanges } from './apply-changes';
+import { DirectoryStore } from './directory.store';
+import { MasterDomainSeeder } from './master-domain.seeder';
+import { MdcDirectoryService } from './mdc-directory.service';
+
+@Module({
+  controllers: [DirectoryController],
+  providers: [
+    DirectoryStore,
+    ApplyChanges,
+    MdcMetrics,
+    MasterDomainSeeder,
+    { provide: DIRECTORY_SERVICE, useClass: MdcDirectoryService },
+  ],
+  exports: [DirectoryStore, ApplyChanges, MdcMetrics],
+})
+export class DirectoryModule {}

@@ -1,0 +1,293 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Change, Domain, DomainDigest, Entity } from '@dd/directory';
+import { MemoryDirectory, Tombstone } from '@dd/directory';
+import {
+  DomainRecord,
+  domainRowJson,
+  domainTombstone,
+  EntityRecord,
+  entityRowJson,
+  entityTombstone,
+  toDomain,
+  toEntity,
+} from './rows';
+
+/** One object's final state after a batch; `deletedAt` set for a tombstone. */
+export interface DomainWrite {
+  domain: Domain;
+  deletedAt: string | null;
+}
+export interface EntityWrite {
+  entity: Entity;
+  deletedAt: string | null;
+}
+export interface ChangeLogWrite {
+  version: string;
+  object_type: 'domain' | 'entity';
+  object_id: string;
+  domain: string;
+  op: 'put' | 'delete';
+  at: string;
+}
+export interface AuditWrite {
+  version: string;
+  site: string;
+  epoch: string | null;
+  seq: number | null;
+  actor: string;
+  op: string;
+  domain: string;
+  change: Change;
+  at: string;
+}
+
+/** What a batch loads: the targets with their full rows, so final states can be written whole. */
+export interface LoadedState {
+  view: MemoryDirectory;
+  domains: Map<string, Domain>;
+  entities: Map<string, Entity>;
+}
+
+const DOMAIN_COLUMNS = 'id, name, parent, settings, version, created_at, updated_at, deleted_at';
+const ENTITY_COLUMNS = 'id, domain, kind, name, attributes, version, created_at, updated_at, deleted_at';
+
+/** DomainDB: the only code of the MDC that speaks SQL to the directory's tables. */
+@Injectable()
+export class DirectoryStore {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  /** SPEC §3: the counter row every applying transaction locks first, so versions commit in order. */
+  async lockHead(tx: EntityManager): Promise<bigint> {
+    const [row] = await tx.query(`SELECT value FROM version_counter WHERE id = 1 FOR UPDATE`);
+    return BigInt(row.value);
+  }
+
+  async setHead(tx: EntityManager, value: bigint): Promise<void> {
+    await tx.query(`UPDATE version_counter SET value = $1 WHERE id = 1`, [value.toString()]);
+  }
+
+  async head(): Promise<string> {
+    const [row] = await this.db.query(`SELECT value FROM version_counter WHERE id = 1`);
+    return String(row.value);
+  }
+
+  /** Loads every object the batch's rules will read, in three queries whatever the batch size. */
+  async loadFor(tx: EntityManager, changes: Change[]): Promise<LoadedState> {
+    const domainIds = new Set<string>();
+    const domainNames = new Set<string>();
+    const subtreeRoots = new Set<string>();
+    const entityIds = new Set<string>();
+    const keys: [string[], string[], string[]] = [[], [], []];
+    for (const c of changes) {
+      switch (c.op) {
+        case 'domain.create':
+          domainIds.add(c.id);
+          domainNames.add(c.name);
+          if (c.parent) domainNames.add(c.parent);
+          break;
+        case 'domain.update':
+          domainIds.add(c.id);
+          break;
+        case 'domain.delete':
+          domainIds.add(c.id);
+          subtreeRoots.add(c.name);
+          break;
+        case 'entity.create':
+          entityIds.add(c.id);
+          domainNames.add(c.domain);
+          keys[0].push(c.domain);
+          keys[1].push(c.kind);
+          keys[2].push(c.name);
+          break;
+        case 'entity.update':
+        case 'entity.delete':
+          entityIds.add(c.id);
+          domainNames.add(c.domain);
+          break;
+      }
+    }
+    const roots = [...subtreeRoots];
+    const domainRows: DomainRecord[] = await tx.query(
+      `SELECT ${DOMAIN_COLUMNS} FROM domains
+        WHERE id = ANY($1::uuid[])
+           OR (deleted_at IS NULL AND (name = ANY($2::text[]) OR name = ANY($3::text[]) OR name LIKE ANY($4::text[])))`,
+      [[...domainIds], [...domainNames], roots, roots.map((r) => `%.${likeEscape(r)}`)],
+    );
+    const subtree = domainRows
+      .filter(
+        (r) => r.deleted_at === null && roots.some((root) => r.name === root || r.name.endsWith(`.${root}`)),
+      )
+      .map((r) => r.name);
+    const entityRows: EntityRecord[] = await tx.query(
+      `SELECT ${ENTITY_COLUMNS} FROM entities
+        WHERE id = ANY($1::uuid[])
+           OR (deleted_at IS NULL AND domain = ANY($2::text[]))
+           OR (deleted_at IS NULL AND (domain, kind, name) IN (SELECT * FROM unnest($3::text[], $4::text[], $5::text[])))`,
+      [[...entityIds], subtree, ...keys],
+    );
+    const domains = new Map<string, Domain>();
+    const entities = new Map<string, Entity>();
+    const tombstones: Tombstone[] = [];
+    for (const r of domainRows) {
+      if (r.deleted_at) tombstones.push(domainTombstone(r));
+      else domains.set(r.id, toDomain(r));
+    }
+    for (const r of entityRows) {
+      if (r.deleted_at) tombstones.push(entityTombstone(r));
+      else entities.set(r.id, toEntity(r));
+    }
+    return {
+      view: new MemoryDirectory([...domains.values()], [...entities.values()], tombstones),
+      domains,
+      entities,
+    };
+  }
+
+  /** Writes final states set-wise: tombstones before live rows, so a name freed in the batch can be reused. */
+  async writeObjects(tx: EntityManager, domains: DomainWrite[], entities: EntityWrite[]): Promise<void> {
+    const domainRows = domains.map((w) => domainRowJson(w.domain, w.deletedAt));
+    const entityRows = entities.map((w) => entityRowJson(w.entity, w.deletedAt));
+    for (const rows of tombstonesFirst(domainRows)) {
+      if (rows.length === 0) continue;
+      await tx.query(
+        `INSERT INTO domains (${DOMAIN_COLUMNS})
+         SELECT ${DOMAIN_COLUMNS} FROM jsonb_populate_recordset(NULL::domains, $1::jsonb)
+         ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings, version = EXCLUDED.version,
+           updated_at = EXCLUDED.updated_at, deleted_at = EXCLUDED.deleted_at`,
+        [JSON.stringify(rows)],
+      );
+    }
+    for (const rows of tombstonesFirst(entityRows)) {
+      if (rows.length === 0) continue;
+      await tx.query(
+        `INSERT INTO entities (${ENTITY_COLUMNS})
+         SELECT ${ENTITY_COLUMNS} FROM jsonb_populate_recordset(NULL::entities, $1::jsonb)
+         ON CONFLICT (id) DO UPDATE SET attributes = EXCLUDED.attributes, version = EXCLUDED.version,
+           updated_at = EXCLUDED.updated_at, deleted_at = EXCLUDED.deleted_at`,
+        [JSON.stringify(rows)],
+      );
+    }
+  }
+
+  async appendChangeLog(tx: EntityManager, rows: ChangeLogWrite[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.query(
+      `INSERT INTO change_log (version, object_type, object_id, domain, op, at)
+       SELECT version, object_type, object_id, domain, op, at FROM jsonb_populate_recordset(NULL::change_log, $1::jsonb)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  async appendAudit(tx: EntityManager, rows: AuditWrite[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.query(
+      `INSERT INTO audit_log (version, site, epoch, seq, actor, op, domain, change, at)
+       SELECT version, site, epoch, seq, actor, op, domain, change, at FROM jsonb_populate_recordset(NULL::audit_log, $1::jsonb)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  async loadDigests(tx: EntityManager, domains: string[]): Promise<Map<string, DomainDigest>> {
+    const rows: Array<{ domain: string; count: number; sum: string }> = await tx.query(
+      `SELECT domain, count, sum::text AS sum FROM domain_digests WHERE domain = ANY($1::text[])`,
+      [domains],
+    );
+    return new Map(rows.map((r) => [r.domain, { count: r.count, sum: r.sum }]));
+  }
+
+  /** Upserts the given digests and drops the rows of domains that are gone. */
+  async writeDigests(tx: EntityManager, digests: Map<string, DomainDigest | null>): Promise<void> {
+    const put = [...digests].filter(([, d]) => d !== null).map(([domain, d]) => ({ domain, ...d! }));
+    const gone = [...digests].filter(([, d]) => d === null).map(([domain]) => domain);
+    if (put.length > 0) {
+      await tx.query(
+        `INSERT INTO domain_digests (domain, count, sum)
+         SELECT domain, count, sum FROM jsonb_populate_recordset(NULL::domain_digests, $1::jsonb)
+         ON CONFLICT (domain) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum`,
+        [JSON.stringify(put)],
+      );
+    }
+    if (gone.length > 0) await tx.query(`DELETE FROM domain_digests WHERE domain = ANY($1::text[])`, [gone]);
+  }
+
+  /** SPEC §8 change signal: delivered to every MDC replica's listeners when the transaction commits. */
+  async notifyChange(tx: EntityManager, payload: string): Promise<void> {
+    await tx.query(`SELECT pg_notify('dd_change', $1)`, [payload]);
+  }
+
+  // ---- reads of the admin API ----
+
+  async domainByName(name: string): Promise<Domain | undefined> {
+    const [row]: DomainRecord[] = await this.db.query(
+      `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE name = $1 AND deleted_at IS NULL`,
+      [name],
+    );
+    return row ? toDomain(row) : undefined;
+  }
+
+  async domainById(id: string): Promise<Domain | undefined> {
+    const [row]: DomainRecord[] = await this.db.query(
+      `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return row ? toDomain(row) : undefined;
+  }
+
+  /** Live domains by name after `after`; children of `parent` when given (null parent: first level). */
+  async listDomains(parent: string | undefined, after: string | undefined, limit: number): Promise<Domain[]> {
+    const rows: DomainRecord[] = await this.db.query(
+      `SELECT ${DOMAIN_COLUMNS} FROM domains
+        WHERE deleted_at IS NULL AND ($1::text IS NULL OR parent = $1) AND ($2::text IS NULL OR name > $2)
+        ORDER BY name COLLATE "C" LIMIT $3`,
+      [parent ?? null, after ?? null, limit],
+    );
+    return rows.map(toDomain);
+  }
+
+  async entityByKey(domain: string, kind: string, name: string): Promise<Entity | undefined> {
+    const [row]: EntityRecord[] = await this.db.query(
+      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE domain = $1 AND kind = $2 AND name = $3 AND deleted_at IS NULL`,
+      [domain, kind, name],
+    );
+    return row ? toEntity(row) : undefined;
+  }
+
+  async entityById(id: string): Promise<Entity | undefined> {
+    const [row]: EntityRecord[] = await this.db.query(
+      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return row ? toEntity(row) : undefined;
+  }
+
+  /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */
+  async listEntities(
+    domain: string,
+    kind: string | undefined,
+    after: string[] | undefined,
+    limit: number,
+  ): Promise<Entity[]> {
+    const rows: EntityRecord[] = await this.db.query(
+      `SELECT ${ENTITY_COLUMNS} FROM entities
+        WHERE domain = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR kind = $2)
+          AND ($3::text IS NULL OR (kind COLLATE "C", name COLLATE "C") > ($3::text COLLATE "C", $4::text COLLATE "C"))
+        ORDER BY kind COLLATE "C", name COLLATE "C" LIMIT $5`,
+      [domain, kind ?? null, after?.[0] ?? null, after?.[1] ?? null, limit],
+    );
+    return rows.map(toEntity);
+  }
+}
+
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function tombstonesFirst<T extends { deleted_at: string | null }>(rows: T[]): T[][] {
+  return [rows.filter((r) => r.deleted_at !== null), rows.filter((r) => r.deleted_at === null)];
+}

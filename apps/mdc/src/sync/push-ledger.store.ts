@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { PushVerdict } from '@dd/sync-protocol';
+
+export interface SiteStatusRecord {
+  site: string;
+  lastPushAt: string | null;
+  lastPullAt: string | null;
+  epoch: string | null;
+  lastSeq: string | null;
+  queueLength: number | null;
+  pulledVersion: string | null;
+}
+
+/** SPEC §7 exactly-once bookkeeping and what each site last reported: the MDC's sync tables. */
+@Injectable()
+export class PushLedgerStore {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** The highest seq decided for (site, epoch); 0 for a new epoch. Called under the counter lock. */
+  async lastSeq(tx: EntityManager, site: string, epoch: string): Promise<number> {
+    const [row] = await tx.query(`SELECT last_seq FROM site_epochs WHERE site = $1 AND epoch = $2`, [
+      site,
+      epoch,
+    ]);
+    return row ? Number(row.last_seq) : 0;
+  }
+
+  async firstVerdicts(
+    tx: EntityManager,
+    site: string,
+    epoch: string,
+    seqs: number[],
+  ): Promise<Map<number, PushVerdict>> {
+    if (seqs.length === 0) return new Map();
+    const rows: Array<{ seq: string; verdict: PushVerdict }> = await tx.query(
+      `SELECT seq, verdict FROM push_verdicts WHERE site = $1 AND epoch = $2 AND seq = ANY($3::bigint[])`,
+      [site, epoch, seqs],
+    );
+    return new Map(rows.map((r) => [Number(r.seq), r.verdict]));
+  }
+
+  /** Records the verdicts and the new high-water mark in the transaction that applied the changes. */
+  async record(
+    tx: EntityManager,
+    site: string,
+    epoch: string,
+    verdicts: PushVerdict[],
+    lastSeq: number,
+  ): Promise<void> {
+    const at = new Date().toISOString();
+    if (verdicts.length > 0) {
+      await tx.query(
+        `INSERT INTO push_verdicts (site, epoch, seq, verdict, at)
+         SELECT $1, $2, (v->>'seq')::bigint, v, $3 FROM jsonb_array_elements($4::jsonb) AS v`,
+        [site, epoch, at, JSON.stringify(verdicts)],
+      );
+    }
+    await tx.query(
+      `INSERT INTO site_epochs (site, epoch, last_seq, updated_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (site, epoch) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at`,
+      [site, epoch, lastSeq, at],
+    );
+  }
+
+  async notePush(
+    site: string,
+    epoch: string,
+    lastSeq: number,
+    queueLength: number | undefined,
+  ): Promise<void> {
+    await this.db.query(
+      `INSERT INTO site_status (site, last_push_at, epoch, last_seq, queue_length) VALUES ($1, now(), $2, $3, $4)
+       ON CONFLICT (site) DO UPDATE SET last_push_at = now(), epoch = $2, last_seq = $3,
+         queue_length = COALESCE($4, site_status.queue_length)`,
+      [site, epoch, lastSeq, queueLength ?? null],
+    );
+  }
+
+  async notePull(site: string, version: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO site_status (site, last_pull_at, pulled_version) VALUES ($1, now(), $2)
+       ON CONFLICT (site) DO UPDATE SET last_pull_at = now(), pulled_version = $2`,
+      [site, version],
+    );
+  }
+
+  async statuses(): Promise<SiteStatusRecord[]> {
+    const rows = await this.db.query(
+      `SELECT site, last_push_at, last_pull_at, epoch, last_seq, queue_length, pulled_version FROM site_status ORDER BY site`,
+    );
+    return rows.map((r: Record<string, unknown>) => ({
+      site: r.site as string,
+      lastPushAt: r.last_push_at ? (r.last_push_at as Date).toISOString() : null,
+      lastPullAt: r.last_pull_at ? (r.last_pull_at as Date).toISOString() : null,
+      epoch: (r.epoch as string | null) ?? null,
+      lastSeq: r.last_seq === null ? null : String(r.last_seq),
+      queueLength: (r.queue_length as number | null) ?? null,
+      pulledVersion: r.pulled_version === null ? null : String(r.pulled_version),
+    }));
+  }
+}

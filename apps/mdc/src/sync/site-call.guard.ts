@@ -1,0 +1,36 @@
+import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ApiError, ClusterConfigService } from '@dd/admin-api';
+import { verifySiteRequest } from '@dd/site-auth';
+import { PgNonceStore } from './pg-nonce.store';
+
+export type SiteRequest = FastifyRequest & { rawBody?: Buffer; site?: string };
+
+/** SPEC §9: site-to-site calls are signed; unsigned, forged, replayed or stale ones get 401. */
+@Injectable()
+export class SiteCallGuard implements CanActivate {
+  private readonly logger = new Logger('SiteCallGuard');
+
+  constructor(
+    private readonly config: ClusterConfigService,
+    private readonly nonces: PgNonceStore,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<SiteRequest>();
+    const result = await verifySiteRequest({
+      headers: request.headers,
+      method: request.method,
+      path: request.url,
+      body: request.rawBody,
+      publicKeysOf: (site) => this.config.publicKeysOf(site),
+      nonces: this.nonces,
+    });
+    if (!result.ok) {
+      this.logger.warn(`refused site call ${request.method} ${request.url}: ${result.reason}`);
+      throw new ApiError('unauthorized', `site call refused: ${result.reason}`);
+    }
+    request.site = result.siteId;
+    return true;
+  }
+}

@@ -1,0 +1,182 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { assertInScope, CurrentCaller } from './auth';
+import { Caller, Conditional, DIRECTORY_SERVICE, DirectoryService, Written } from './directory.service';
+import { CreateDomainDto, CreateEntityDto, PatchDomainDto, PatchEntityDto } from './dto';
+import { HEADER } from './headers';
+import { decodeCursor, parseLimit } from './paging';
+import { ApiError } from './errors';
+
+function conditional(ifMatch: string | undefined): Conditional {
+  if (ifMatch === undefined) return {};
+  return { ifMatch: ifMatch.replace(/^W\//, '').replace(/^"(.*)"$/, '$1') };
+}
+
+function answer<T>(reply: FastifyReply, written: Written<T>, created = false): T | undefined {
+  reply.header(HEADER.syncState, written.syncState);
+  if (written.accepted) reply.status(202);
+  else if (created) reply.status(201);
+  return written.body;
+}
+
+function recursiveFlag(raw: string | undefined): boolean {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ApiError('validation_failed', 'recursive must be true or false');
+}
+
+/** SPEC §5 domain and entity routes, the same at every site: each handler is one call into the store's service. */
+@ApiTags('directory')
+@ApiBearerAuth()
+@Controller('api/v1/domains')
+export class DirectoryController {
+  constructor(@Inject(DIRECTORY_SERVICE) private readonly directory: DirectoryService) {}
+
+  @Get()
+  listDomains(
+    @CurrentCaller() caller: Caller,
+    @Query('parent') parent?: string,
+    @Query('limit') limit?: string,
+    @Query('after') after?: string,
+  ) {
+    return this.directory.listDomains(caller, parent, parseLimit(limit), decodeCursor(after, 1)?.[0]);
+  }
+
+  @Post()
+  async createDomain(
+    @CurrentCaller() caller: Caller,
+    @Body() dto: CreateDomainDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    assertInScope(caller, String(dto.name));
+    const written = await this.directory.createDomain(caller, { ...dto, settings: dto.settings ?? {} });
+    return answer(reply, written, true);
+  }
+
+  @Get(':name')
+  getDomain(@CurrentCaller() caller: Caller, @Param('name') name: string) {
+    assertInScope(caller, name);
+    return this.directory.getDomain(caller, name);
+  }
+
+  @Patch(':name')
+  async patchDomain(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Body() dto: PatchDomainDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    assertInScope(caller, name);
+    const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
+    return answer(reply, await this.directory.patchDomain(caller, name, dto.settings, conditional(ifMatch)));
+  }
+
+  @Delete(':name')
+  @HttpCode(204)
+  async deleteDomain(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Query('recursive') recursive: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    assertInScope(caller, name);
+    const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
+    answer(
+      reply,
+      await this.directory.deleteDomain(caller, name, recursiveFlag(recursive), conditional(ifMatch)),
+    );
+  }
+
+  @Get(':name/entities')
+  listEntities(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Query('kind') kind?: string,
+    @Query('limit') limit?: string,
+    @Query('after') after?: string,
+  ) {
+    assertInScope(caller, name);
+    return this.directory.listEntities(
+      caller,
+      name,
+      kind || undefined,
+      parseLimit(limit),
+      decodeCursor(after, 2),
+    );
+  }
+
+  @Post(':name/entities')
+  async createEntity(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Body() dto: CreateEntityDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    assertInScope(caller, name);
+    const written = await this.directory.createEntity(caller, name, {
+      ...dto,
+      attributes: dto.attributes ?? {},
+    });
+    return answer(reply, written, true);
+  }
+
+  @Get(':name/entities/:kind/:entityName')
+  getEntity(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Param('kind') kind: string,
+    @Param('entityName') entityName: string,
+  ) {
+    assertInScope(caller, name);
+    return this.directory.getEntity(caller, name, kind, entityName);
+  }
+
+  @Patch(':name/entities/:kind/:entityName')
+  async patchEntity(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Param('kind') kind: string,
+    @Param('entityName') entityName: string,
+    @Body() dto: PatchEntityDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    assertInScope(caller, name);
+    const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
+    const written = await this.directory.patchEntity(
+      caller,
+      name,
+      kind,
+      entityName,
+      dto.attributes,
+      conditional(ifMatch),
+    );
+    return answer(reply, written);
+  }
+
+  @Delete(':name/entities/:kind/:entityName')
+  @HttpCode(204)
+  async deleteEntity(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Param('kind') kind: string,
+    @Param('entityName') entityName: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    assertInScope(caller, name);
+    const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
+    answer(reply, await this.directory.deleteEntity(caller, name, kind, entityName, conditional(ifMatch)));
+  }
+}

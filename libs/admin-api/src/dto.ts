@@ -1,0 +1,48 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsObject, IsOptional, IsString, ValidateIf } from 'class-validator';
+import type { JsonObject } from '@dd/directory';
+
+/** SPEC §5 request bodies. Shape only: the name, kind and size rules live in @dd/directory. */
+export class CreateDomainDto {
+  @ApiProperty({ example: 'eu.sales.acme' })
+  @IsString()
+  name: string;
+
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'sales.acme' })
+  @IsOptional()
+  @ValidateIf((_, v) => v !== null)
+  @IsString()
+  parent?: string | null;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  settings?: JsonObject;
+}
+
+export class PatchDomainDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON merge patch (RFC 7396)' })
+  @IsObject()
+  settings: JsonObject;
+}
+
+export class CreateEntityDto {
+  @ApiProperty({ example: 'user' })
+  @IsString()
+  kind: string;
+
+  @ApiProperty({ example: 'alice' })
+  @IsString()
+  name: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  attributes?: JsonObject;
+}
+
+export class PatchEntityDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON merge patch (RFC 7396)' })
+  @IsObject()
+  attributes: JsonObject;
+}

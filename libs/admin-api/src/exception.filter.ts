@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ApiError, ErrorBody, ErrorCode, STATUS_OF } from './errors';
+
+/** Fastify's own errors (raised before a handler runs) that have a spec code. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'validation_failed',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+};
+
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+};
+
+/** Maps anything thrown to SPEC §5's `{ statusCode, code, message }`; logs an error id with every 500. */
+export function toErrorResponse(
+  error: unknown,
+  logger: Pick<Logger, 'error'>,
+): { body: ErrorBody; headers: Record<string, string> } {
+  if (error instanceof ApiError) return { body: error.body(), headers: error.headers };
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code = CODE_OF_STATUS[status] ?? 'internal_error';
+    const response = error.getResponse();
+    const raw =
+      typeof response === 'object' && response && 'message' in response ? response.message : error.message;
+    const message = Array.isArray(raw) ? raw.join('; ') : String(raw);
+    return {
+      body: { statusCode: STATUS_OF[code] === status ? status : STATUS_OF[code], code, message },
+      headers: {},
+    };
+  }
+  const fastifyCode = (error as { code?: unknown })?.code;
+  if (typeof fastifyCode === 'string' && FASTIFY_CODES[fastifyCode]) {
+    const code = FASTIFY_CODES[fastifyCode];
+    return { body: { statusCode: STATUS_OF[code], code, message: (error as Error).message }, headers: {} };
+  }
+  const errorId = randomUUID();
+  logger.error({ err: error, errorId }, `unhandled error ${errorId}`);
+  return {
+    body: { statusCode: 500, code: 'internal_error', message: `internal error (id ${errorId})`, errorId },
+    headers: {},
+  };
+}
+
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiExceptionFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { body, headers } = toErrorResponse(error, this.logger);
+    if (reply.sent) return;
+    void reply.status(body.statusCode).headers(headers).send(body);
+  }
+}

@@ -1,0 +1,46 @@
+/** SPEC §4: the environment both apps read once at start; a bad value stops start-up naming the variable. */
+export interface SiteEnv {
+  siteId: string;
+  configFile: string;
+  port: number;
+  siteKeyFile: string | undefined;
+  logLevel: string;
+  /** overrides cluster.syncIntervalMs (tests) */
+  syncIntervalMs: number | undefined;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+}
+
+export const SITE_ENV = Symbol('SiteEnv');
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new EnvError(`environment variable ${name} is required`);
+  return value;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new EnvError(`environment variable ${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
+  return {
+    siteId: required(env, 'SITE_ID'),
+    configFile: required(env, 'CLUSTER_CONFIG'),
+    port: positiveInt(env, 'PORT') ?? 4000,
+    siteKeyFile: env.SITE_KEY_FILE || undefined,
+    logLevel: env.LOG_LEVEL || 'info',
+    syncIntervalMs: positiveInt(env, 'SYNC_INTERVAL_MS'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+  };
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { ADMIN_REGISTRY, AdminAuthGuard } from './auth';
+import { ClusterConfigService } from './cluster-config.service';
+import { ApiExceptionFilter } from './exception.filter';
+import { HEADER } from './headers';
+import { MetricsController, MetricsRegistry } from './metrics';
+import { readSiteEnv, SITE_ENV, SiteEnv } from './site-env';
+
+/** SPEC §10: a request id that follows a request across a proxy hop; made here if the caller sent none. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers[HEADER.requestId];
+  const id = typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : randomUUID();
+  req.headers[HEADER.requestId] = id;
+  return id;
+}
+
+/**
+ * What every site process has, whatever its role: env and cluster config, admin auth, the error
+ * filter, JSON logs and /metrics.
+ */
+@Global()
+@Module({})
+export class SiteRuntimeModule {
+  static forRoot(env: SiteEnv = readSiteEnv()): DynamicModule {
+    return {
+      module: SiteRuntimeModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: env.logLevel,
+            genReqId: (req) => requestIdOf(req),
+            customProps: () => ({ site: env.siteId }),
+            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+            redact: ['req.headers.authorization', 'req.headers["x-site-signature"]'],
+          },
+        }),
+      ],
+      controllers: [MetricsController],
+      providers: [
+        { provide: SITE_ENV, useValue: env },
+        ClusterConfigService,
+        { provide: ADMIN_REGISTRY, useExisting: ClusterConfigService },
+        MetricsRegistry,
+        { provide: APP_GUARD, useClass: AdminAuthGuard },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+      ],
+      exports: [SITE_ENV, ClusterConfigService, ADMIN_REGISTRY, MetricsRegistry],
+    };
+  }
+}

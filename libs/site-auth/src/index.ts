@@ -1,0 +1,3 @@
+export * from './site-signature';
+export * from './admin-token';
+export * from './testing';

@@ -1,0 +1,138 @@
+import type { Change, JsonObject } from '@dd/directory';
+import { isJsonObject } from '@dd/directory';
+import type { PullRequest, PushRequest, QueuedChange, SnapshotRequest } from './messages';
+
+/** A message that does not have the protocol's shape; the receiver answers 400 and applies nothing. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const MAX_PUSH_BATCH = 1000;
+
+function fail(path: string, what: string): never {
+  throw new ProtocolError(`${path}: ${what}`);
+}
+
+function str(o: Record<string, unknown>, key: string, path: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') fail(`${path}.${key}`, 'must be a string');
+  return v;
+}
+
+function obj(o: Record<string, unknown>, key: string, path: string): JsonObject {
+  const v = o[key];
+  if (!isJsonObject(v)) fail(`${path}.${key}`, 'must be a JSON object');
+  return v;
+}
+
+function uuid(o: Record<string, unknown>, path: string): string {
+  const id = str(o, 'id', path);
+  if (!UUID.test(id)) fail(`${path}.id`, 'must be a UUID');
+  return id.toLowerCase();
+}
+
+/** Shape only: names, kinds and sizes are the rules' business (they refuse with validation_failed). */
+export function parseChange(raw: unknown, path = 'change'): Change {
+  if (!isJsonObject(raw)) fail(path, 'must be an object');
+  const o = raw as Record<string, unknown>;
+  const id = uuid(o, path);
+  switch (o.op) {
+    case 'domain.create': {
+      const parent = o.parent === null ? null : str(o, 'parent', path);
+      return { op: o.op, id, name: str(o, 'name', path), parent, settings: obj(o, 'settings', path) };
+    }
+    case 'domain.update':
+      return { op: o.op, id, name: str(o, 'name', path), patch: obj(o, 'patch', path) };
+    case 'domain.delete':
+      if (typeof o.recursive !== 'boolean') fail(`${path}.recursive`, 'must be a boolean');
+      return { op: o.op, id, name: str(o, 'name', path), recursive: o.recursive };
+    case 'entity.create':
+      return {
+        op: o.op,
+        id,
+        domain: str(o, 'domain', path),
+        kind: str(o, 'kind', path),
+        name: str(o, 'name', path),
+        attributes: obj(o, 'attributes', path),
+      };
+    case 'entity.update':
+      return {
+        op: o.op,
+        id,
+        domain: str(o, 'domain', path),
+        kind: str(o, 'kind', path),
+        name: str(o, 'name', path),
+        patch: obj(o, 'patch', path),
+      };
+    case 'entity.delete':
+      return {
+        op: o.op,
+        id,
+        domain: str(o, 'domain', path),
+        kind: str(o, 'kind', path),
+        name: str(o, 'name', path),
+      };
+    default:
+      return fail(`${path}.op`, `unknown operation ${JSON.stringify(o.op)}`);
+  }
+}
+
+export function parsePushRequest(raw: unknown): PushRequest {
+  if (!isJsonObject(raw)) fail('push', 'must be an object');
+  const o = raw as Record<string, unknown>;
+  const epoch = str(o, 'epoch', 'push');
+  if (epoch.length < 8 || epoch.length > 64) fail('push.epoch', 'must be 8 to 64 characters');
+  if (!Array.isArray(o.changes)) fail('push.changes', 'must be a list');
+  if (o.changes.length > MAX_PUSH_BATCH) fail('push.changes', `at most ${MAX_PUSH_BATCH} per batch`);
+  const seen = new Set<number>();
+  const changes = o.changes.map((c: unknown, i: number): QueuedChange => {
+    const path = `push.changes[${i}]`;
+    if (!isJsonObject(c)) fail(path, 'must be an object');
+    const q = c as Record<string, unknown>;
+    if (!Number.isSafeInteger(q.seq) || (q.seq as number) < 1)
+      fail(`${path}.seq`, 'must be a positive integer');
+    const seq = q.seq as number;
+    if (seen.has(seq)) fail(`${path}.seq`, `seq ${seq} appears twice`);
+    seen.add(seq);
+    return {
+      seq,
+      change: parseChange(q.change, `${path}.change`),
+      actor: str(q, 'actor', path),
+      at: str(q, 'at', path),
+    };
+  });
+  const queueLength = o.queueLength;
+  if (queueLength !== undefined && (!Number.isSafeInteger(queueLength) || (queueLength as number) < 0)) {
+    fail('push.queueLength', 'must be a non-negative integer');
+  }
+  return { epoch, changes, queueLength: queueLength as number | undefined };
+}
+
+const VERSION = /^(0|[1-9][0-9]{0,18})$/;
+
+export function parsePullRequest(raw: unknown): PullRequest {
+  if (!isJsonObject(raw)) fail('pull', 'must be an object');
+  const o = raw as Record<string, unknown>;
+  const cursor = str(o, 'cursor', 'pull');
+  if (!VERSION.test(cursor)) fail('pull.cursor', 'must be a change-log version');
+  const limit = o.limit;
+  if (
+    limit !== undefined &&
+    (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > 10000)
+  ) {
+    fail('pull.limit', 'must be an integer from 1 to 10000');
+  }
+  return { cursor, limit: limit as number | undefined };
+}
+
+export function parseSnapshotRequest(raw: unknown): SnapshotRequest {
+  if (raw === undefined || raw === null) return {};
+  if (!isJsonObject(raw)) fail('snapshot', 'must be an object');
+  const domains = (raw as Record<string, unknown>).domains;
+  if (domains === undefined) return {};
+  if (!Array.isArray(domains) || !domains.every((d) => typeof d === 'string')) {
+    fail('snapshot.domains', 'must be a list of domain names');
+  }
+  return { domains: domains as string[] };
+}
