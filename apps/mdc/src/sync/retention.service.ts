@@ -3,7 +3,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ClusterConfigService } from '@dd/admin-api';
 
-const PURGE_EVERY_MS = 60_000;
+/** Purge a few times per retention period, at most once a minute (short retentions: tests, demos). */
+function purgeInterval(retentionMs: number): number {
+  return Math.min(60_000, Math.max(250, Math.floor(retentionMs / 4)));
+}
 /** pg advisory lock id: one replica purges at a time */
 const PURGE_LOCK = 0x6464_7572;
 
@@ -24,7 +27,7 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.timer = setInterval(() => {
       this.purge().catch((err) => this.logger.warn(`purge failed: ${(err as Error).message}`));
-    }, PURGE_EVERY_MS);
+    }, purgeInterval(this.config.current.cluster.tombstoneRetentionMs));
     this.timer.unref();
   }
 

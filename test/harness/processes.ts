@@ -1,0 +1,79 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+export const MDC_MAIN = join(ROOT, 'dist', 'apps', 'mdc', 'src', 'main.js');
+export const SDC_MAIN = join(ROOT, 'dist', 'apps', 'sdc', 'src', 'main.js');
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A site as an operator runs it: `node dist/...` as a child process (built by `npm test` first). */
+export class SiteProcess {
+  readonly output: string[] = [];
+  readonly exited: Promise<ExitInfo>;
+  private readonly child: ChildProcess;
+
+  private constructor(
+    readonly name: string,
+    main: string,
+    env: Record<string, string>,
+    readonly url: string,
+  ) {
+    this.child = spawn(process.execPath, [main], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d: Buffer) => this.output.push(d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => this.output.push(d.toString()));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  static spawn(name: string, main: string, env: Record<string, string>): SiteProcess {
+    return new SiteProcess(name, main, env, `http://127.0.0.1:${env.PORT}`);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get log(): string {
+    return this.output.join('');
+  }
+
+  /** Resolves when `path` answers 200; rejects with the process's output if it exits or times out. */
+  async waitReady(path = '/health/ready', timeoutMs = 20_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    let exited: ExitInfo | undefined;
+    void this.exited.then((e) => (exited = e));
+    while (Date.now() < deadline) {
+      if (exited)
+        throw new Error(`${this.name} exited (${JSON.stringify(exited)}) before ready:\n${this.log}`);
+      try {
+        const res = await fetch(`${this.url}${path}`);
+        if (res.status === 200) return this;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.log}`);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  /** SIGTERM, then SIGKILL if it has not gone in 5 s. */
+  async stop(): Promise<ExitInfo> {
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const info = await this.kill('SIGTERM');
+    clearTimeout(timer);
+    return info;
+  }
+}
