@@ -43,7 +43,8 @@ export async function createSiteApp(
     new DocumentBuilder().setTitle(title).setVersion('1').addBearerAuth().build(),
   );
   SwaggerModule.setup('docs', app, document);
-  app.enableShutdownHooks();
+  // SIGHUP reloads the cluster config (SPEC §4): it must not be taken for a shutdown.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
 }
 

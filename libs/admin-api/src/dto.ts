@@ -15,7 +15,7 @@ export class CreateDomainDto {
   parent?: string | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @ValidateIf((_, v) => v !== undefined) // absent means {}; null is refused (SPEC §3: never null)
   @IsObject()
   settings?: JsonObject;
 }
@@ -36,7 +36,7 @@ export class CreateEntityDto {
   name: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @ValidateIf((_, v) => v !== undefined) // absent means {}; null is refused (SPEC §3: never null)
   @IsObject()
   attributes?: JsonObject;
 }

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ClusterConfigService, parseLimit } from '@dd/admin-api';
+import { ApiError, assertInScope, Caller, CurrentCaller, parseLimit } from '@dd/admin-api';
 import { ClusterStatusService } from './cluster-status.service';
 
 /** SPEC §5 operations views of the master site. */
@@ -8,18 +8,19 @@ import { ClusterStatusService } from './cluster-status.service';
 @ApiBearerAuth()
 @Controller('api/v1')
 export class ClusterController {
-  constructor(
-    private readonly status: ClusterStatusService,
-    private readonly config: ClusterConfigService,
-  ) {}
+  constructor(private readonly status: ClusterStatusService) {}
 
   @Get('cluster/status')
-  clusterStatus() {
+  clusterStatus(@CurrentCaller() caller: Caller) {
+    requireWholeCluster(caller, 'the cluster status');
     return this.status.clusterStatus();
   }
 
+  /** A scoped admin reads the audit of a domain in its scope; the whole log needs scope `*`. */
   @Get('audit')
-  audit(@Query('domain') domain?: string, @Query('limit') limit?: string) {
+  audit(@CurrentCaller() caller: Caller, @Query('domain') domain?: string, @Query('limit') limit?: string) {
+    if (domain) assertInScope(caller, domain);
+    else requireWholeCluster(caller, 'the audit of every domain');
     return this.status.audit(domain, parseLimit(limit));
   }
 
@@ -27,4 +28,8 @@ export class ClusterController {
   syncStatus() {
     return this.status.syncStatus();
   }
+}
+
+function requireWholeCluster(caller: Caller, what: string): void {
+  if (caller.admin.scope !== '*') throw new ApiError('forbidden', `admin ${caller.admin.name} may not read ${what}`);
 }

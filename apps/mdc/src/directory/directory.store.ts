@@ -243,7 +243,7 @@ export class DirectoryStore {
   async listDomains(parent: string | undefined, after: string | undefined, limit: number): Promise<Domain[]> {
     const rows: DomainRecord[] = await this.db.query(
       `SELECT ${DOMAIN_COLUMNS} FROM domains
-        WHERE deleted_at IS NULL AND ($1::text IS NULL OR parent = $1) AND ($2::text IS NULL OR name > $2)
+        WHERE deleted_at IS NULL AND ($1::text IS NULL OR parent = $1) AND ($2::text IS NULL OR name COLLATE "C" > $2::text COLLATE "C")
         ORDER BY name COLLATE "C" LIMIT $3`,
       [parent ?? null, after ?? null, limit],
     );
