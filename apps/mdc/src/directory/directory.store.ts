@@ -223,20 +223,12 @@ export class DirectoryStore {
 
   // ---- reads of the admin API ----
 
-  async domainByName(name: string): Promise<Domain | undefined> {
-    const [row]: DomainRecord[] = await this.db.query(
-      `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE name = $1 AND deleted_at IS NULL`,
-      [name],
-    );
-    return row ? toDomain(row) : undefined;
+  domainByName(name: string): Promise<Domain | undefined> {
+    return this.liveDomain('name = $1', [name]);
   }
 
-  async domainById(id: string): Promise<Domain | undefined> {
-    const [row]: DomainRecord[] = await this.db.query(
-      `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE id = $1 AND deleted_at IS NULL`,
-      [id],
-    );
-    return row ? toDomain(row) : undefined;
+  domainById(id: string): Promise<Domain | undefined> {
+    return this.liveDomain('id = $1', [id]);
   }
 
   /** Live domains by name after `after`; children of `parent` when given (null parent: first level). */
@@ -250,20 +242,12 @@ export class DirectoryStore {
     return rows.map(toDomain);
   }
 
-  async entityByKey(domain: string, kind: string, name: string): Promise<Entity | undefined> {
-    const [row]: EntityRecord[] = await this.db.query(
-      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE domain = $1 AND kind = $2 AND name = $3 AND deleted_at IS NULL`,
-      [domain, kind, name],
-    );
-    return row ? toEntity(row) : undefined;
+  entityByKey(domain: string, kind: string, name: string): Promise<Entity | undefined> {
+    return this.liveEntity('domain = $1 AND kind = $2 AND name = $3', [domain, kind, name]);
   }
 
-  async entityById(id: string): Promise<Entity | undefined> {
-    const [row]: EntityRecord[] = await this.db.query(
-      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE id = $1 AND deleted_at IS NULL`,
-      [id],
-    );
-    return row ? toEntity(row) : undefined;
+  entityById(id: string): Promise<Entity | undefined> {
+    return this.liveEntity('id = $1', [id]);
   }
 
   /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */
@@ -281,6 +265,22 @@ export class DirectoryStore {
       [domain, kind ?? null, after?.[0] ?? null, after?.[1] ?? null, limit],
     );
     return rows.map(toEntity);
+  }
+
+  private async liveDomain(where: string, params: unknown[]): Promise<Domain | undefined> {
+    const [row]: DomainRecord[] = await this.db.query(
+      `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE ${where} AND deleted_at IS NULL`,
+      params,
+    );
+    return row ? toDomain(row) : undefined;
+  }
+
+  private async liveEntity(where: string, params: unknown[]): Promise<Entity | undefined> {
+    const [row]: EntityRecord[] = await this.db.query(
+      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE ${where} AND deleted_at IS NULL`,
+      params,
+    );
+    return row ? toEntity(row) : undefined;
   }
 }
 
