@@ -31,5 +31,6 @@ export class ClusterController {
 }
 
 function requireWholeCluster(caller: Caller, what: string): void {
-  if (caller.admin.scope !== '*') throw new ApiError('forbidden', `admin ${caller.admin.name} may not read ${what}`);
+  if (caller.admin.scope !== '*')
+    throw new ApiError('forbidden', `admin ${caller.admin.name} may not read ${what}`);
 }
