@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ErrorCode } from '../../libs/admin-api/src/errors';
 import { ClusterFiles } from '../harness/cluster-files';
@@ -885,6 +887,15 @@ describe('MDC admin API', () => {
           '/api/v1/domains/{name}/entities/{kind}/{entityName}',
         ]),
       );
+    });
+
+    // STYLE: the OpenAPI document is committed; regenerate with UPDATE_OPENAPI=1 npm test after an API change.
+    it('serves exactly the committed OpenAPI document (docs/openapi.mdc.json)', async () => {
+      const served = await (await root('/docs-json')).json();
+      const committed = join(__dirname, '..', '..', 'docs', 'openapi.mdc.json');
+      if (process.env.UPDATE_OPENAPI === '1')
+        writeFileSync(committed, `${JSON.stringify(served, null, 2)}\n`);
+      expect(served).toEqual(JSON.parse(readFileSync(committed, 'utf8')));
     });
 
     it('keeps the operations endpoints outside the base path', async () => {
