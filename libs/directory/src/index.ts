@@ -5,3 +5,4 @@ export * from './canonical-json';
 export * from './digest';
 export * from './directory-view';
 export * from './rules';
+export * from './batch';

@@ -1,30 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
-  addElement,
+  BatchLedger,
   Change,
   decide,
+  digestChanges,
   DirectoryOverlay,
-  Domain,
-  DomainDigest,
   Effect,
-  EMPTY_DIGEST,
-  elementHash,
-  Entity,
-  isTombstone,
-  removeElement,
-  Tombstone,
+  touchedDomains,
   Verdict,
 } from '@dd/directory';
 import { ClusterConfigService } from '@dd/admin-api';
-import {
-  AuditWrite,
-  ChangeLogWrite,
-  DirectoryStore,
-  DomainWrite,
-  EntityWrite,
-  LoadedState,
-} from './directory.store';
+import { AuditWrite, ChangeLogWrite, DirectoryStore, DomainWrite, EntityWrite } from './directory.store';
 import { MdcMetrics } from '../ops/mdc.metrics';
 
 /** One change to decide, as it came from a site's push or from the MDC's own admin API. */
@@ -40,13 +27,6 @@ export interface Outcome {
   verdict: Verdict;
   /** the change-log version an accepted change got */
   version?: string;
-}
-
-/** The objects a batch touched: where they started and where they ended. */
-interface Touched<T> {
-  before: T | undefined;
-  after: T;
-  deleted: boolean;
 }
 
 /**
@@ -87,7 +67,7 @@ export class ApplyChanges {
     );
     const overlay = new DirectoryOverlay(loaded.view);
     const masterDomain = this.config.current.masterDomain;
-    const objects = new TouchedObjects(loaded, overlay);
+    const objects = new BatchLedger(loaded, overlay);
     const outcomes: Outcome[] = [];
     const log: ChangeLogWrite[] = [];
     const audit: AuditWrite[] = [];
@@ -132,44 +112,13 @@ export class ApplyChanges {
     );
     await this.store.appendChangeLog(tx, log);
     await this.store.appendAudit(tx, audit);
-    await this.updateDigests(tx, domains, entities);
+    const current = await this.store.loadDigests(tx, touchedDomains(objects));
+    await this.store.writeDigests(tx, digestChanges(objects, current));
     await this.store.setHead(tx, version);
     const changedDomains = [...new Set(log.map((r) => r.domain))];
-    const tree = log.some(
-      (r) => r.object_type === 'domain' && (r.op === 'delete' || !domains.get(r.object_id)?.before),
-    );
-    await this.store.notifyChange(tx, signalPayload(version.toString(), changedDomains, tree));
+    await this.store.notifyChange(tx, signalPayload(version.toString(), changedDomains, objects.treeMoved()));
     this.metrics.changesApplied.inc(audit.length);
     return outcomes;
-  }
-
-  /** SPEC §8: each domain's digest moves by exactly the objects that changed in it. */
-  private async updateDigests(
-    tx: EntityManager,
-    domains: Map<string, Touched<Domain>>,
-    entities: Map<string, Touched<Entity>>,
-  ): Promise<void> {
-    const names = new Set<string>();
-    for (const t of domains.values()) names.add(t.after.name);
-    for (const t of entities.values()) names.add(t.after.domain);
-    const digests: Map<string, DomainDigest | null> = await this.store.loadDigests(tx, [...names]);
-    const adjust = (
-      name: string,
-      before: Domain | Entity | undefined,
-      after: Domain | Entity | undefined,
-    ) => {
-      let d = digests.get(name) ?? EMPTY_DIGEST;
-      if (before) d = removeElement(d, elementHash(before));
-      if (after) d = addElement(d, elementHash(after));
-      digests.set(name, d);
-    };
-    for (const t of entities.values()) adjust(t.after.domain, t.before, t.deleted ? undefined : t.after);
-    for (const t of domains.values()) adjust(t.after.name, t.before, t.deleted ? undefined : t.after);
-    // A deleted domain has no digest at all; its entities went with it (has_children or recursive).
-    const live = new Set([...domains.values()].filter((t) => !t.deleted).map((t) => t.after.name));
-    for (const t of domains.values())
-      if (t.deleted && !live.has(t.after.name)) digests.set(t.after.name, null);
-    await this.store.writeDigests(tx, digests);
   }
 }
 
@@ -210,65 +159,6 @@ function changeLogRow(effect: Effect, version: string, at: string): ChangeLogWri
         op: 'delete',
         at,
       };
-  }
-}
-
-/**
- * Follows a batch's effects to every object's final state. A tombstone keeps the object's last
- * live state (its name stays in DomainDB), stamped with the deleting change's version.
- */
-class TouchedObjects {
-  readonly domains = new Map<string, Touched<Domain>>();
-  readonly entities = new Map<string, Touched<Entity>>();
-
-  constructor(
-    private readonly loaded: LoadedState,
-    private readonly overlay: DirectoryOverlay,
-  ) {}
-
-  record(effect: Effect, version: string, at: string): void {
-    switch (effect.type) {
-      case 'domain.put':
-        return this.put(
-          this.domains,
-          effect.domain.id,
-          this.loaded.domains,
-          this.overlay.domainById(effect.domain.id),
-        );
-      case 'entity.put':
-        return this.put(
-          this.entities,
-          effect.entity.id,
-          this.loaded.entities,
-          this.overlay.entityById(effect.entity.id),
-        );
-      case 'domain.delete':
-        return this.delete(this.domains, effect.id, this.loaded.domains, version, at);
-      case 'entity.delete':
-        return this.delete(this.entities, effect.id, this.loaded.entities, version, at);
-    }
-  }
-
-  private put<T extends Domain | Entity>(
-    into: Map<string, Touched<T>>,
-    id: string,
-    loaded: Map<string, T>,
-    now: T | Tombstone | undefined,
-  ): void {
-    if (!now || isTombstone(now)) throw new Error(`overlay lost the object ${id} it was just given`);
-    into.set(id, { before: loaded.get(id), after: now, deleted: false });
-  }
-
-  private delete<T extends Domain | Entity>(
-    into: Map<string, Touched<T>>,
-    id: string,
-    loaded: Map<string, T>,
-    version: string,
-    at: string,
-  ): void {
-    const lastLive = into.get(id)?.after ?? loaded.get(id);
-    if (!lastLive) throw new Error(`delete of ${id}, which the batch never loaded`);
-    into.set(id, { before: loaded.get(id), after: { ...lastLive, version, updatedAt: at }, deleted: true });
   }
 }
 

@@ -1,0 +1,112 @@
+import { addElement, DomainDigest, EMPTY_DIGEST, elementHash, removeElement } from './digest';
+import { DirectoryOverlay, isTombstone } from './directory-view';
+import type { Domain, Effect, Entity, Tombstone } from './model';
+
+/** An object a batch wrote: where it started (undefined: did not exist) and where it ended. */
+export interface Touched<T> {
+  before: T | undefined;
+  /** the final state; for a delete, the last live state stamped with the deleting version */
+  after: T;
+  deleted: boolean;
+}
+
+export interface BatchBase {
+  domains: ReadonlyMap<string, Domain>;
+  entities: ReadonlyMap<string, Entity>;
+}
+
+/**
+ * Follows a batch's effects to every object's final state, for the store that writes them: the MDC
+ * (DomainDB rows, tombstones keep their last live state) and an SDC (its cache).
+ */
+export class BatchLedger {
+  readonly domains = new Map<string, Touched<Domain>>();
+  readonly entities = new Map<string, Touched<Entity>>();
+
+  constructor(
+    private readonly base: BatchBase,
+    private readonly overlay: DirectoryOverlay,
+  ) {}
+
+  /** Call after `overlay.apply(effects, version, at)` for each of those effects. */
+  record(effect: Effect, version: string, at: string): void {
+    switch (effect.type) {
+      case 'domain.put':
+        return put(
+          this.domains,
+          effect.domain.id,
+          this.base.domains,
+          this.overlay.domainById(effect.domain.id),
+        );
+      case 'entity.put':
+        return put(
+          this.entities,
+          effect.entity.id,
+          this.base.entities,
+          this.overlay.entityById(effect.entity.id),
+        );
+      case 'domain.delete':
+        return remove(this.domains, effect.id, this.base.domains, version, at);
+      case 'entity.delete':
+        return remove(this.entities, effect.id, this.base.entities, version, at);
+    }
+  }
+
+  /** Domains whose tree entry appeared or went (creates and deletes), for the change signal. */
+  treeMoved(): boolean {
+    return [...this.domains.values()].some((t) => t.deleted || !t.before);
+  }
+}
+
+function put<T extends Domain | Entity>(
+  into: Map<string, Touched<T>>,
+  id: string,
+  base: ReadonlyMap<string, T>,
+  now: T | Tombstone | undefined,
+): void {
+  if (!now || isTombstone(now)) throw new Error(`overlay lost the object ${id} it was just given`);
+  into.set(id, { before: base.get(id), after: now, deleted: false });
+}
+
+function remove<T extends Domain | Entity>(
+  into: Map<string, Touched<T>>,
+  id: string,
+  base: ReadonlyMap<string, T>,
+  version: string,
+  at: string,
+): void {
+  const lastLive = into.get(id)?.after ?? base.get(id);
+  if (!lastLive) throw new Error(`delete of ${id}, which the batch never loaded`);
+  into.set(id, { before: base.get(id), after: { ...lastLive, version, updatedAt: at }, deleted: true });
+}
+
+/**
+ * SPEC §8: each touched domain's digest moves by exactly the objects that changed in it. Returns
+ * the new digest per domain, or null for a domain that is gone (its entities went with it).
+ */
+export function digestChanges(
+  ledger: Pick<BatchLedger, 'domains' | 'entities'>,
+  current: ReadonlyMap<string, DomainDigest>,
+): Map<string, DomainDigest | null> {
+  const digests = new Map<string, DomainDigest | null>();
+  const adjust = (name: string, before: Domain | Entity | undefined, after: Domain | Entity | undefined) => {
+    let d = digests.get(name) ?? current.get(name) ?? EMPTY_DIGEST;
+    if (before) d = removeElement(d, elementHash(before));
+    if (after) d = addElement(d, elementHash(after));
+    digests.set(name, d);
+  };
+  for (const t of ledger.entities.values()) adjust(t.after.domain, t.before, t.deleted ? undefined : t.after);
+  for (const t of ledger.domains.values()) adjust(t.after.name, t.before, t.deleted ? undefined : t.after);
+  const live = new Set([...ledger.domains.values()].filter((t) => !t.deleted).map((t) => t.after.name));
+  for (const t of ledger.domains.values())
+    if (t.deleted && !live.has(t.after.name)) digests.set(t.after.name, null);
+  return digests;
+}
+
+/** The names of the domains a ledger touched (their digests may have moved). */
+export function touchedDomains(ledger: Pick<BatchLedger, 'domains' | 'entities'>): string[] {
+  const names = new Set<string>();
+  for (const t of ledger.domains.values()) names.add(t.after.name);
+  for (const t of ledger.entities.values()) names.add(t.after.domain);
+  return [...names];
+}
