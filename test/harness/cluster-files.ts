@@ -53,6 +53,8 @@ export class ClusterFiles {
   readonly sites: TestSite[] = [];
   readonly admins: TestAdmin[];
   private options: ClusterFilesOptions;
+  /** sites that read a copy of their own: site id → the peer URLs their copy lists instead */
+  private readonly ownConfigs = new Map<string, Record<string, string>>();
 
   private constructor(options: ClusterFilesOptions) {
     this.options = options;
@@ -95,11 +97,16 @@ export class ClusterFiles {
     return this.sites[0];
   }
 
-  /** The config text for these sites with the given changes. */
-  yaml(changes: Partial<ClusterFilesOptions> = {}): string {
+  /** The config text for these sites with the given changes (and site URLs replaced, by site id). */
+  yaml(changes: Partial<ClusterFilesOptions> = {}, urlOverrides: Record<string, string> = {}): string {
     const options = { ...this.options, ...changes };
     return configYaml({
-      sites: this.sites.map((s) => ({ id: s.id, role: s.role, url: s.url, publicKey: s.publicKeyPem })),
+      sites: this.sites.map((s) => ({
+        id: s.id,
+        role: s.role,
+        url: urlOverrides[s.id] ?? s.url,
+        publicKey: s.publicKeyPem,
+      })),
       zones: options.zones ?? [],
       admins: [{ name: 'ops', token: 'ops-token', scope: '*' }, ...(options.admins ?? [])].map((a) => ({
         name: a.name,
@@ -110,27 +117,71 @@ export class ClusterFiles {
     });
   }
 
-  /** Replaces the config file by a rename (SPEC §4: a running site picks it up within 1 s). */
+  /**
+   * Makes `siteId` read a copy of its own in which the given sites' URLs are replaced (SPEC §4: a
+   * site may list its own address for a peer — a tunnel to the master, say). Takes effect for
+   * processes started after it (`env(siteId)`); later writes keep the overrides. Returns the path.
+   */
+  useOwnConfig(siteId: string, urlOverrides: Record<string, string>): string {
+    this.site(siteId);
+    for (const id of Object.keys(urlOverrides)) this.site(id);
+    this.ownConfigs.set(siteId, { ...urlOverrides });
+    const file = this.configFileOf(siteId);
+    replaceFile(file, this.yaml({}, urlOverrides));
+    return file;
+  }
+
+  /** The config file `siteId` reads: its own copy if it has one, else the shared file. */
+  configFileOf(siteId: string): string {
+    return this.ownConfigs.has(siteId) ? join(this.dir, `cluster.${siteId}.yml`) : this.configFile;
+  }
+
+  /**
+   * Replaces the config file — and every site's own copy, with its overrides — by a rename
+   * (SPEC §4: a running site picks it up within 1 s).
+   */
   write(changes: Partial<ClusterFilesOptions> = {}): void {
-    this.writeText(this.yaml(changes));
+    replaceFile(this.configFile, this.yaml(changes));
+    for (const [siteId, overrides] of this.ownConfigs) {
+      replaceFile(this.configFileOf(siteId), this.yaml(changes, overrides));
+    }
     this.options = { ...this.options, ...changes };
   }
 
+  /**
+   * Writes this text as the config file, and as every own copy with its overridden sites' URLs
+   * replaced wherever they occur in the text (so a broken file stays broken in every copy).
+   */
   writeText(text: string): void {
-    const temp = `${this.configFile}.${process.pid}.tmp`;
-    writeFileSync(temp, text);
-    renameSync(temp, this.configFile);
+    replaceFile(this.configFile, text);
+    for (const [siteId, overrides] of this.ownConfigs) {
+      let copy = text;
+      for (const [id, url] of Object.entries(overrides)) copy = copy.split(this.site(id).url).join(url);
+      replaceFile(this.configFileOf(siteId), copy);
+    }
+  }
+
+  /** Writes this text as the config file of `siteId` alone (its own copy, or the shared file). */
+  writeTextFor(siteId: string, text: string): void {
+    replaceFile(this.configFileOf(siteId), text);
   }
 
   env(siteId: string): Record<string, string> {
     const site = this.site(siteId);
     return {
       SITE_ID: site.id,
-      CLUSTER_CONFIG: this.configFile,
+      CLUSTER_CONFIG: this.configFileOf(siteId),
       PORT: String(site.port),
       SITE_KEY_FILE: site.keyFile,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       HOST: '127.0.0.1',
     };
   }
+}
+
+/** Replaces a file by a rename, as configuration tools do. */
+function replaceFile(file: string, text: string): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, text);
+  renameSync(temp, file);
 }

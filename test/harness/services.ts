@@ -102,3 +102,74 @@ export function redisServerUrl(): Promise<string> {
   })();
   return redisServer;
 }
+
+export interface TestRedisDb {
+  /** `redis://host:port/<db>` — the SDC keeps everything in that logical database (SPEC §4) */
+  url: string;
+  db: number;
+  /** FLUSHDB on this database (e.g. a site's Redis losing its data while the site runs) */
+  flush(): Promise<void>;
+  /** flushes the database and frees it for the next caller */
+  release(): Promise<void>;
+}
+
+const REDIS_DBS = 15;
+const redisDbLock = (db: number) => `dd:test:redis-db:${db}`;
+
+async function withRedis<T>(url: string, work: (redis: import('ioredis').Redis) => Promise<T>): Promise<T> {
+  const { default: Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    return await work(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function redisDbUrl(server: string, db: number): string {
+  const url = new URL(server);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+/**
+ * A logical database 1..15 of the test Redis server for one caller alone (SPEC §12: each test file
+ * gets its own key space), empty. Held by a lock key in database 0 that expires after an hour, so
+ * a crashed run frees its databases by itself.
+ */
+export async function createTestRedisDb(label: string): Promise<TestRedisDb> {
+  const server = await redisServerUrl();
+  const owner = `${label} ${randomBytes(6).toString('hex')}`;
+  const db = await withRedis(redisDbUrl(server, 0), async (redis) => {
+    for (let n = 1; n <= REDIS_DBS; n++) {
+      if ((await redis.set(redisDbLock(n), owner, 'EX', 3600, 'NX')) === 'OK') return n;
+    }
+    const holders = await redis.mget(...Array.from({ length: REDIS_DBS }, (_, i) => redisDbLock(i + 1)));
+    throw new Error(`no free Redis database on ${server}; held by: ${holders.join(', ')}`);
+  });
+  const url = redisDbUrl(server, db);
+  const flush = () => withRedis(url, async (redis) => void (await redis.flushdb()));
+  await flush();
+  let released: Promise<void> | undefined;
+  return {
+    url,
+    db,
+    flush,
+    release: () =>
+      (released ??= (async () => {
+        // only while the lock is ours: after an expiry another caller may hold this database
+        const lock = redisDbUrl(server, 0);
+        if ((await withRedis(lock, (redis) => redis.get(redisDbLock(db)))) !== owner) return;
+        await flush();
+        await withRedis(lock, (redis) =>
+          redis.eval(
+            `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+            1,
+            redisDbLock(db),
+            owner,
+          ),
+        );
+      })()),
+  };
+}

@@ -11,3 +11,4 @@ export * from './cluster-config.service';
 export * from './metrics';
 export * from './site-runtime.module';
 export * from './bootstrap';
+export * from './proxy-hop';

@@ -1,7 +1,7 @@
 import { BatchLedger, digestChanges } from './batch';
 import { computeDomainDigest, DomainDigest } from './digest';
 import { DirectoryOverlay, MemoryDirectory } from './directory-view';
-import type { Domain, Entity } from './model';
+import type { Change, Domain, Entity } from './model';
 import { decide } from './rules';
 
 const at = '2026-01-01T00:00:00.000Z';
@@ -33,7 +33,7 @@ describe('BatchLedger and digestChanges', () => {
     const base = { domains: new Map([[acme.id, acme]]), entities: new Map([e1, e2].map((e) => [e.id, e])) };
     const overlay = new DirectoryOverlay(new MemoryDirectory([acme], [e1, e2]));
     const ledger = new BatchLedger(base, overlay);
-    const changes = [
+    const changes: Change[] = [
       { op: 'entity.update' as const, id: e1.id, domain: 'acme', kind: 'user', name: 'a', patch: { n: 1 } },
       { op: 'entity.delete' as const, id: e2.id, domain: 'acme', kind: 'user', name: 'b' },
       {

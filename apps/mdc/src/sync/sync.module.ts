@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { DirectoryModule } from '../directory/directory.module';
 import { ChangeSignalService } from './change-signal.service';
 import { PgNonceStore } from './pg-nonce.store';
+import { ProxyHopCheck } from './proxy-hop.check';
 import { PushLedgerStore } from './push-ledger.store';
 import { PushService } from './push.service';
 import { RetentionService } from './retention.service';
@@ -16,6 +17,7 @@ import { SiteSyncController } from './site-sync.controller';
   providers: [
     ChangeSignalService,
     PgNonceStore,
+    ProxyHopCheck,
     PushLedgerStore,
     PushService,
     RetentionService,
@@ -23,6 +25,6 @@ import { SiteSyncController } from './site-sync.controller';
     SiteFeedService,
     SiteFeedStore,
   ],
-  exports: [PushLedgerStore, ChangeSignalService, RetentionService],
+  exports: [PushLedgerStore, ChangeSignalService, RetentionService, ProxyHopCheck],
 })
 export class SyncModule {}

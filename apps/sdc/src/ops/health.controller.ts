@@ -1,14 +1,38 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Public } from '@dd/admin-api';
+import { SiteCore } from '../site/site-core';
 
-/** SPEC §10: an SDC is live while it runs. */
+/** SPEC §10: ready while the site's Redis answers — and while the MDC is down: a site works alone. */
 @ApiTags('operations')
 @Public()
 @Controller('health')
 export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly core: SiteCore,
+  ) {}
+
   @Get('live')
   live() {
     return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      async () => {
+        const redis = this.indicators.check('redis');
+        try {
+          await this.core.store.ping();
+          return redis.up();
+        } catch (err) {
+          return redis.down({ message: (err as Error).message });
+        }
+      },
+    ]);
   }
 }

@@ -1,0 +1,61 @@
+import { digestChanges, Domain, Entity, Touched, touchedDomains } from '@dd/directory';
+import { CachePlan, hashHex } from './cache-plan';
+import type { SiteCacheStore } from './site-cache.store';
+
+/**
+ * Objects a cache step writes, with where they started, so the step can keep the indexes and the
+ * per-domain digests right (SPEC §8: both sides keep digests up to date incrementally).
+ */
+export class CacheLedger {
+  readonly domains = new Map<string, Touched<Domain>>();
+  readonly entities = new Map<string, Touched<Entity>>();
+  /** scope of each written domain record; unscoped ones are tree entries and count in no digest */
+  private readonly scoped = new Map<string, boolean>();
+
+  putDomain(before: Domain | undefined, after: Domain, scoped: boolean): void {
+    const prior = this.domains.get(after.id);
+    this.domains.set(after.id, { before: prior ? prior.before : before, after, deleted: false });
+    this.scoped.set(after.id, scoped);
+  }
+
+  deleteDomain(before: Domain): void {
+    const prior = this.domains.get(before.id);
+    this.domains.set(before.id, { before: prior ? prior.before : before, after: before, deleted: true });
+  }
+
+  putEntity(before: Entity | undefined, after: Entity): void {
+    const prior = this.entities.get(after.id);
+    this.entities.set(after.id, { before: prior ? prior.before : before, after, deleted: false });
+  }
+
+  deleteEntity(before: Entity): void {
+    const prior = this.entities.get(before.id);
+    this.entities.set(before.id, { before: prior ? prior.before : before, after: before, deleted: true });
+  }
+
+  get empty(): boolean {
+    return this.domains.size === 0 && this.entities.size === 0;
+  }
+
+  /** Adds the object writes and digest moves to `plan` (digests read from the store first). */
+  async writeTo(plan: CachePlan, store: SiteCacheStore): Promise<void> {
+    for (const t of this.entities.values()) {
+      if (t.deleted) plan.dropEntity(t.after);
+      else plan.putEntity({ entity: t.after, h: hashHex(t.after) });
+    }
+    for (const t of this.domains.values()) {
+      if (t.deleted) plan.dropDomain(t.after, []);
+      else {
+        const scoped = this.scoped.get(t.after.id) ?? true;
+        plan.putDomain({ domain: t.after, scoped, h: scoped ? hashHex(t.after) : '' });
+      }
+    }
+    // Only domains the site serves have digests; a tree entry moves none.
+    const counted = {
+      domains: new Map([...this.domains].filter(([id]) => this.scoped.get(id) !== false)),
+      entities: this.entities,
+    };
+    const current = await store.digestsOf(touchedDomains(counted));
+    for (const [name, digest] of digestChanges(counted, current)) plan.setDigest(name, digest);
+  }
+}

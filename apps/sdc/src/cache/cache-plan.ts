@@ -1,0 +1,139 @@
+import { Domain, DomainDigest, Entity, elementHash } from '@dd/directory';
+import { CacheKeys, entityField, entityLocator } from './cache-keys';
+
+/** A domain as the site holds it: settings only when the site serves it (`scoped`). */
+export interface CachedDomain {
+  domain: Domain;
+  scoped: boolean;
+  /** element hash (hex) as counted in the domain's digest; '' when not counted (out of scope) */
+  h: string;
+}
+
+export interface CachedEntity {
+  entity: Entity;
+  h: string;
+}
+
+export function hashHex(o: Domain | Entity): string {
+  return elementHash(o).toString(16).padStart(16, '0');
+}
+
+export function encodeDigest(d: DomainDigest): string {
+  return `${d.count}:${d.sum}`;
+}
+
+export function decodeDigest(raw: string): DomainDigest {
+  const [count, sum] = raw.split(':');
+  return { count: Number(count), sum };
+}
+
+type Op = [string, number, ...Array<string | number>];
+
+/**
+ * The writes of one atomic cache step, in the order given; `commit` sends them to the Lua script.
+ * Index maintenance (names, kids, ids, entity order) is derived here, so callers say only what an
+ * object now is or that it is gone.
+ */
+export class CachePlan {
+  private readonly keyIndex = new Map<string, number>();
+  readonly keys: string[] = [];
+  readonly ops: Op[] = [];
+  queueKey: number | undefined;
+  capacity = 0;
+
+  constructor(private readonly k: CacheKeys) {
+    this.key(k.meta); // KEYS[1] is always meta
+  }
+
+  get empty(): boolean {
+    return this.ops.length === 0;
+  }
+
+  private key(name: string): number {
+    let i = this.keyIndex.get(name);
+    if (i === undefined) {
+      this.keys.push(name);
+      i = this.keys.length;
+      this.keyIndex.set(name, i);
+    }
+    return i;
+  }
+
+  private op(name: string, key: string, ...args: Array<string | number>): this {
+    this.ops.push([name, this.key(key), ...args]);
+    return this;
+  }
+
+  putDomain(d: CachedDomain): this {
+    this.op('hset', this.k.domains, d.domain.name, JSON.stringify(d));
+    this.op('hset', this.k.domainIds, d.domain.id, d.domain.name);
+    this.op('zadd', this.k.names, d.domain.name);
+    return this.op('zadd', this.k.kids(d.domain.parent), d.domain.name);
+  }
+
+  /** Removes a domain from the tree, with its entities, their indexes and its digest. */
+  dropDomain(domain: Pick<Domain, 'id' | 'name' | 'parent'>, entities: Iterable<Pick<Entity, 'id'>>): this {
+    this.op('hdel', this.k.domains, domain.name);
+    this.op('hdel', this.k.domainIds, domain.id);
+    this.op('zrem', this.k.names, domain.name);
+    this.op('zrem', this.k.kids(domain.parent), domain.name);
+    this.clearEntities(domain.name, entities);
+    return this.op('hdel', this.k.digests, domain.name);
+  }
+
+  /** Forgets a domain's entities (a domain leaving the scope, or about to be rewritten whole). */
+  clearEntities(domain: string, entities: Iterable<Pick<Entity, 'id'>>): this {
+    for (const e of entities) this.op('hdel', this.k.entityIds, e.id);
+    this.op('del', this.k.entities(domain));
+    return this.op('del', this.k.entityOrder(domain));
+  }
+
+  putEntity(e: CachedEntity): this {
+    const { domain, kind, name, id } = e.entity;
+    this.op('hset', this.k.entities(domain), entityField(kind, name), JSON.stringify(e));
+    this.op('zadd', this.k.entityOrder(domain), entityField(kind, name));
+    return this.op('hset', this.k.entityIds, id, entityLocator(domain, kind, name));
+  }
+
+  dropEntity(e: Pick<Entity, 'id' | 'domain' | 'kind' | 'name'>): this {
+    this.op('hdel', this.k.entities(e.domain), entityField(e.kind, e.name));
+    this.op('zrem', this.k.entityOrder(e.domain), entityField(e.kind, e.name));
+    return this.op('hdel', this.k.entityIds, e.id);
+  }
+
+  setDigest(domain: string, digest: DomainDigest | null): this {
+    return digest === null
+      ? this.op('hdel', this.k.digests, domain)
+      : this.op('hset', this.k.digests, domain, encodeDigest(digest));
+  }
+
+  setMeta(field: string, value: string): this {
+    return this.op('hset', this.k.meta, field, value);
+  }
+
+  /** Counts a queued change against the objects and domains it touches (`pending: true`). */
+  markPending(ids: Iterable<string>, domains: Iterable<string>, by: 1 | -1): this {
+    for (const id of ids) this.op('hincr', this.k.pendingObjects, id, by);
+    for (const d of domains) this.op('hincr', this.k.pendingDomains, d, by);
+    return this;
+  }
+
+  /** Appends to the submit queue, refused as a whole when the queue already holds `capacity`. */
+  enqueue(entry: string, capacity: number): this {
+    this.queueKey = this.key(this.k.queue);
+    this.capacity = capacity;
+    return this.op('rpush', this.k.queue, entry);
+  }
+
+  dequeueHead(): this {
+    return this.op('lpop', this.k.queue);
+  }
+
+  recordRejection(entry: string, keep: number): this {
+    return this.op('lpush', this.k.rejections, entry, keep);
+  }
+
+  setStatus(field: string, value: string): this {
+    return this.op('hset', this.k.status, field, value);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * SPEC §6: one atomic step for every cache mutation. Preconditions first — the cache generation the
+ * caller read (another replica or the sync cycle may have written since) and, for a local write,
+ * the submit queue's capacity — then every write, or none. KEYS are all the keys touched (one hash
+ * tag); ARGV[1] is `{ gen, capacity?, queue?, ops }`, each op `[name, keyIndex, ...args]` (1-based).
+ * Returns 'ok', 'conflict' or 'queue_full'.
+ */
+export const CAS_APPLY_LUA = `
+local plan = cjson.decode(ARGV[1])
+local meta = KEYS[1]
+local gen = redis.call('HGET', meta, 'gen') or '0'
+if plan.gen ~= false and plan.gen ~= gen then return 'conflict' end
+if plan.queue then
+  local queueKey = KEYS[plan.queue]
+  if redis.call('LLEN', queueKey) >= plan.capacity then return 'queue_full' end
+end
+for _, op in ipairs(plan.ops) do
+  local name, key = op[1], KEYS[op[2]]
+  if name == 'hset' then redis.call('HSET', key, op[3], op[4])
+  elseif name == 'hdel' then redis.call('HDEL', key, op[3])
+  elseif name == 'zadd' then redis.call('ZADD', key, 0, op[3])
+  elseif name == 'zrem' then redis.call('ZREM', key, op[3])
+  elseif name == 'del' then redis.call('DEL', key)
+  elseif name == 'rpush' then redis.call('RPUSH', key, op[3])
+  elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
+  elseif name == 'lpop' then redis.call('LPOP', key)
+  elseif name == 'hincr' then
+    if redis.call('HINCRBY', key, op[3], op[4]) <= 0 then redis.call('HDEL', key, op[3]) end
+  else return redis.error_reply('unknown op ' .. tostring(name)) end
+end
+redis.call('HINCRBY', meta, 'gen', 1)
+return 'ok'
+`;

@@ -1,0 +1,134 @@
+import { BatchLedger, Change, decide, DirectoryOverlay, touchedDomains, Verdict } from '@dd/directory';
+import type { LoadedCache, QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
+import { CacheLedger } from '../cache/cache-ledger';
+import type { CachePlan } from '../cache/cache-plan';
+
+export class QueueFullError extends Error {
+  constructor(readonly capacity: number) {
+    super(`the submit queue holds ${capacity} changes; writes resume as it drains`);
+  }
+}
+
+/** The MDC version a local change starts from: what an object carried before any pending change. */
+export function baseVersion(version: string): string {
+  const plus = version.indexOf('+');
+  return plus < 0 ? version : version.slice(0, plus);
+}
+
+/** SPEC §3: `<mdc version>+<site>.<seq>` until the resync brings the MDC's own. */
+export function provisionalVersion(base: string, site: string, seq: number): string {
+  return `${base}+${site}.${seq}`;
+}
+
+export interface LocalWriteResult {
+  verdict: Verdict;
+  entry?: QueueEntry;
+}
+
+const MAX_ATTEMPTS = 20;
+
+/**
+ * SPEC §6 steps 1–2 at a work site: validate the change against the cache with the same pure
+ * rules the MDC applies, then apply it to the cache and append it to the submit queue in one atomic
+ * step. Another writer (a replica, the sync cycle) moving the cache in between makes the step fail
+ * as a whole and it is decided again.
+ */
+export class LocalWrites {
+  constructor(
+    private readonly store: SiteCacheStore,
+    private readonly site: string,
+    private readonly masterDomain: () => string,
+    private readonly capacity: () => number,
+  ) {}
+
+  async submit(change: Change, actor: string, ifMatch?: string): Promise<LocalWriteResult> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const meta = await this.store.meta();
+      if (!meta.epoch) throw new Error('no epoch: the site has not started its queue');
+      const loaded = await this.store.loadFor([change], change.op === 'domain.delete' ? [change.name] : []);
+      const seq = meta.seq + 1;
+      const at = new Date().toISOString();
+      const verdict = decide(loaded.view, change, { masterDomain: this.masterDomain(), ifMatch });
+      if (!verdict.ok) return { verdict };
+      const version = provisionalVersion(this.startingVersion(change, loaded, meta.cursor), this.site, seq);
+      const plan = this.store.plan();
+      const ledger = await this.effectsInto(plan, loaded, [{ change, version }], at);
+      const entry: QueueEntry = {
+        seq,
+        change,
+        actor,
+        at,
+        version,
+        ids: [...ledger.domains.keys(), ...ledger.entities.keys()],
+        domains: touchedDomains(ledger),
+      };
+      plan.markPending(entry.ids, entry.domains, 1);
+      plan.enqueue(JSON.stringify(entry), this.capacity());
+      plan.setMeta('seq', String(seq));
+      const result = await this.store.commit(plan, loaded.gen);
+      if (result === 'ok') return { verdict, entry };
+      if (result === 'queue_full') throw new QueueFullError(this.capacity());
+    }
+    throw new Error(`the cache kept moving under a write (${MAX_ATTEMPTS} attempts)`);
+  }
+
+  /**
+   * SPEC §8: the changes still queued, laid again on top of the state a full reload wrote, so a
+   * pending change does not vanish. A change the rules now refuse is left for the MDC to decide.
+   */
+  async reapplyQueue(): Promise<void> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const entries = await this.store.queueAll();
+      if (entries.length === 0) return;
+      const changes = entries.map((e) => e.change);
+      const deletes = changes
+        .filter((c) => c.op === 'domain.delete')
+        .map((c) => (c as { name: string }).name);
+      const loaded = await this.store.loadFor(changes, deletes);
+      const plan = this.store.plan();
+      await this.effectsInto(
+        plan,
+        loaded,
+        entries.map((e) => ({ change: e.change, version: e.version })),
+        new Date().toISOString(),
+      );
+      if ((await this.store.commit(plan, loaded.gen)) === 'ok') return;
+    }
+    throw new Error(`the cache kept moving while re-applying the queue (${MAX_ATTEMPTS} attempts)`);
+  }
+
+  /** Decides each change in order over the loaded state and adds the writes of the accepted ones. */
+  private async effectsInto(
+    plan: CachePlan,
+    loaded: LoadedCache,
+    changes: Array<{ change: Change; version: string }>,
+    at: string,
+  ): Promise<CacheLedger> {
+    const overlay = new DirectoryOverlay(loaded.view);
+    const batch = new BatchLedger(loaded, overlay);
+    for (const { change, version } of changes) {
+      const verdict = decide(overlay, change, { masterDomain: this.masterDomain() });
+      if (!verdict.ok) continue;
+      overlay.apply(verdict.effects, version, at);
+      for (const e of verdict.effects) batch.record(e, version, at);
+    }
+    const ledger = new CacheLedger();
+    for (const t of batch.domains.values()) {
+      if (t.deleted) ledger.deleteDomain(t.after);
+      else ledger.putDomain(t.before, t.after, true);
+    }
+    for (const t of batch.entities.values()) {
+      if (t.deleted) ledger.deleteEntity(t.after);
+      else ledger.putEntity(t.before, t.after);
+    }
+    await ledger.writeTo(plan, this.store);
+    return ledger;
+  }
+
+  private startingVersion(change: Change, loaded: LoadedCache, cursor: string): string {
+    const current = change.op.startsWith('domain.')
+      ? loaded.domains.get(change.id)
+      : loaded.entities.get(change.id);
+    return current ? baseVersion(current.version) : cursor;
+  }
+}

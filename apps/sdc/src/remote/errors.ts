@@ -1,0 +1,45 @@
+/** SPEC §9: a site could not be reached at all (network error or timeout) — not an HTTP answer. */
+export class SiteUnreachableError extends Error {
+  override readonly name = 'SiteUnreachableError';
+
+  constructor(
+    readonly url: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${url} unreachable: ${describe(cause)}`, { cause });
+  }
+}
+
+/** SPEC §8: the MDC could not be reached, or answered 5xx; the site keeps working alone. */
+export class MdcUnreachableError extends Error {
+  override readonly name = 'MdcUnreachableError';
+}
+
+/** The MDC answered 4xx: it refused the call itself (e.g. 401 when the site keys are wrong). */
+export class MdcRefusedError extends Error {
+  override readonly name = 'MdcRefusedError';
+
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(
+      `the MDC refused the call with ${status}: ${typeof body === 'string' ? body : JSON.stringify(body)}`,
+    );
+  }
+}
+
+/** SPEC §9: no target of a proxied request answered; the caller answers 502 `site_unreachable`. */
+export class AllSitesUnreachableError extends Error {
+  override readonly name = 'AllSitesUnreachableError';
+
+  constructor(readonly tried: string[]) {
+    super(`no site answered (tried: ${tried.join(', ') || 'none'})`);
+  }
+}
+
+// Duck-typed: a socket error may come from another realm (e.g. under jest), failing instanceof.
+function describe(cause: unknown): string {
+  const message = (cause as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(cause);
+}

@@ -1,0 +1,52 @@
+import {
+  ManifestResponse,
+  PullRequest,
+  PullResponse,
+  PushRequest,
+  PushResponse,
+  SnapshotResponse,
+  SYNC_PATHS,
+} from '@dd/sync-protocol';
+import { MdcRefusedError, MdcUnreachableError, SiteUnreachableError } from './errors';
+import { SiteHttp } from './site-http';
+
+/** SPEC §7, §8: the signed calls a site makes to the MDC (push, pull, manifest, snapshot). */
+export class MdcClient {
+  constructor(
+    private readonly http: SiteHttp,
+    /** read on every call, so a config reload that moves the MDC takes effect at once (SPEC §4) */
+    private readonly masterUrl: () => string,
+  ) {}
+
+  push(req: PushRequest): Promise<PushResponse> {
+    return this.call<PushResponse>(SYNC_PATHS.push, req);
+  }
+
+  pull(req: PullRequest): Promise<PullResponse> {
+    return this.call<PullResponse>(SYNC_PATHS.pull, req);
+  }
+
+  manifest(detail: boolean): Promise<ManifestResponse> {
+    return this.call<ManifestResponse>(SYNC_PATHS.manifest, { detail });
+  }
+
+  snapshot(domains?: string[]): Promise<SnapshotResponse> {
+    return this.call<SnapshotResponse>(SYNC_PATHS.snapshot, domains === undefined ? {} : { domains });
+  }
+
+  private async call<T>(path: string, body: unknown): Promise<T> {
+    const answer = await this.http.request(this.masterUrl(), 'POST', path, body).catch((err: unknown) => {
+      throw err instanceof SiteUnreachableError ? new MdcUnreachableError(err.message, { cause: err }) : err;
+    });
+    // SPEC §8: a 5xx (an MDC restarting, a load balancer with no MDC behind it) is an outage like
+    // a refused connection: the cycle ends and the site keeps its state; a 4xx is the MDC's verdict.
+    if (answer.status >= 500) {
+      throw new MdcUnreachableError(`the MDC answered ${answer.status} to ${path}: ${answer.text}`);
+    }
+    if (answer.status < 200 || answer.status >= 300) throw new MdcRefusedError(answer.status, answer.body);
+    if (typeof answer.body !== 'object' || answer.body === null) {
+      throw new MdcUnreachableError(`the MDC answered ${path} without a JSON object`);
+    }
+    return answer.body as T;
+  }
+}

@@ -1,0 +1,161 @@
+import { makeSiteKeyPair, publicKeyFromPem } from '@dd/site-auth';
+import { AllSitesUnreachableError } from './errors';
+import { ProxiedRequest, ProxyForwarder } from './proxy.forwarder';
+import { SiteHttp } from './site-http';
+import { closedPort, FarSite, Responder, sendJson } from './testing';
+
+const siteA = makeSiteKeyPair();
+const keys = { 'site-a': publicKeyFromPem(siteA.publicKeyPem) };
+const forwarder = new ProxyForwarder(
+  new SiteHttp({ siteId: 'site-a', privateKey: siteA.privateKey }),
+  'site-a',
+);
+
+const sites: FarSite[] = [];
+async function site(respond: Responder): Promise<FarSite> {
+  const far = await new FarSite(keys, respond).listen();
+  sites.push(far);
+  return far;
+}
+afterEach(async () => {
+  for (const far of sites.splice(0)) await far.close();
+});
+
+/** A site that serves the domain: answers from its own data, as SPEC §5 describes. */
+const serving =
+  (id: string): Responder =>
+  (call, res) =>
+    sendJson(
+      res,
+      201,
+      { received: call.raw },
+      { 'x-served-by': id, 'x-sync-state': 'pending', 'x-request-id': 'req-1', 'set-cookie': 'no=1' },
+    );
+/** A site that does not serve the domain: checks the signature first (a replay gets 401), then 421. */
+const misdirected: Responder = (call, res) =>
+  call.verification.ok ? sendJson(res, 421, { code: 'misdirected' }) : sendJson(res, 401, {});
+
+const create: ProxiedRequest = {
+  method: 'POST',
+  pathWithQuery: '/api/v1/domains/acme/entities?x=1',
+  headers: {
+    authorization: 'Bearer ops-token',
+    'if-match': '"12"',
+    'x-wait-for': 'mdc',
+    'x-request-id': 'req-1',
+    cookie: 'session=secret',
+    host: 'site-a.example',
+  },
+  body: { kind: 'user', name: 'Jörg', attributes: { n: 1.5, list: [true, null] } },
+};
+
+async function down(id: string) {
+  return { id, url: `http://127.0.0.1:${await closedPort()}` };
+}
+
+describe('ProxyForwarder (SPEC §9 proxying)', () => {
+  it('returns the answer of the first target unchanged, with the headers that matter to the client', async () => {
+    const b = await site(serving('site-b'));
+    const answer = await forwarder.forward([{ id: 'site-b', url: b.url }], create);
+    expect(answer).toEqual({
+      status: 201,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'x-served-by': 'site-b',
+        'x-sync-state': 'pending',
+        'x-request-id': 'req-1',
+      },
+      body: { received: JSON.stringify(create.body) },
+      servedBy: 'site-b',
+    });
+  });
+
+  it('forwards the caller’s identity and conditions, marks the hop, and signs as itself', async () => {
+    const b = await site(serving('site-b'));
+    await forwarder.forward([{ id: 'site-b', url: b.url }], create);
+    const call = b.calls[0];
+    expect(call).toMatchObject({
+      method: 'POST',
+      path: '/api/v1/domains/acme/entities?x=1',
+      raw: JSON.stringify(create.body),
+      verification: { ok: true, siteId: 'site-a' },
+    });
+    expect(call.headers).toMatchObject({
+      authorization: 'Bearer ops-token',
+      'if-match': '"12"',
+      'x-wait-for': 'mdc',
+      'x-request-id': 'req-1',
+      'x-proxied-by': 'site-a',
+    });
+    expect(call.headers.cookie).toBeUndefined();
+    expect(call.headers.host).not.toBe('site-a.example');
+  });
+
+  it('skips a dead peer and takes the next target’s answer', async () => {
+    const master = await site(serving('master'));
+    const answer = await forwarder.forward([await down('site-b'), { id: 'master', url: master.url }], create);
+    expect(answer).toMatchObject({ status: 201, servedBy: 'master' });
+  });
+
+  it('skips a target that answers 421 (it does not serve the domain and will not proxy again)', async () => {
+    const b = await site(misdirected);
+    const c = await site(serving('site-c'));
+    const answer = await forwarder.forward(
+      [
+        { id: 'site-b', url: b.url },
+        { id: 'site-c', url: c.url },
+      ],
+      { method: 'GET', pathWithQuery: '/api/v1/domains/acme', headers: {} },
+    );
+    expect(answer).toMatchObject({ status: 201, servedBy: 'site-c' });
+    expect(b.calls).toHaveLength(1);
+  });
+
+  it('returns an error answer of a serving site as it is, without trying further', async () => {
+    const b = await site((_call, res) => sendJson(res, 404, { code: 'entity_not_found' }));
+    const c = await site(serving('site-c'));
+    const answer = await forwarder.forward(
+      [
+        { id: 'site-b', url: b.url },
+        { id: 'site-c', url: c.url },
+      ],
+      { method: 'GET', pathWithQuery: '/api/v1/domains/acme/entities/user/x', headers: {} },
+    );
+    expect(answer).toMatchObject({ status: 404, body: { code: 'entity_not_found' }, servedBy: 'site-b' });
+    expect(c.calls).toHaveLength(0);
+  });
+
+  it('names every site tried when none answers, never "not found"', async () => {
+    const b = await site(misdirected);
+    const targets = [await down('site-c'), { id: 'site-b', url: b.url }, await down('master')];
+    const error = await forwarder.forward(targets, create).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AllSitesUnreachableError);
+    expect(error).toMatchObject({ tried: ['site-c', 'site-b', 'master'] });
+  });
+
+  it('gives up on a target that does not answer within its timeout', async () => {
+    const hung = await site(() => undefined);
+    const master = await site(serving('master'));
+    const quick = new ProxyForwarder(
+      new SiteHttp({ siteId: 'site-a', privateKey: siteA.privateKey, timeoutMs: 200 }),
+      'site-a',
+    );
+    const answer = await quick.forward(
+      [
+        { id: 'site-b', url: hung.url },
+        { id: 'master', url: master.url },
+      ],
+      create,
+    );
+    expect(answer.servedBy).toBe('master');
+  });
+
+  it('joins a repeated header into one value', async () => {
+    const b = await site(serving('site-b'));
+    await forwarder.forward([{ id: 'site-b', url: b.url }], {
+      ...create,
+      headers: { 'X-Request-Id': ['a', 'b'] },
+    });
+    expect(b.calls[0].headers['x-request-id']).toBe('a, b');
+  });
+});

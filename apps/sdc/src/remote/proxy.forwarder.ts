@@ -1,0 +1,99 @@
+// The file, not '@dd/admin-api': its index loads NestJS, which jest cannot (ARCHITECTURE.md, testing notes).
+import { HEADER } from '../../../../libs/admin-api/src/headers';
+import { AllSitesUnreachableError, SiteUnreachableError } from './errors';
+import { SiteHttp } from './site-http';
+
+/** The caller's headers that travel with a proxied request: identity, condition, wait, tracing (SPEC §5, §9, §10). */
+const FORWARDED_REQUEST_HEADERS: string[] = [
+  'authorization',
+  HEADER.ifMatch,
+  HEADER.waitFor,
+  HEADER.requestId,
+];
+/** The answer's headers that matter to the admin client. */
+const RETURNED_ANSWER_HEADERS = [
+  'content-type',
+  HEADER.servedBy,
+  HEADER.syncState,
+  'retry-after',
+  HEADER.requestId,
+];
+/** SPEC §9: the answer of a site that does not serve the domain and will not proxy again. */
+const MISDIRECTED = 421;
+
+export interface ProxyTarget {
+  id: string;
+  url: string;
+}
+
+export interface ProxiedRequest {
+  method: string;
+  pathWithQuery: string;
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+
+export interface ProxiedAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  /** the id of the target that answered */
+  servedBy: string;
+}
+
+/** SPEC §9: sends a request for a domain this site does not serve to a site that serves it. */
+export class ProxyForwarder {
+  constructor(
+    private readonly http: SiteHttp,
+    private readonly selfId: string,
+  ) {}
+
+  /**
+   * Tries the targets in the caller's order (serving peers in config order, then the MDC) and
+   * returns the first answer unchanged. An unreachable target or a 421 is skipped — never taken
+   * for "not found" — and when none answers the error names every site tried (502 `site_unreachable`).
+   */
+  async forward(targets: ProxyTarget[], request: ProxiedRequest): Promise<ProxiedAnswer> {
+    const headers = this.forwardedHeaders(request.headers);
+    const tried: string[] = [];
+    for (const target of targets) {
+      tried.push(target.id);
+      // Each target gets SiteHttp's own timeout (5 s by default), so one dead peer costs at most that.
+      const answer = await this.http
+        .request(target.url, request.method, request.pathWithQuery, request.body, headers)
+        .catch((err: unknown) => {
+          if (err instanceof SiteUnreachableError) return undefined;
+          throw err;
+        });
+      if (answer === undefined || answer.status === MISDIRECTED) continue;
+      return {
+        status: answer.status,
+        headers: pick(answer.headers, RETURNED_ANSWER_HEADERS),
+        body: answer.body,
+        servedBy: target.id,
+      };
+    }
+    throw new AllSitesUnreachableError(tried);
+  }
+
+  private forwardedHeaders(incoming: ProxiedRequest['headers']): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(incoming)) {
+      const key = name.toLowerCase();
+      if (!FORWARDED_REQUEST_HEADERS.includes(key) || value === undefined) continue;
+      out[key] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    // SPEC §9: at most one hop — the target sees the request was proxied and never proxies it again.
+    out[HEADER.proxiedBy] = this.selfId;
+    return out;
+  }
+}
+
+function pick(headers: Headers, names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value !== null) out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+import type { KeyObject } from 'node:crypto';
+import { IncomingHttpHeaders, IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { signRequest } from '@dd/site-auth';
+import { SiteUnreachableError } from './errors';
+
+/** An HTTP answer from another site, whatever its status. */
+export interface SiteAnswer {
+  status: number;
+  headers: Headers;
+  /** the JSON value when the answer is JSON, else the text; undefined when empty */
+  body: unknown;
+  text: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+
+/**
+ * SPEC §9: every site-to-site call (push, pull, manifest, signal, proxy) signed with this site's key.
+ * Only a failure to reach the site throws; any HTTP answer is the caller's to judge.
+ *
+ * Built on node:http rather than fetch: fetch re-sends a request answered 421 on a new connection
+ * (WHATWG Fetch "HTTP-network-or-cache fetch" step 16) with the same nonce, so the peer would refuse
+ * the copy as replayed and the proxy would return that 401 instead of trying the next site.
+ * Each signed call must reach the wire exactly once.
+ */
+export class SiteHttp {
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: { siteId: string; privateKey: KeyObject; timeoutMs?: number }) {
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  async request(
+    baseUrl: string,
+    method: string,
+    pathWithQuery: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+    timeoutMs = this.timeoutMs,
+  ): Promise<SiteAnswer> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const url = siteUrl(baseUrl, pathWithQuery);
+    try {
+      const res = await this.send(url, method, payload, extraHeaders, AbortSignal.timeout(timeoutMs));
+      const text = await readText(res);
+      const headers = toHeaders(res.headers);
+      return { status: res.statusCode ?? 0, headers, body: parseBody(text, headers), text };
+    } catch (err) {
+      throw new SiteUnreachableError(url, err);
+    }
+  }
+
+  /**
+   * A signed GET whose body the caller reads as a stream (SPEC §8 change signal). The timeout covers
+   * only the wait for the answer's headers; `signal` ends the stream.
+   */
+  async openStream(
+    baseUrl: string,
+    pathWithQuery: string,
+    signal: AbortSignal,
+    timeoutMs = this.timeoutMs,
+  ): Promise<IncomingMessage> {
+    const url = siteUrl(baseUrl, pathWithQuery);
+    const connecting = new AbortController();
+    const timer = setTimeout(
+      () => connecting.abort(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    try {
+      const headers = { accept: 'text/event-stream' };
+      return await this.send(url, 'GET', undefined, headers, AbortSignal.any([signal, connecting.signal]));
+    } catch (err) {
+      throw new SiteUnreachableError(url, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves with the answer once its headers arrive; redirects are not followed (they would change the signed path). */
+  private send(
+    url: string,
+    method: string,
+    payload: string | undefined,
+    extraHeaders: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const target = new URL(url);
+    const upperMethod = method.toUpperCase();
+    const headers: Record<string, string> = {
+      ...extraHeaders,
+      ...signRequest({
+        siteId: this.opts.siteId,
+        privateKey: this.opts.privateKey,
+        method: upperMethod,
+        // the path as it goes on the wire (URL percent-encodes it), which is what the receiver verifies
+        path: target.pathname + target.search,
+        body: payload,
+      }),
+    };
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(target, { method: upperMethod, headers, signal }, resolve);
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+}
+
+function siteUrl(baseUrl: string, pathWithQuery: string): string {
+  return baseUrl.replace(/\/+$/, '') + pathWithQuery;
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function toHeaders(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    for (const one of Array.isArray(value) ? value : [value])
+      if (one !== undefined) headers.append(name, one);
+  }
+  return headers;
+}
+
+function parseBody(text: string, headers: Headers): unknown {
+  if (text === '') return undefined;
+  if (!(headers.get('content-type') ?? '').includes('json')) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { ClusterFiles } from '../../../../test/harness/cluster-files';
+import { TestMdc } from '../../../../test/harness/mdc';
+import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
+import { SiteCacheStore } from '../cache/site-cache.store';
+import { LocalWrites } from '../directory/local-writes';
+import { MdcClient, MdcUnreachableError, SiteHttp } from '../remote';
+import { Resync } from './resync';
+import { Rejection, SyncCycle } from './sync-cycle';
+
+/** The SDC's core without NestJS: cache + write path + cycle, against a real MDC and a real Redis. */
+describe('SDC core against a real MDC and Redis', () => {
+  let mdc: TestMdc;
+  let db: TestRedisDb;
+  let redis: Redis;
+  let store: SiteCacheStore;
+  let writes: LocalWrites;
+  let cycle: SyncCycle;
+
+  beforeAll(async () => {
+    const files = await ClusterFiles.create({ zones: [{ domain: 'acme', sites: ['site-a'] }] });
+    mdc = await TestMdc.start('sdccore', files);
+    db = await createTestRedisDb('sdccore');
+    redis = new Redis(db.url);
+    store = new SiteCacheStore(redis, 'site-a');
+    writes = new LocalWrites(
+      store,
+      'site-a',
+      () => 'master',
+      () => 5,
+    );
+    const http = new SiteHttp({ siteId: 'site-a', privateKey: files.site('site-a').privateKey });
+    const client = new MdcClient(http, () => mdc.url);
+    cycle = new SyncCycle(store, client, new Resync(store, writes), (e) => e instanceof MdcUnreachableError);
+    await mdc.admin().post('/domains', { name: 'acme', settings: { plan: 'gold' } });
+    await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'alice', attributes: { a: 1 } });
+    await mdc.admin().post('/domains', { name: 'globex' });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await db.release();
+    await mdc.stop();
+  });
+
+  it('loads its scope in its first cycle, and the tree of every domain', async () => {
+    const report = await cycle.run();
+    expect(report).toMatchObject({ ok: true, error: null });
+    expect((await store.domain('acme'))?.domain.settings).toEqual({ plan: 'gold' });
+    expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1 });
+    expect(await store.domain('globex')).toMatchObject({ scoped: false, domain: { settings: {} } });
+    expect((await store.meta()).loaded).toBe(true);
+  });
+
+  it('applies a local write at once, queues it, pushes it and converges to the MDC version', async () => {
+    const { verdict, entry } = await writes.submit(
+      {
+        op: 'entity.create',
+        id: randomUUID(),
+        domain: 'acme',
+        kind: 'user',
+        name: 'bob',
+        attributes: { b: 1 },
+      },
+      'ops',
+    );
+    expect(verdict.ok).toBe(true);
+    expect(entry!.version).toMatch(/\+site-a\.1$/);
+    expect((await store.entity('acme', 'user', 'bob'))?.entity.version).toBe(entry!.version);
+    expect(await store.queueLength()).toBe(1);
+    expect((await store.pendingIds([entry!.ids[0]])).size).toBe(1);
+
+    const report = await cycle.run();
+    expect(report).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
+    expect(await store.queueLength()).toBe(0);
+    const atMdc = (await mdc.admin().get('/domains/acme/entities/user/bob')).body;
+    expect((await store.entity('acme', 'user', 'bob'))?.entity).toEqual(atMdc);
+  });
+
+  it('refuses the write past the queue capacity with queue_full and changes nothing', async () => {
+    for (let i = 0; i < 5; i++) {
+      await writes.submit(
+        { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'cap', name: `c${i}`, attributes: {} },
+        'ops',
+      );
+    }
+    await expect(
+      writes.submit(
+        { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'cap', name: 'c5', attributes: {} },
+        'ops',
+      ),
+    ).rejects.toThrow(/queue holds 5/);
+    expect(await store.entity('acme', 'cap', 'c5')).toBeUndefined();
+    expect(await store.queueLength()).toBe(5);
+    expect((await cycle.run()).pushed).toBe(5);
+  });
+
+  it('lists a change the MDC refuses, and the next resync rolls its local effect back', async () => {
+    await mdc
+      .admin()
+      .post('/domains/acme/entities', { kind: 'user', name: 'carol', attributes: { from: 'mdc' } });
+    // The site has not heard of carol yet: its own create is accepted locally...
+    const { verdict } = await writes.submit(
+      {
+        op: 'entity.create',
+        id: randomUUID(),
+        domain: 'acme',
+        kind: 'user',
+        name: 'carol',
+        attributes: { from: 'site' },
+      },
+      'ops',
+    );
+    expect(verdict.ok).toBe(true);
+    const report = await cycle.run();
+    expect(report).toMatchObject({ ok: true, rejected: 1 });
+    const [rejection] = (await store.rejections(10)) as Rejection[];
+    expect(rejection).toMatchObject({
+      reason: 'already_exists',
+      change: { attributes: { from: 'site' } },
+      winner: { attributes: { from: 'mdc' } },
+    });
+    expect((await store.entity('acme', 'user', 'carol'))?.entity.attributes).toEqual({ from: 'mdc' });
+  });
+
+  it('repairs a cache key deleted or altered by hand in the next cycle', async () => {
+    await redis.hdel(store.keys.entities('acme'), 'user\u0000alice');
+    const raw = JSON.parse((await redis.hget(store.keys.domains, 'acme'))!);
+    raw.domain.settings = { plan: 'tampered' };
+    await redis.hset(store.keys.domains, 'acme', JSON.stringify(raw));
+    const report = await cycle.run();
+    expect(report.ok).toBe(true);
+    expect(report.repaired).toBeGreaterThan(0);
+    expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1 });
+    expect((await store.domain('acme'))?.domain.settings).toEqual({ plan: 'gold' });
+  });
+
+  it('rebuilds its scope after its Redis lost its data, with a new epoch whose changes still apply', async () => {
+    const before = (await store.meta()).epoch;
+    await redis.flushdb();
+    await cycle.run();
+    const meta = await store.meta();
+    expect(meta.epoch).not.toBe(before);
+    expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1 });
+    await writes.submit(
+      {
+        op: 'entity.create',
+        id: randomUUID(),
+        domain: 'acme',
+        kind: 'user',
+        name: 'after-flush',
+        attributes: {},
+      },
+      'ops',
+    );
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
+    expect((await mdc.admin().get('/domains/acme/entities/user/after-flush')).status).toBe(200);
+  });
+
+  it('keeps a change made while the MDC is unreachable, pending, and reports mdc_unreachable', async () => {
+    const unreachable = new SyncCycle(
+      store,
+      new MdcClient(
+        new SiteHttp({ siteId: 'site-a', privateKey: mdc.files.site('site-a').privateKey }),
+        () => 'http://127.0.0.1:9',
+      ),
+      new Resync(store, writes),
+      (e) => e instanceof MdcUnreachableError,
+    );
+    await writes.submit(
+      {
+        op: 'entity.update',
+        id: (await store.entity('acme', 'user', 'alice'))!.entity.id,
+        domain: 'acme',
+        kind: 'user',
+        name: 'alice',
+        patch: { offline: true },
+      },
+      'ops',
+    );
+    expect(await unreachable.run()).toMatchObject({ ok: false, error: 'mdc_unreachable' });
+    expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1, offline: true });
+    expect(await store.queueLength()).toBe(1);
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
+    expect((await mdc.admin().get('/domains/acme/entities/user/alice')).body.attributes).toEqual({
+      a: 1,
+      offline: true,
+    });
+  });
+});

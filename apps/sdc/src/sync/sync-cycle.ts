@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import type { Change, Domain, Entity, RuleCode } from '@dd/directory';
+import type {
+  ManifestResponse,
+  PulledChange,
+  PushVerdict,
+  QueuedChange,
+  SnapshotResponse,
+} from '@dd/sync-protocol';
+import type { QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
+import type { Resync } from './resync';
+
+/** What /sync/status shows of the last cycle (SPEC §5). */
+export interface CycleReport {
+  ok: boolean;
+  error: string | null;
+  durationMs: number;
+  pushed: number;
+  rejected: number;
+  pulled: number;
+  repaired: number;
+  at: string;
+}
+
+/** SPEC §7: a change the MDC refused, as `/sync/rejections` lists it. */
+export interface Rejection {
+  seq: number;
+  op: Change['op'];
+  target: string;
+  reason: RuleCode;
+  message: string;
+  at: string;
+  change: Change;
+  actor: string;
+  winner: Domain | Entity | { id: string; deletedAt: string } | null;
+}
+
+/** The MDC calls a cycle makes; unreachability is an error whose name says so. */
+export interface MdcPort {
+  push(req: {
+    epoch: string;
+    changes: QueuedChange[];
+    queueLength?: number;
+  }): Promise<{ verdicts: PushVerdict[] }>;
+  pull(req: {
+    cursor: string;
+  }): Promise<{ reload: boolean; cursor: string; more: boolean; changes: PulledChange[] }>;
+  manifest(detail: boolean): Promise<ManifestResponse>;
+  snapshot(domains?: string[]): Promise<SnapshotResponse>;
+}
+
+export const PUSH_BATCH = 500;
+export const REJECTIONS_KEPT = 1000;
+const SCRUB_BUDGET = 2000;
+
+/**
+ * SPEC §8: push the queue in order, then resync with the MDC as the authority, then record. One
+ * cycle at a time per site: the caller (a BullMQ worker with global concurrency 1) makes sure.
+ */
+export class SyncCycle {
+  constructor(
+    private readonly store: SiteCacheStore,
+    private readonly mdc: MdcPort,
+    private readonly resync: Resync,
+    private readonly isUnreachable: (err: unknown) => boolean,
+  ) {}
+
+  async run(): Promise<CycleReport> {
+    const started = Date.now();
+    const report: CycleReport = {
+      ok: true,
+      error: null,
+      durationMs: 0,
+      pushed: 0,
+      rejected: 0,
+      pulled: 0,
+      repaired: 0,
+      at: new Date(started).toISOString(),
+    };
+    try {
+      await this.store.ensureEpoch(randomUUID());
+      await this.push(report);
+      await this.pullAndVerify(report);
+    } catch (err) {
+      report.ok = false;
+      report.error = this.isUnreachable(err) ? 'mdc_unreachable' : (err as Error).message;
+    }
+    report.durationMs = Date.now() - started;
+    await this.record(report);
+    return report;
+  }
+
+  /** Step 1: the queued changes in order, in batches, until the queue is empty. */
+  private async push(report: CycleReport): Promise<void> {
+    for (;;) {
+      const head = await this.store.queueHead(PUSH_BATCH);
+      if (head.length === 0) return;
+      const { epoch } = await this.store.meta();
+      const queueLength = await this.store.queueLength();
+      const changes = head.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
+      const { verdicts } = await this.mdc.push({ epoch: epoch!, changes, queueLength });
+      const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
+      const plan = this.store.plan();
+      let decided = 0;
+      for (const entry of head) {
+        const verdict = bySeq.get(entry.seq);
+        if (!verdict || verdict.status === 'gap') break;
+        decided += 1;
+        plan.dequeueHead();
+        plan.markPending(entry.ids, entry.domains, -1);
+        if (verdict.status === 'rejected') {
+          report.rejected += 1;
+          plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
+        } else report.pushed += 1;
+      }
+      plan.setStatus('lastPushAt', new Date().toISOString());
+      // Only a cycle takes from the queue's head, and one runs at a time: no generation check needed.
+      await this.store.commit(plan, false);
+      if (decided < head.length) throw new Error(`the MDC refused seq ${head[decided].seq} as a gap`);
+    }
+  }
+
+  /** Step 2: MDC-authoritative resync — the log since the cursor, then the manifest. */
+  private async pullAndVerify(report: CycleReport): Promise<void> {
+    let meta = await this.store.meta();
+    if (!meta.loaded) await this.reload(report);
+    else {
+      for (let more = true; more;) {
+        const page = await this.mdc.pull({ cursor: meta.cursor });
+        if (page.reload) {
+          await this.reload(report);
+          break;
+        }
+        report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
+        meta = { ...meta, cursor: page.cursor };
+        more = page.more;
+      }
+    }
+    const scrubbed = await this.resync.scrub(SCRUB_BUDGET);
+    const root = await this.mdc.manifest(false);
+    if (root.root !== (await this.resync.localRoot()) || scrubbed.length > 0) {
+      const manifest = await this.mdc.manifest(true);
+      const { differ, unscope } = await this.resync.differingDomains(manifest);
+      if (differ.length > 0) await this.resync.applySnapshot(await this.mdc.snapshot(differ), differ);
+      await this.resync.unscope(unscope);
+      report.repaired += differ.length + unscope.length;
+    }
+    await this.store.commit(this.store.plan().setStatus('lastResyncAt', new Date().toISOString()), false);
+  }
+
+  private async reload(report: CycleReport): Promise<void> {
+    const snapshot = await this.mdc.snapshot();
+    await this.resync.applySnapshot(snapshot, 'all');
+    report.pulled += snapshot.tree.length + snapshot.entities.length;
+  }
+
+  private async record(report: CycleReport): Promise<void> {
+    await this.store.commit(this.store.plan().setStatus('lastCycle', JSON.stringify(report)), false);
+  }
+}
+
+function rejectionOf(entry: QueueEntry, verdict: PushVerdict & { status: 'rejected' }): Rejection {
+  const c = entry.change;
+  const target = c.op.startsWith('domain.')
+    ? (c as { name: string }).name
+    : `${(c as { domain: string }).domain}/${(c as { kind: string }).kind}/${c.name}`;
+  return {
+    seq: entry.seq,
+    op: c.op,
+    target,
+    reason: verdict.code,
+    message: verdict.message,
+    at: new Date().toISOString(),
+    change: c,
+    actor: entry.actor,
+    winner: verdict.winner,
+  };
+}

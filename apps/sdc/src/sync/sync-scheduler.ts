@@ -1,0 +1,115 @@
+import { Job, Queue, QueueEvents, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import type { CycleReport, SyncCycle } from './sync-cycle';
+
+const QUEUE = 'sync';
+const SCHEDULER_ID = 'cycle';
+/** SPEC §8: a write is pushed within 100 ms; triggers closer together than this share one cycle. */
+const SOON_MS = 30;
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5000;
+
+export interface SchedulerOptions {
+  redisUrl: string;
+  prefix: string;
+  intervalMs: () => number;
+  onCycle?: (report: CycleReport) => void;
+  log?: (msg: string) => void;
+}
+
+/**
+ * SPEC §8: the sync cycle as a BullMQ job. One scheduler entry (`upsertJobScheduler`) however many
+ * replicas run, global concurrency 1 so a site never runs two cycles at once, plus on-demand runs
+ * (`POST /sync/run`, a local write, the MDC's change signal) and retries with capped backoff while
+ * the MDC is unreachable and changes wait.
+ */
+export class SyncScheduler {
+  private queue: Queue | undefined;
+  private worker: Worker | undefined;
+  private events: QueueEvents | undefined;
+  private soonTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MIN_MS;
+  private stopped = false;
+  private readonly connections: Redis[] = [];
+
+  constructor(
+    private readonly cycle: SyncCycle,
+    private readonly hasQueued: () => Promise<boolean>,
+    private readonly opts: SchedulerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    // BullMQ wants connections that retry forever; each part gets its own (workers block on theirs).
+    const connection = () => {
+      const redis = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: null });
+      this.connections.push(redis);
+      return redis;
+    };
+    const prefix = this.opts.prefix;
+    this.queue = new Queue(QUEUE, { connection: connection(), prefix });
+    await this.queue.setGlobalConcurrency(1);
+    await this.schedule();
+    this.events = new QueueEvents(QUEUE, { connection: connection(), prefix });
+    this.worker = new Worker(QUEUE, (job: Job) => this.process(job), {
+      connection: connection(),
+      prefix,
+      concurrency: 1,
+    });
+    await Promise.all([this.events.waitUntilReady(), this.worker.waitUntilReady()]);
+  }
+
+  /** (Re)declares the periodic cycle; called again when a config reload changes the interval. */
+  async schedule(): Promise<void> {
+    await this.queue?.upsertJobScheduler(
+      SCHEDULER_ID,
+      { every: this.opts.intervalMs() },
+      { name: 'cycle', opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+  }
+
+  /** Runs a cycle now and answers with its report (SPEC §5 `POST /sync/run`). */
+  async runNow(timeoutMs = 30_000): Promise<CycleReport> {
+    const job = await this.queue!.add('cycle', {}, { removeOnComplete: 100, removeOnFail: 100 });
+    return (await job.waitUntilFinished(this.events!, timeoutMs)) as CycleReport;
+  }
+
+  /** A cycle shortly (debounced), e.g. right after a local write or a change signal. */
+  soon(): void {
+    if (this.stopped || this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.queue?.add('cycle', {}, { removeOnComplete: 100, removeOnFail: 100 }).catch((err: Error) => {
+        this.opts.log?.(`cannot queue a sync cycle: ${err.message}`);
+      });
+    }, SOON_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.soonTimer);
+    clearTimeout(this.retryTimer);
+    await this.worker?.close();
+    await this.events?.close();
+    await this.queue?.close();
+    for (const redis of this.connections) redis.disconnect();
+  }
+
+  private async process(_job: Job): Promise<CycleReport> {
+    const report = await this.cycle.run();
+    this.opts.onCycle?.(report);
+    // SPEC §6: a failed push is retried with backoff on its own, never only when the next write arrives.
+    if (!report.ok && (await this.hasQueued())) this.retryLater();
+    else this.retryMs = RETRY_MIN_MS;
+    return report;
+  }
+
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.soon();
+    }, this.retryMs);
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+  }
+}

@@ -1,0 +1,29 @@
+import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { parseLimit } from '@dd/admin-api';
+import { SyncStatusService } from './sync-status.service';
+
+/** SPEC §5 sync routes of a work site. */
+@ApiTags('sync')
+@ApiBearerAuth()
+@Controller('api/v1/sync')
+export class SyncController {
+  constructor(private readonly status: SyncStatusService) {}
+
+  @Get('status')
+  syncStatus() {
+    return this.status.status();
+  }
+
+  @Get('rejections')
+  rejections(@Query('limit') limit?: string) {
+    return this.status.rejections(parseLimit(limit));
+  }
+
+  /** Runs one cycle now; 200 with `lastCycle` also when it failed (`ok: false`, `error`). */
+  @Post('run')
+  @HttpCode(200)
+  run() {
+    return this.status.runNow();
+  }
+}
