@@ -30,6 +30,7 @@ export class SyncScheduler {
   private soonTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
+  private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly connections: Redis[] = [];
 
@@ -57,6 +58,21 @@ export class SyncScheduler {
       concurrency: 1,
     });
     await Promise.all([this.events.waitUntilReady(), this.worker.waitUntilReady()]);
+    // A Redis that lost its data lost the schedule too: declare it again if it is gone.
+    this.watchdog = setInterval(() => void this.ensureScheduled(), Math.max(1000, this.opts.intervalMs()));
+    this.watchdog.unref();
+  }
+
+  private async ensureScheduled(): Promise<void> {
+    try {
+      if (!(await this.queue?.getJobScheduler(SCHEDULER_ID))) {
+        this.opts.log?.('the sync schedule was gone (Redis lost its data?): declaring it again');
+        await this.queue?.setGlobalConcurrency(1);
+        await this.schedule();
+      }
+    } catch (err) {
+      this.opts.log?.(`cannot check the sync schedule: ${(err as Error).message}`);
+    }
   }
 
   /** (Re)declares the periodic cycle; called again when a config reload changes the interval. */
@@ -89,6 +105,7 @@ export class SyncScheduler {
     this.stopped = true;
     clearTimeout(this.soonTimer);
     clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
     await this.worker?.close();
     await this.events?.close();
     await this.queue?.close();

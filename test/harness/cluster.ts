@@ -1,0 +1,306 @@
+import { rmSync } from 'node:fs';
+import { ClusterFiles, ClusterFilesOptions, TestAdmin } from './cluster-files';
+import { AdminClient, SiteCaller } from './http';
+import { ExitInfo, MDC_MAIN, SDC_MAIN, SiteProcess } from './processes';
+import { TcpRelay } from './relay';
+import { createTestDatabase, createTestRedisDb, TestDatabase, TestRedisDb } from './services';
+
+export interface TestClusterOptions {
+  /** site ids; the first is the master. Default: master, site-a, site-b */
+  sites?: string[];
+  zones: Array<{ domain: string; sites: string[] }>;
+  /** extra admins beside `ops` (token `ops-token`, scope *) */
+  admins?: TestAdmin[];
+  cluster?: ClusterFilesOptions['cluster'];
+  /** extra environment of every SDC, e.g. `{ SYNC_INTERVAL_MS: '500' }` */
+  sdcEnv?: Record<string, string>;
+  /** extra environment of the MDC */
+  mdcEnv?: Record<string, string>;
+  /**
+   * Readiness of an SDC: `path` answering 200; while `path` answers 404 (a site that does not
+   * serve it yet), `fallback` answering 200. Default /health/ready, falling back to /health/live.
+   */
+  sdcReady?: { path: string; fallback?: string };
+  /** per process start. Default 30 s */
+  readyTimeoutMs?: number;
+}
+
+interface WorkSite {
+  redis: TestRedisDb;
+  relay: TcpRelay;
+}
+
+/**
+ * A whole cluster as operators run it (SPEC §12): the MDC on a database of its own, and each work
+ * site's SDC on a Redis database of its own, reaching the MDC through a TCP relay the test can cut
+ * (each site reads its own copy of the config, listing the relay as the master's URL — SPEC §4).
+ * Every process is a child process of the built apps (`dist/`) on 127.0.0.1.
+ */
+export class TestCluster {
+  readonly files: ClusterFiles;
+  private mdcDatabase: TestDatabase | undefined;
+  private readonly work = new Map<string, WorkSite>();
+  private readonly processes = new Map<string, SiteProcess>();
+  private readonly envs = new Map<string, Record<string, string>>();
+  private stopped: Promise<void> | undefined;
+
+  private constructor(
+    readonly label: string,
+    files: ClusterFiles,
+    private readonly options: TestClusterOptions,
+  ) {
+    this.files = files;
+  }
+
+  /** Starts the MDC, then every SDC; stops whatever it started if any of it fails. */
+  static async start(label: string, options: TestClusterOptions): Promise<TestCluster> {
+    const files = await ClusterFiles.create({
+      sites: options.sites,
+      zones: options.zones,
+      admins: options.admins,
+      cluster: options.cluster,
+    });
+    const cluster = new TestCluster(label, files, options);
+    try {
+      await cluster.boot();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  private async boot(): Promise<void> {
+    const master = this.files.master;
+    this.mdcDatabase = await createTestDatabase(this.label);
+    this.envs.set(master.id, {
+      ...this.files.env(master.id),
+      DATABASE_URL: this.mdcDatabase.url,
+      ...this.options.mdcEnv,
+    });
+    const workSites = this.files.sites.filter((s) => s.role === 'site');
+    // settled, not Promise.all: nothing may still be starting when a failure makes `start` stop all
+    await settleAll([
+      this.launch(master.id),
+      ...workSites.map(async (site) => {
+        const relay = await TcpRelay.start({ host: '127.0.0.1', port: master.port });
+        const redis = await createTestRedisDb(`${this.label}:${site.id}`).catch(async (err: unknown) => {
+          await relay.close();
+          throw err;
+        });
+        this.work.set(site.id, { redis, relay });
+        this.files.useOwnConfig(site.id, { [master.id]: relay.url });
+        this.envs.set(site.id, {
+          ...this.files.env(site.id),
+          REDIS_URL: redis.url,
+          ...this.options.sdcEnv,
+        });
+      }),
+    ]);
+    await settleAll(workSites.map((site) => this.launch(site.id)));
+  }
+
+  /** Spawns the site's process with its environment and waits until it is ready. */
+  private async launch(siteId: string): Promise<SiteProcess> {
+    const isMaster = siteId === this.files.master.id;
+    const proc = SiteProcess.spawn(
+      `${isMaster ? 'mdc' : 'sdc'}(${this.label}:${siteId})`,
+      isMaster ? MDC_MAIN : SDC_MAIN,
+      this.envs.get(siteId)!,
+    );
+    this.processes.set(siteId, proc);
+    const ready = isMaster
+      ? { path: '/health/ready' }
+      : (this.options.sdcReady ?? { path: '/health/ready', fallback: '/health/live' });
+    await waitReady(proc, ready.path, ready.fallback, this.options.readyTimeoutMs ?? 30_000);
+    return proc;
+  }
+
+  get master(): string {
+    return this.files.master.id;
+  }
+
+  /** The work sites' ids, in config order. */
+  get workSites(): string[] {
+    return this.files.sites.filter((s) => s.role === 'site').map((s) => s.id);
+  }
+
+  get mdcDb(): TestDatabase {
+    if (!this.mdcDatabase) throw new Error('the cluster has no database (start failed?)');
+    return this.mdcDatabase;
+  }
+
+  url(siteId: string): string {
+    return this.files.site(siteId).url;
+  }
+
+  redisUrl(siteId: string): string {
+    return this.workSite(siteId).redis.url;
+  }
+
+  relay(siteId: string): TcpRelay {
+    return this.workSite(siteId).relay;
+  }
+
+  /** The site's current process (a new one after `restart`). */
+  process(siteId: string): SiteProcess {
+    const proc = this.processes.get(siteId);
+    if (!proc) throw new Error(`no process for site ${siteId}`);
+    return proc;
+  }
+
+  /** An admin's view of the site's REST API; the ops token (scope *) unless another is given. */
+  admin(siteId: string, token: string = this.files.token): AdminClient {
+    return new AdminClient(this.url(siteId), token);
+  }
+
+  /** A caller signing as site `as` (with its key), calling site `at` (default the MDC). */
+  signedCaller(as: string, at: string = this.master): SiteCaller {
+    return new SiteCaller(this.url(at), as, this.files.site(as).privateKey);
+  }
+
+  /** POST /api/v1/sync/run: one sync cycle now (SPEC §5); the answer's body (`lastCycle`). */
+  async sync(siteId: string): Promise<any> {
+    const res = await this.admin(siteId).post('/sync/run', {});
+    if (res.status !== 200) throw new Error(`sync at ${siteId}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  /** GET /api/v1/sync/status (SPEC §5). */
+  async status(siteId: string): Promise<any> {
+    const res = await this.admin(siteId).get('/sync/status');
+    if (res.status !== 200) throw new Error(`status at ${siteId}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  /** Cuts the site's link to the MDC: open connections are reset, new ones fail at once. */
+  cut(siteId: string): void {
+    this.relay(siteId).cut();
+  }
+
+  restore(siteId: string): void {
+    this.relay(siteId).restore();
+  }
+
+  /** Sends the signal and resolves when the process has gone. */
+  kill(siteId: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
+    return this.process(siteId).kill(signal);
+  }
+
+  /** Sends a signal that does not end the process (SIGHUP: reload the config; SIGSTOP / SIGCONT). */
+  signal(siteId: string, signal: NodeJS.Signals): void {
+    process.kill(this.process(siteId).pid!, signal);
+  }
+
+  /**
+   * Starts the site again — same port, config, database / Redis database — and waits until it is
+   * ready; a process still running is stopped first (SIGTERM, then SIGKILL).
+   */
+  async restart(siteId: string): Promise<SiteProcess> {
+    await this.process(siteId).stop();
+    return this.launch(siteId);
+  }
+
+  /** FLUSHDB on the site's Redis database while it runs: the site's Redis lost its data. */
+  flushRedis(siteId: string): Promise<void> {
+    return this.workSite(siteId).redis.flush();
+  }
+
+  /** Rewrites the config (every site's copy) by a rename, e.g. `{ zones }` (SPEC §4 reload). */
+  reload(changes: Partial<ClusterFilesOptions>): void {
+    this.files.write(changes);
+  }
+
+  /** Every process's output, for a failing test's message. */
+  logs(): string {
+    return [...this.processes].map(([id, p]) => `--- ${id} (pid ${p.pid})\n${p.log}`).join('\n');
+  }
+
+  waitFor<T>(
+    predicate: () => T | Promise<T>,
+    timeoutMs?: number,
+    intervalMs?: number,
+  ): Promise<NonNullable<T>> {
+    return waitFor(predicate, timeoutMs, intervalMs);
+  }
+
+  /** Stops every process, closes the relays, frees the Redis databases, drops the database. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      await settleAll([...this.processes.values()].map((p) => p.stop()));
+      await settleAll([
+        ...[...this.work.values()].flatMap(({ relay, redis }) => [relay.close(), redis.release()]),
+        ...(this.mdcDatabase ? [this.mdcDatabase.drop()] : []),
+      ]);
+      rmSync(this.files.dir, { recursive: true, force: true });
+    })();
+    return this.stopped;
+  }
+
+  private workSite(siteId: string): WorkSite {
+    const site = this.work.get(siteId);
+    if (!site) throw new Error(`${siteId} is not a work site of this cluster`);
+    return site;
+  }
+}
+
+/** Waits for every promise to settle, then rejects with the first failure if any. */
+async function settleAll(work: Array<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Polls until `predicate` returns a truthy value and resolves with it; a throw counts as "not yet".
+ * Rejects after `timeoutMs` with the last value or error.
+ */
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await predicate();
+      if (value) return value as NonNullable<T>;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`waitFor: not true after ${timeoutMs} ms (last: ${why})`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * Resolves when `path` answers 200 — or, while `path` answers 404, `fallback` does; rejects with the
+ * process's output if it exits or is not ready in time.
+ */
+export async function waitReady(
+  proc: SiteProcess,
+  path: string,
+  fallback: string | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: ExitInfo | undefined;
+  void proc.exited.then((e) => (exited = e));
+  const status = (p: string) =>
+    fetch(`${proc.url}${p}`).then(
+      (res) => res.arrayBuffer().then(() => res.status),
+      () => 0,
+    );
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${proc.name} exited (${JSON.stringify(exited)}) before ready:\n${proc.log}`);
+    const answer = await status(path);
+    if (answer === 200) return;
+    if (answer === 404 && fallback && (await status(fallback)) === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${proc.name} not ready after ${timeoutMs} ms:\n${proc.log}`);
+}
