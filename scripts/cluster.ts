@@ -270,7 +270,6 @@ async function main(): Promise<void> {
       '',
       'Domain directory cluster is up:',
       ...rows,
-      `  (the SDCs are skeletons for now: health, metrics, config — the site cache and sync come later)`,
       '',
       `Config ${relative(ROOT, configFile)} — zones: ${ZONES.map((z) => `${z.domain} → ${z.sites.join(', ')}`).join('; ')}`,
       `Logs   ${relative(ROOT, join(STATE, 'logs'))}/<site>.log`,
