@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BatchLedger, Change, decide, DirectoryOverlay, touchedDomains, Verdict } from '@dd/directory';
 import type { LoadedCache, QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
 import { CacheLedger } from '../cache/cache-ledger';
@@ -44,7 +45,11 @@ export class LocalWrites {
   async submit(change: Change, actor: string, ifMatch?: string): Promise<LocalWriteResult> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const meta = await this.store.meta();
-      if (!meta.epoch) throw new Error('no epoch: the site has not started its queue');
+      // SPEC §7: a queue state that is new (a Redis that lost its data) gets a new epoch first.
+      if (!meta.epoch) {
+        await this.store.ensureEpoch(randomUUID());
+        continue;
+      }
       const loaded = await this.store.loadFor([change], change.op === 'domain.delete' ? [change.name] : []);
       const seq = meta.seq + 1;
       const at = new Date().toISOString();
