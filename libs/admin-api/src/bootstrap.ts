@@ -2,7 +2,7 @@ import { DynamicModule, INestApplication, Type, ValidationPipe } from '@nestjs/c
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { HEADER } from './headers';
 import { requestIdOf } from './site-runtime.module';
 import { SITE_ENV, SiteEnv } from './site-env';
@@ -32,6 +32,24 @@ export async function createSiteApp(
   fastify.addHook('onSend', async (request, reply) => {
     if (!reply.hasHeader(HEADER.servedBy)) reply.header(HEADER.servedBy, env.siteId);
     reply.header(HEADER.requestId, String(request.id));
+  });
+  // SPEC §10: one structured line per request, under the request id that follows it across a proxy hop
+  // (pino-http's middleware is never reached under NestJS 12's Fastify adapter, so log from Fastify).
+  const requests = await app.resolve(PinoLogger);
+  requests.setContext('HTTP');
+  fastify.addHook('onResponse', async (request, reply) => {
+    if (request.url.startsWith('/health')) return;
+    requests.info(
+      {
+        reqId: request.id,
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime),
+        proxiedBy: request.headers[HEADER.proxiedBy],
+      },
+      'request completed',
+    );
   });
   // Errors Fastify raises before a handler runs (body too large, bad JSON) get the spec's shape too.
   fastify.setErrorHandler((error, _request, reply) => {

@@ -3,6 +3,7 @@ import { BatchLedger, Change, decide, DirectoryOverlay, touchedDomains, Verdict 
 import type { LoadedCache, QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
 import { CacheLedger } from '../cache/cache-ledger';
 import type { CachePlan } from '../cache/cache-plan';
+import { backoff, CacheLock } from '../cache/cache-lock';
 
 export class QueueFullError extends Error {
   constructor(readonly capacity: number) {
@@ -26,7 +27,7 @@ export interface LocalWriteResult {
   entry?: QueueEntry;
 }
 
-const MAX_ATTEMPTS = 20;
+const MAX_ATTEMPTS = 50;
 
 /**
  * SPEC §6 steps 1–2 at a work site: validate the change against the cache with the same pure
@@ -40,10 +41,16 @@ export class LocalWrites {
     private readonly site: string,
     private readonly masterDomain: () => string,
     private readonly capacity: () => number,
+    readonly lock = new CacheLock(),
   ) {}
 
-  async submit(change: Change, actor: string, ifMatch?: string): Promise<LocalWriteResult> {
+  submit(change: Change, actor: string, ifMatch?: string): Promise<LocalWriteResult> {
+    return this.lock.run(() => this.submitNow(change, actor, ifMatch));
+  }
+
+  private async submitNow(change: Change, actor: string, ifMatch?: string): Promise<LocalWriteResult> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
       const meta = await this.store.meta();
       // SPEC §7: a queue state that is new (a Redis that lost its data) gets a new epoch first.
       if (!meta.epoch) {
@@ -81,8 +88,13 @@ export class LocalWrites {
    * SPEC §8: the changes still queued, laid again on top of the state a full reload wrote, so a
    * pending change does not vanish. A change the rules now refuse is left for the MDC to decide.
    */
-  async reapplyQueue(): Promise<void> {
+  reapplyQueue(): Promise<void> {
+    return this.lock.run(() => this.reapplyQueueNow());
+  }
+
+  private async reapplyQueueNow(): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
       const entries = await this.store.queueAll();
       if (entries.length === 0) return;
       const changes = entries.map((e) => e.change);

@@ -4,8 +4,9 @@ import { CacheLedger } from '../cache/cache-ledger';
 import { CachedDomain, hashHex } from '../cache/cache-plan';
 import type { SiteCacheStore } from '../cache/site-cache.store';
 import type { LocalWrites } from '../directory/local-writes';
+import { backoff } from '../cache/cache-lock';
 
-const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 50;
 
 /**
  * SPEC §8 step 2, the cache's side: lay the MDC's state over the cache — pulled changes, repaired
@@ -198,12 +199,16 @@ export class Resync {
     return fixed;
   }
 
-  private async retry<T>(attempt: () => Promise<T | null>): Promise<T> {
-    for (let i = 0; i < MAX_ATTEMPTS; i++) {
-      const result = await attempt();
-      if (result !== null) return result;
-    }
-    throw new Error(`the cache kept moving under a resync step (${MAX_ATTEMPTS} attempts)`);
+  /** Runs a step under the site's cache lock, again while another replica's write beats it. */
+  private retry<T>(attempt: () => Promise<T | null>): Promise<T> {
+    return this.writes.lock.run(async () => {
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        if (i > 0) await backoff(i);
+        const result = await attempt();
+        if (result !== null) return result;
+      }
+      throw new Error(`the cache kept moving under a resync step (${MAX_ATTEMPTS} attempts)`);
+    });
   }
 }
 
