@@ -77,7 +77,8 @@ export class LocalWrites {
       plan.markPending(entry.ids, entry.domains, 1);
       plan.enqueue(JSON.stringify(entry), this.capacity());
       plan.setMeta('seq', String(seq));
-      const result = await this.store.commit(plan, loaded.gen);
+      // The generation read with `seq` (one HGETALL): any commit since then, ours or a replica's, fails this one.
+      const result = await this.store.commit(plan, meta.gen);
       if (result === 'ok') return { verdict, entry };
       if (result === 'queue_full') throw new QueueFullError(this.capacity());
     }
