@@ -100,6 +100,11 @@ export class TestCluster {
     await settleAll(workSites.map((site) => this.launch(site.id)));
   }
 
+  /** The environment a site's process runs with (e.g. to start a second replica of it). */
+  envOf(siteId: string): Record<string, string> {
+    return { ...this.envs.get(siteId)! };
+  }
+
   /** Spawns the site's process with its environment and waits until it is ready. */
   private async launch(siteId: string): Promise<SiteProcess> {
     const isMaster = siteId === this.files.master.id;
