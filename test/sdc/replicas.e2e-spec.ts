@@ -65,7 +65,7 @@ describe('two SDC replicas of one site', () => {
     expect([a.status, b.status]).toEqual([200, 200]);
     const [x, y] = [a.body.lastCycle, b.body.lastCycle];
     const [early, late] = Date.parse(x.at) <= Date.parse(y.at) ? [x, y] : [y, x];
-    // BullMQ's global concurrency 1: the later cycle starts after the earlier one ended.
+    // The site's cycle lock: the later cycle starts after the earlier one ended.
     expect(Date.parse(late.at)).toBeGreaterThanOrEqual(Date.parse(early.at) + early.durationMs - 5);
   });
 });

@@ -151,8 +151,9 @@ export class SiteCacheStore {
 
   /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */
   async listEntities(domain: string, kind: string | undefined, after: string[] | undefined, limit: number) {
-    const min = after ? `(${entityField(after[0], after[1])}` : kind ? `[${entityField(kind, '')}` : '-';
-    const max = kind ? `(${entityField(kind, '')}\u0001` : '+';
+    // Fields are `kind\0name`: one kind's are those from `kind\0` up to (not including) `kind\1`.
+    const min = after ? `(${entityField(after[0], after[1])}` : kind ? `[${kind}\u0000` : '-';
+    const max = kind ? `(${kind}\u0001` : '+';
     const fields = await this.redis.zrangebylex(
       this.keys.entityOrder(domain),
       min,

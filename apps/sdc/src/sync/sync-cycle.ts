@@ -55,7 +55,7 @@ const SCRUB_BUDGET = 2000;
 
 /**
  * SPEC §8: push the queue in order, then resync with the MDC as the authority, then record. One
- * cycle at a time per site: the caller (a BullMQ worker with global concurrency 1) makes sure.
+ * cycle at a time per site: the caller (SyncScheduler, under its Redis cycle lock) makes sure.
  */
 export class SyncCycle {
   constructor(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import type { CycleReport, SyncCycle } from './sync-cycle';
@@ -8,6 +9,10 @@ const SCHEDULER_ID = 'cycle';
 const SOON_MS = 30;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
+/** BullMQ renews a running job's lock every half of this; a dead worker's job is freed within ~2× this. */
+const LOCK_MS = 3000;
+const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface SchedulerOptions {
   redisUrl: string;
@@ -19,7 +24,7 @@ export interface SchedulerOptions {
 
 /**
  * SPEC §8: the sync cycle as a BullMQ job. One scheduler entry (`upsertJobScheduler`) however many
- * replicas run, global concurrency 1 so a site never runs two cycles at once, plus on-demand runs
+ * replicas run, a cycle lock in Redis so a site never runs two cycles at once, plus on-demand runs
  * (`POST /sync/run`, a local write, the MDC's change signal) and retries with capped backoff while
  * the MDC is unreachable and changes wait.
  */
@@ -33,6 +38,7 @@ export class SyncScheduler {
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly connections: Redis[] = [];
+  private locks: Redis | undefined;
 
   constructor(
     private readonly cycle: SyncCycle,
@@ -48,8 +54,11 @@ export class SyncScheduler {
       return redis;
     };
     const prefix = this.opts.prefix;
+    this.locks = connection();
     this.queue = new Queue(QUEUE, { connection: connection(), prefix });
-    await this.queue.setGlobalConcurrency(1);
+    // One cycle at a time is the cycle lock's job (below), not BullMQ's global concurrency: a replica
+    // killed mid-cycle would hold that slot until BullMQ's stalled-job check, tens of seconds later.
+    await this.queue.removeGlobalConcurrency();
     await this.schedule();
     this.events = new QueueEvents(QUEUE, { connection: connection(), prefix });
     this.worker = new Worker(QUEUE, (job: Job) => this.process(job), {
@@ -67,7 +76,6 @@ export class SyncScheduler {
     try {
       if (!(await this.queue?.getJobScheduler(SCHEDULER_ID))) {
         this.opts.log?.('the sync schedule was gone (Redis lost its data?): declaring it again');
-        await this.queue?.setGlobalConcurrency(1);
         await this.schedule();
       }
     } catch (err) {
@@ -113,12 +121,35 @@ export class SyncScheduler {
   }
 
   private async process(_job: Job): Promise<CycleReport> {
-    const report = await this.cycle.run();
+    const report = await this.underCycleLock(() => this.cycle.run());
     this.opts.onCycle?.(report);
     // SPEC §6: a failed push is retried with backoff on its own, never only when the next write arrives.
     if (!report.ok && (await this.hasQueued())) this.retryLater();
     else this.retryMs = RETRY_MIN_MS;
     return report;
+  }
+
+  /**
+   * SPEC §8: several replicas never run two cycles of one site at once. A short lock renewed while
+   * the cycle runs; a replica that dies holding it frees it within LOCK_MS. A cycle asked for while
+   * another runs waits for it, then runs (so `POST /sync/run` reports a cycle that started after it).
+   */
+  private async underCycleLock<T>(run: () => Promise<T>): Promise<T> {
+    const key = `${this.opts.prefix}:cycle-lock`;
+    const token = randomUUID();
+    while ((await this.locks!.set(key, token, 'PX', LOCK_MS, 'NX')) !== 'OK') {
+      if (this.stopped) throw new Error('the scheduler is stopping');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const renew = setInterval(() => {
+      void this.locks!.eval(RENEW_LUA, 1, key, token, String(LOCK_MS)).catch(() => undefined);
+    }, LOCK_MS / 3);
+    try {
+      return await run();
+    } finally {
+      clearInterval(renew);
+      await this.locks!.eval(RELEASE_LUA, 1, key, token).catch(() => undefined);
+    }
   }
 
   private retryLater(): void {

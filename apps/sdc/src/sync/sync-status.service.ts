@@ -35,7 +35,24 @@ export class SyncStatusService {
     return { items: await this.core.store.rejections(limit) };
   }
 
+  /** SPEC §5: 200 with `lastCycle` even when the cycle failed — or could not run in time. */
   async runNow(): Promise<{ lastCycle: CycleReport }> {
-    return { lastCycle: await this.core.scheduler.runNow() };
+    const started = Date.now();
+    try {
+      return { lastCycle: await this.core.scheduler.runNow() };
+    } catch (err) {
+      return {
+        lastCycle: {
+          ok: false,
+          error: `cycle_not_finished: ${(err as Error).message}`,
+          durationMs: Date.now() - started,
+          pushed: 0,
+          rejected: 0,
+          pulled: 0,
+          repaired: 0,
+          at: new Date(started).toISOString(),
+        },
+      };
+    }
   }
 }
