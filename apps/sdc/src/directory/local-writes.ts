@@ -22,6 +22,9 @@ export function provisionalVersion(base: string, site: string, seq: number): str
   return `${base}+${site}.${seq}`;
 }
 
+/** A view the rules read, with the full objects it holds (the base a batch's final states start from). */
+export type LoadedState = Pick<LoadedCache, 'view' | 'domains' | 'entities'>;
+
 export interface LocalWriteResult {
   verdict: Verdict;
   entry?: QueueEntry;
@@ -86,33 +89,24 @@ export class LocalWrites {
   }
 
   /**
-   * SPEC §8: the changes still queued, laid again on top of the state a full reload wrote, so a
-   * pending change does not vanish. A change the rules now refuse is left for the MDC to decide.
+   * SPEC §8: queued changes decided in order over `base` (e.g. a reload's snapshot), each seeing the
+   * ones before it, with their provisional versions. A change the rules now refuse is left for the
+   * MDC to decide.
    */
-  reapplyQueue(): Promise<void> {
-    return this.lock.run(() => this.reapplyQueueNow());
-  }
-
-  private async reapplyQueueNow(): Promise<void> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (attempt > 0) await backoff(attempt);
-      const entries = await this.store.queueAll();
-      if (entries.length === 0) return;
-      const changes = entries.map((e) => e.change);
-      const deletes = changes
-        .filter((c) => c.op === 'domain.delete')
-        .map((c) => (c as { name: string }).name);
-      const loaded = await this.store.loadFor(changes, deletes);
-      const plan = this.store.plan();
-      await this.effectsInto(
-        plan,
-        loaded,
-        entries.map((e) => ({ change: e.change, version: e.version })),
-        new Date().toISOString(),
-      );
-      if ((await this.store.commit(plan, loaded.gen)) === 'ok') return;
+  decideOver(
+    base: LoadedState,
+    entries: Array<{ change: Change; version: string }>,
+    at: string,
+  ): BatchLedger {
+    const overlay = new DirectoryOverlay(base.view);
+    const batch = new BatchLedger(base, overlay);
+    for (const { change, version } of entries) {
+      const verdict = decide(overlay, change, { masterDomain: this.masterDomain() });
+      if (!verdict.ok) continue;
+      overlay.apply(verdict.effects, version, at);
+      for (const e of verdict.effects) batch.record(e, version, at);
     }
-    throw new Error(`the cache kept moving while re-applying the queue (${MAX_ATTEMPTS} attempts)`);
+    return batch;
   }
 
   /** Decides each change in order over the loaded state and adds the writes of the accepted ones. */
@@ -122,14 +116,7 @@ export class LocalWrites {
     changes: Array<{ change: Change; version: string }>,
     at: string,
   ): Promise<CacheLedger> {
-    const overlay = new DirectoryOverlay(loaded.view);
-    const batch = new BatchLedger(loaded, overlay);
-    for (const { change, version } of changes) {
-      const verdict = decide(overlay, change, { masterDomain: this.masterDomain() });
-      if (!verdict.ok) continue;
-      overlay.apply(verdict.effects, version, at);
-      for (const e of verdict.effects) batch.record(e, version, at);
-    }
+    const batch = this.decideOver(loaded, changes, at);
     const ledger = new CacheLedger();
     for (const t of batch.domains.values()) {
       if (t.deleted) ledger.deleteDomain(t.after);

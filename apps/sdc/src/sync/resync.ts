@@ -1,8 +1,16 @@
-import { computeDomainDigest, digestsEqual, Domain, DomainDigest, Entity, rootDigest } from '@dd/directory';
+import {
+  computeDomainDigest,
+  digestsEqual,
+  Domain,
+  DomainDigest,
+  Entity,
+  MemoryDirectory,
+  rootDigest,
+} from '@dd/directory';
 import type { ManifestResponse, PulledChange, SnapshotResponse } from '@dd/sync-protocol';
 import { CacheLedger } from '../cache/cache-ledger';
 import { CachedDomain, hashHex } from '../cache/cache-plan';
-import type { SiteCacheStore } from '../cache/site-cache.store';
+import type { QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
 import type { LocalWrites } from '../directory/local-writes';
 import { backoff } from '../cache/cache-lock';
 
@@ -73,9 +81,12 @@ export class Resync {
    * Replaces whole domains (and the tree) with a snapshot. `full`: the snapshot is the whole scope,
    * so every cached domain it does not list is dropped and the site counts as loaded.
    */
-  async applySnapshot(snapshot: SnapshotResponse, domains: string[] | 'all'): Promise<void> {
+  async applySnapshot(given: SnapshotResponse, domains: string[] | 'all'): Promise<void> {
     await this.retry(async () => {
       const meta = await this.store.meta();
+      // SPEC §8: a full reload lands with the changes still queued already on top, in the same step,
+      // so a pending change never flickers away. (A repair touches only domains with none queued.)
+      const snapshot = domains === 'all' ? this.laidOver(given, await this.store.queueAll()) : given;
       const plan = this.store.plan();
       const cached = new Map((await this.store.allDomains()).map((d) => [d.domain.name, d]));
       const inTree = new Set(snapshot.tree.map((t) => t.domain.name));
@@ -118,8 +129,29 @@ export class Resync {
       }
       return (await this.store.commit(plan, meta.gen)) === 'ok' ? true : null;
     });
-    // SPEC §8: changes still queued go back on top of the reloaded state.
-    if (domains === 'all') await this.writes.reapplyQueue();
+  }
+
+  /** The snapshot with the queued changes decided over it, as the cache should hold it. */
+  private laidOver(snapshot: SnapshotResponse, queue: QueueEntry[]): SnapshotResponse {
+    if (queue.length === 0) return snapshot;
+    const domains = new Map(snapshot.tree.map((t) => [t.domain.id, t.domain]));
+    const entities = new Map(snapshot.entities.map((e) => [e.id, e]));
+    const base = {
+      view: new MemoryDirectory([...domains.values()], [...entities.values()]),
+      domains,
+      entities,
+    };
+    const ledger = this.writes.decideOver(base, queue, new Date().toISOString());
+    const tree = new Map(snapshot.tree.map((t) => [t.domain.id, t]));
+    for (const t of ledger.domains.values()) {
+      if (t.deleted) tree.delete(t.after.id);
+      else tree.set(t.after.id, { domain: t.after, scoped: true });
+    }
+    for (const t of ledger.entities.values()) {
+      if (t.deleted) entities.delete(t.after.id);
+      else entities.set(t.after.id, t.after);
+    }
+    return { version: snapshot.version, tree: [...tree.values()], entities: [...entities.values()] };
   }
 
   /**

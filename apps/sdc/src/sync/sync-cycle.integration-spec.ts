@@ -17,6 +17,7 @@ describe('SDC core against a real MDC and Redis', () => {
   let store: SiteCacheStore;
   let writes: LocalWrites;
   let cycle: SyncCycle;
+  let client: MdcClient;
 
   beforeAll(async () => {
     const files = await ClusterFiles.create({ zones: [{ domain: 'acme', sites: ['site-a'] }] });
@@ -31,7 +32,7 @@ describe('SDC core against a real MDC and Redis', () => {
       () => 5,
     );
     const http = new SiteHttp({ siteId: 'site-a', privateKey: files.site('site-a').privateKey });
-    const client = new MdcClient(http, () => mdc.url);
+    client = new MdcClient(http, () => mdc.url);
     cycle = new SyncCycle(store, client, new Resync(store, writes), (e) => e instanceof MdcUnreachableError);
     await mdc.admin().post('/domains', { name: 'acme', settings: { plan: 'gold' } });
     await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'alice', attributes: { a: 1 } });
@@ -155,6 +156,26 @@ describe('SDC core against a real MDC and Redis', () => {
     );
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
     expect((await mdc.admin().get('/domains/acme/entities/user/after-flush')).status).toBe(200);
+  });
+
+  it('lands a full reload with the changes still queued on top, at their provisional versions', async () => {
+    const { entry } = await writes.submit(
+      {
+        op: 'entity.create',
+        id: randomUUID(),
+        domain: 'acme',
+        kind: 'user',
+        name: 'queued-over-reload',
+        attributes: { q: 1 },
+      },
+      'ops',
+    );
+    const snapshot = await client.snapshot();
+    await new Resync(store, writes).applySnapshot(snapshot, 'all');
+    const after = await store.entity('acme', 'user', 'queued-over-reload');
+    expect(after?.entity).toMatchObject({ attributes: { q: 1 }, version: entry!.version });
+    expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1 });
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, repaired: 0 });
   });
 
   it('keeps a change made while the MDC is unreachable, pending, and reports mdc_unreachable', async () => {
