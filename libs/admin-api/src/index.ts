@@ -12,3 +12,4 @@ export * from './metrics';
 export * from './site-runtime.module';
 export * from './bootstrap';
 export * from './proxy-hop';
+export * from './change-directory';

@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { servingSites } from '@dd/cluster-config';
-import { Change, isValidDomainName, JsonObject, parentOf, Verdict } from '@dd/directory';
+import { Change, isValidDomainName, Verdict } from '@dd/directory';
 import {
   ApiError,
   Caller,
-  Conditional,
-  DirectoryService,
+  ChangeDirectory,
   DomainSummary,
   DomainView,
   EntityView,
@@ -24,12 +22,14 @@ const WAIT_FOR_MDC_MS = 5000;
 const RETRY_AFTER_S = '5';
 
 /**
- * SPEC §5 at a work site, for the domains it serves (the proxy interceptor sends the rest away):
+ * SPEC §5 at a work site, for the domains it serves (the site router sends the rest away):
  * reads from the cache, writes applied locally and queued (`X-Sync-State: pending`).
  */
 @Injectable()
-export class SdcDirectoryService implements DirectoryService {
-  constructor(private readonly core: SiteCore) {}
+export class SdcDirectoryService extends ChangeDirectory {
+  constructor(private readonly core: SiteCore) {
+    super();
+  }
 
   private get store() {
     return this.core.store;
@@ -61,43 +61,6 @@ export class SdcDirectoryService implements DirectoryService {
     return pageOf(items, limit, (d) => [d.name]);
   }
 
-  async getDomain(_caller: Caller, name: string): Promise<DomainView> {
-    return this.domainOrThrow(name);
-  }
-
-  async createDomain(caller: Caller, input: { name: string; parent?: string | null; settings: JsonObject }) {
-    const derived = isValidDomainName(input.name) ? parentOf(input.name) : null;
-    const change: Change = {
-      op: 'domain.create',
-      id: randomUUID(),
-      name: input.name,
-      parent: input.parent === undefined ? derived : input.parent,
-      settings: input.settings,
-    };
-    return this.write(caller, change, undefined, () => this.domainOrThrow(input.name));
-  }
-
-  async patchDomain(caller: Caller, name: string, settings: JsonObject, cond: Conditional) {
-    const current = await this.domainOrThrow(name);
-    const change: Change = { op: 'domain.update', id: current.id, name, patch: settings };
-    return this.write(caller, change, cond.ifMatch, () => this.domainOrThrow(name));
-  }
-
-  async deleteDomain(
-    caller: Caller,
-    name: string,
-    recursive: boolean,
-    cond: Conditional,
-  ): Promise<Written<never>> {
-    const current = await this.domainOrThrow(name);
-    return this.write(
-      caller,
-      { op: 'domain.delete', id: current.id, name, recursive },
-      cond.ifMatch,
-      undefined,
-    );
-  }
-
   async listEntities(
     _caller: Caller,
     domain: string,
@@ -112,44 +75,11 @@ export class SdcDirectoryService implements DirectoryService {
     return pageOf(views, limit, (e) => [e.kind, e.name]);
   }
 
-  async getEntity(_caller: Caller, domain: string, kind: string, name: string): Promise<EntityView> {
-    return this.entityOrThrow(domain, kind, name);
-  }
-
-  async createEntity(
-    caller: Caller,
-    domain: string,
-    input: { kind: string; name: string; attributes: JsonObject },
-  ) {
-    await this.domainOrThrow(domain);
-    const change: Change = { op: 'entity.create', id: randomUUID(), domain, ...input };
-    return this.write(caller, change, undefined, () => this.entityOrThrow(domain, input.kind, input.name));
-  }
-
-  async patchEntity(
-    caller: Caller,
-    domain: string,
-    kind: string,
-    name: string,
-    attributes: JsonObject,
-    cond: Conditional,
-  ) {
-    const current = await this.entityOrThrow(domain, kind, name);
-    const change: Change = { op: 'entity.update', id: current.id, domain, kind, name, patch: attributes };
-    return this.write(caller, change, cond.ifMatch, () => this.entityOrThrow(domain, kind, name));
-  }
-
-  async deleteEntity(caller: Caller, domain: string, kind: string, name: string, cond: Conditional) {
-    const current = await this.entityOrThrow(domain, kind, name);
-    const change: Change = { op: 'entity.delete', id: current.id, domain, kind, name };
-    return this.write<never>(caller, change, cond.ifMatch, undefined);
-  }
-
   /**
    * SPEC §6: apply locally and queue in one step, answer, and push right away. With
    * `X-Wait-For: mdc`, run a cycle now and answer with the MDC's verdict (202 if it cannot be had).
    */
-  private async write<T>(
+  protected async submit<T>(
     caller: Caller,
     change: Change,
     ifMatch: string | undefined,
@@ -195,14 +125,14 @@ export class SdcDirectoryService implements DirectoryService {
     return rejections.find((r) => r.seq === entry.seq && r.change.id === entry.change.id) ?? 'applied';
   }
 
-  private async domainOrThrow(name: string): Promise<DomainView> {
+  protected async domainOrThrow(name: string): Promise<DomainView> {
     const cached = isValidDomainName(name) ? await this.store.domain(name) : undefined;
     if (!cached || !cached.scoped) throw new ApiError('domain_not_found', `no domain ${name}`);
     const pending = await this.store.pendingIds([cached.domain.id]);
     return pending.size > 0 ? { ...cached.domain, pending: true } : cached.domain;
   }
 
-  private async entityOrThrow(domain: string, kind: string, name: string): Promise<EntityView> {
+  protected async entityOrThrow(domain: string, kind: string, name: string): Promise<EntityView> {
     await this.domainOrThrow(domain);
     const cached = await this.store.entity(domain, kind, name);
     if (!cached) throw new ApiError('entity_not_found', `no ${kind} ${name} in ${domain}`);

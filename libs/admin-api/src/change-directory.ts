@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { Change, isValidDomainName, JsonObject, parentOf } from '@dd/directory';
+import type {
+  Caller,
+  Conditional,
+  DirectoryService,
+  DomainSummary,
+  DomainView,
+  EntityView,
+  Written,
+} from './directory.service';
+import type { Page } from './paging';
+
+/**
+ * The admin API's writes, the same at every site: each request becomes one `Change` addressed by
+ * id (SPEC §7) and goes to the site's store — applied at once at the MDC, applied and queued at an
+ * SDC. Subclasses say how to find objects and how to submit a change.
+ */
+export abstract class ChangeDirectory implements DirectoryService {
+  abstract listDomains(
+    caller: Caller,
+    parent: string | undefined,
+    limit: number,
+    after: string | undefined,
+  ): Promise<Page<DomainSummary>>;
+  abstract listEntities(
+    caller: Caller,
+    domain: string,
+    kind: string | undefined,
+    limit: number,
+    after: string[] | undefined,
+  ): Promise<Page<EntityView>>;
+  /** 404 `domain_not_found` unless this site holds the domain */
+  protected abstract domainOrThrow(name: string): Promise<DomainView>;
+  /** 404 `entity_not_found` (or `domain_not_found`) unless this site holds the entity */
+  protected abstract entityOrThrow(domain: string, kind: string, name: string): Promise<EntityView>;
+  /** Applies or queues the change (a refusal throws its ApiError), then reads the result back. */
+  protected abstract submit<T>(
+    caller: Caller,
+    change: Change,
+    ifMatch: string | undefined,
+    read: (() => Promise<T>) | undefined,
+  ): Promise<Written<T>>;
+
+  getDomain(_caller: Caller, name: string): Promise<DomainView> {
+    return this.domainOrThrow(name);
+  }
+
+  createDomain(caller: Caller, input: { name: string; parent?: string | null; settings: JsonObject }) {
+    const derived = isValidDomainName(input.name) ? parentOf(input.name) : null;
+    const change: Change = {
+      op: 'domain.create',
+      id: randomUUID(),
+      name: input.name,
+      parent: input.parent === undefined ? derived : input.parent,
+      settings: input.settings,
+    };
+    return this.submit(caller, change, undefined, () => this.domainOrThrow(input.name));
+  }
+
+  async patchDomain(caller: Caller, name: string, settings: JsonObject, cond: Conditional) {
+    const current = await this.domainOrThrow(name);
+    const change: Change = { op: 'domain.update', id: current.id, name, patch: settings };
+    return this.submit(caller, change, cond.ifMatch, () => this.domainOrThrow(name));
+  }
+
+  async deleteDomain(
+    caller: Caller,
+    name: string,
+    recursive: boolean,
+    cond: Conditional,
+  ): Promise<Written<never>> {
+    const current = await this.domainOrThrow(name);
+    return this.submit<never>(
+      caller,
+      { op: 'domain.delete', id: current.id, name, recursive },
+      cond.ifMatch,
+      undefined,
+    );
+  }
+
+  getEntity(_caller: Caller, domain: string, kind: string, name: string): Promise<EntityView> {
+    return this.entityOrThrow(domain, kind, name);
+  }
+
+  async createEntity(
+    caller: Caller,
+    domain: string,
+    input: { kind: string; name: string; attributes: JsonObject },
+  ) {
+    await this.domainOrThrow(domain);
+    const change: Change = { op: 'entity.create', id: randomUUID(), domain, ...input };
+    return this.submit(caller, change, undefined, () => this.entityOrThrow(domain, input.kind, input.name));
+  }
+
+  async patchEntity(
+    caller: Caller,
+    domain: string,
+    kind: string,
+    name: string,
+    attributes: JsonObject,
+    cond: Conditional,
+  ) {
+    const current = await this.entityOrThrow(domain, kind, name);
+    const change: Change = { op: 'entity.update', id: current.id, domain, kind, name, patch: attributes };
+    return this.submit(caller, change, cond.ifMatch, () => this.entityOrThrow(domain, kind, name));
+  }
+
+  async deleteEntity(caller: Caller, domain: string, kind: string, name: string, cond: Conditional) {
+    const current = await this.entityOrThrow(domain, kind, name);
+    const change: Change = { op: 'entity.delete', id: current.id, domain, kind, name };
+    return this.submit<never>(caller, change, cond.ifMatch, undefined);
+  }
+}
