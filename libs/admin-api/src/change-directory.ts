@@ -9,20 +9,23 @@ import type {
   EntityView,
   Written,
 } from './directory.service';
-import type { Page } from './paging';
+import { Page, pageOf } from './paging';
+import { scopeAllows } from '@dd/site-auth';
 
 /**
  * The admin API's writes, the same at every site: each request becomes one `Change` addressed by
  * id (SPEC §7) and goes to the site's store — applied at once at the MDC, applied and queued at an
- * SDC. Subclasses say how to find objects and how to submit a change.
+ * SDC. Subclasses say how to read the tree, find objects and submit a change.
  */
 export abstract class ChangeDirectory implements DirectoryService {
-  abstract listDomains(
-    caller: Caller,
+  /** The site's tree in name order after `after` (children of `parent` when given): name and parent. */
+  protected abstract treePage(
     parent: string | undefined,
-    limit: number,
     after: string | undefined,
-  ): Promise<Page<DomainSummary>>;
+    limit: number,
+  ): Promise<Array<{ name: string; parent: string | null }>>;
+  /** SPEC §4: which sites serve a domain, by the config in force */
+  protected abstract servedBy(name: string): string[];
   abstract listEntities(
     caller: Caller,
     domain: string,
@@ -41,6 +44,23 @@ export abstract class ChangeDirectory implements DirectoryService {
     ifMatch: string | undefined,
     read: (() => Promise<T>) | undefined,
   ): Promise<Written<T>>;
+
+  /** SPEC §5: the tree, by name; an admin sees the domains in its scope (filtered, so fetch until full). */
+  async listDomains(caller: Caller, parent: string | undefined, limit: number, after: string | undefined) {
+    const items: DomainSummary[] = [];
+    let cursor = after;
+    for (;;) {
+      const rows = await this.treePage(parent, cursor, limit + 1);
+      for (const d of rows) {
+        if (scopeAllows(caller.admin.scope, d.name)) {
+          items.push({ name: d.name, parent: d.parent, servedBy: this.servedBy(d.name) });
+        }
+      }
+      if (items.length > limit || rows.length <= limit) break;
+      cursor = rows[rows.length - 1].name;
+    }
+    return pageOf(items, limit, (d) => [d.name]) satisfies Page<DomainSummary>;
+  }
 
   getDomain(_caller: Caller, name: string): Promise<DomainView> {
     return this.domainOrThrow(name);

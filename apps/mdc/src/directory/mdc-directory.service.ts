@@ -6,14 +6,11 @@ import {
   Caller,
   ChangeDirectory,
   ClusterConfigService,
-  DomainSummary,
   DomainView,
   EntityView,
-  Page,
   pageOf,
   Written,
 } from '@dd/admin-api';
-import { scopeAllows } from '@dd/site-auth';
 import { ApplyChanges } from './apply-changes';
 import { DirectoryStore } from './directory.store';
 
@@ -28,22 +25,12 @@ export class MdcDirectoryService extends ChangeDirectory {
     super();
   }
 
-  async listDomains(caller: Caller, parent: string | undefined, limit: number, after: string | undefined) {
-    const config = this.config.current;
-    const items: DomainSummary[] = [];
-    let cursor = after;
-    // Out-of-scope domains are filtered after the fetch, so fetch until the page is full.
-    for (;;) {
-      const rows = await this.store.listDomains(parent, cursor, limit + 1);
-      for (const d of rows) {
-        if (scopeAllows(caller.admin.scope, d.name)) {
-          items.push({ name: d.name, parent: d.parent, servedBy: servingSites(config, d.name) });
-        }
-      }
-      if (items.length > limit || rows.length <= limit) break;
-      cursor = rows[rows.length - 1].name;
-    }
-    return pageOf(items, limit, (d) => [d.name]) satisfies Page<DomainSummary>;
+  protected treePage(parent: string | undefined, after: string | undefined, limit: number) {
+    return this.store.listDomains(parent, after, limit);
+  }
+
+  protected servedBy(name: string): string[] {
+    return servingSites(this.config.current, name);
   }
 
   async listEntities(

@@ -1,17 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { servingSites } from '@dd/cluster-config';
 import { Change, isValidDomainName, Verdict } from '@dd/directory';
-import {
-  ApiError,
-  Caller,
-  ChangeDirectory,
-  DomainSummary,
-  DomainView,
-  EntityView,
-  pageOf,
-  Written,
-} from '@dd/admin-api';
-import { scopeAllows } from '@dd/site-auth';
+import { ApiError, Caller, ChangeDirectory, DomainView, EntityView, pageOf, Written } from '@dd/admin-api';
 import { SiteCore } from '../site/site-core';
 import { QueueFullError } from './local-writes';
 import type { QueueEntry } from '../cache/site-cache.store';
@@ -35,30 +25,16 @@ export class SdcDirectoryService extends ChangeDirectory {
     return this.core.store;
   }
 
-  async listDomains(caller: Caller, parent: string | undefined, limit: number, after: string | undefined) {
-    const config = this.core.config.current;
-    const items: DomainSummary[] = [];
-    let cursor = after;
-    for (;;) {
-      const names = await this.store.domainNames(
-        parent === undefined ? undefined : parent,
-        cursor,
-        limit + 1,
-      );
-      const records = await this.store.domains(names);
-      for (const r of records) {
-        if (r && scopeAllows(caller.admin.scope, r.domain.name)) {
-          items.push({
-            name: r.domain.name,
-            parent: r.domain.parent,
-            servedBy: servingSites(config, r.domain.name),
-          });
-        }
-      }
-      if (items.length > limit || names.length <= limit) break;
-      cursor = names[names.length - 1];
-    }
-    return pageOf(items, limit, (d) => [d.name]);
+  protected async treePage(parent: string | undefined, after: string | undefined, limit: number) {
+    const names = await this.store.domainNames(parent, after, limit);
+    const records = await this.store.domains(names);
+    return records
+      .filter((r) => r !== undefined)
+      .map((r) => ({ name: r.domain.name, parent: r.domain.parent }));
+  }
+
+  protected servedBy(name: string): string[] {
+    return servingSites(this.core.config.current, name);
   }
 
   async listEntities(
