@@ -1,16 +1,21 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { withDb } from '../test/harness/domaindb';
 import { TestMdc } from '../test/harness/mdc';
+import { ClusterScenarios } from './cluster-scenarios';
 import { MdcScenarios } from './mdc-scenarios';
 import { printTable, Row } from './report';
 
 /**
- * `npm run bench`: one MDC child process (built `dist/`, as an operator runs it) on a fresh
- * PostgreSQL database, driven over HTTP as sites and admins drive it. NestJS 12 is ESM-only, so
- * nothing of @nestjs/* or apps/* is imported here. Prints one table and always exits 0: benchmarks
- * report, they do not fail CI. The run stops measuring at DEADLINE_MS so it stays well under 3 minutes.
+ * `npm run bench`: first one MDC child process (built `dist/`, as an operator runs it) on a fresh
+ * PostgreSQL database, driven over HTTP as sites and admins drive it; then, with that MDC stopped, a
+ * whole cluster (MDC + site-a + site-b, each SDC on its own Redis database behind a relay the bench
+ * can cut). NestJS 12 is ESM-only, so nothing of @nestjs/* or apps/* is imported here. Prints one
+ * table and always exits 0: benchmarks report, they do not fail CI. The run stops measuring at
+ * DEADLINE_MS so that, with the build, it stays under about 4 minutes.
  */
-const DEADLINE_MS = 150_000;
+const DEADLINE_MS = 200_000;
+
+type Step = [string, () => Promise<void>];
 
 async function machineFacts(mdc: TestMdc): Promise<string> {
   const pg = await withDb(mdc.db.url, async (db) => {
@@ -28,19 +33,8 @@ async function machineFacts(mdc: TestMdc): Promise<string> {
   ].join('\n');
 }
 
-async function measure(mdc: TestMdc, rows: Row[]): Promise<void> {
-  const bench = new MdcScenarios(mdc, rows);
-  await bench.setUp();
-  const steps: Array<[string, () => Promise<void>]> = [
-    ['push creates', () => bench.pushCreates()],
-    ['push updates 10×1000', () => bench.pushUpdatesToOneEntity(10, 1000)],
-    ['push updates 100×100', () => bench.pushUpdatesToOneEntity(100, 100)],
-    ['pull', () => bench.pull10k()],
-    ['manifest', () => bench.manifestRoot(200)],
-    ['signal', () => bench.signalLatency(100)],
-    ['admin sequential', () => bench.adminWriteLatency(500)],
-    ['admin concurrent', () => bench.adminWriteThroughput(20, 5000)],
-  ];
+/** Runs the steps in order; a failing step becomes an error row and the next one still runs. */
+async function runSteps(steps: Step[], rows: Row[]): Promise<void> {
   for (const [name, step] of steps) {
     try {
       await step();
@@ -55,25 +49,79 @@ async function measure(mdc: TestMdc, rows: Row[]): Promise<void> {
   }
 }
 
+async function measureMdc(mdc: TestMdc, rows: Row[]): Promise<void> {
+  const bench = new MdcScenarios(mdc, rows);
+  await bench.setUp();
+  await runSteps(
+    [
+      ['push creates', () => bench.pushCreates()],
+      ['push updates 10×1000', () => bench.pushUpdatesToOneEntity(10, 1000)],
+      ['push updates 100×100', () => bench.pushUpdatesToOneEntity(100, 100)],
+      ['pull', () => bench.pull10k()],
+      ['manifest', () => bench.manifestRoot(200)],
+      ['signal', () => bench.signalLatency(100)],
+      ['admin sequential', () => bench.adminWriteLatency(500)],
+      ['admin concurrent', () => bench.adminWriteThroughput(20, 5000)],
+    ],
+    rows,
+  );
+}
+
+async function measureCluster(bench: ClusterScenarios, rows: Row[]): Promise<void> {
+  await bench.setUp();
+  await runSteps(
+    [
+      ['cross-site visibility', () => bench.crossSiteVisibility(100)],
+      ['SDC sequential', () => bench.localWriteLatency(500)],
+      ['SDC concurrent', () => bench.localWriteThroughput(16, 5000)],
+      ['queue drain', () => bench.queueDrain(5000)],
+      ['proxy overhead', () => bench.proxyOverhead(200)],
+    ],
+    rows,
+  );
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   let mdc: TestMdc | undefined;
+  let cluster: ClusterScenarios | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let stage = 'starting';
+  // Stops whatever still runs; idempotent (TestMdc.stop is not, so it is remembered).
+  let mdcStopped: Promise<void> | undefined;
+  const stopMdc = () => (mdcStopped ??= mdc?.stop() ?? Promise.resolve());
+  const stopAll = () =>
+    Promise.allSettled([stopMdc(), cluster?.running.stop()]).then((results) => {
+      for (const r of results)
+        if (r.status === 'rejected') console.error(`stopping: ${(r.reason as Error).message}`);
+    });
+  // Ctrl-C: still stop the children and drop their databases.
+  process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
   try {
     mdc = await TestMdc.start('bench');
-    const started = mdc;
-    // Ctrl-C: still stop the child and drop its database.
-    process.once('SIGINT', () => void started.stop().finally(() => process.exit(130)));
     console.log(await machineFacts(mdc));
     console.log('');
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), DEADLINE_MS);
     });
-    const work = measure(mdc, rows);
+    const work = (async () => {
+      stage = 'MDC rows';
+      await measureMdc(mdc, rows);
+      // The cluster has an MDC of its own; this one would only sit beside it.
+      await stopMdc();
+      stage = 'cluster start';
+      cluster = await ClusterScenarios.start(rows);
+      stage = 'cluster rows';
+      await measureCluster(cluster, rows);
+    })();
     work.catch(() => undefined);
-    if ((await Promise.race([work, deadline])) === 'deadline') {
+    const outcome = await Promise.race([work.then(() => 'done' as const), deadline]).catch((err: Error) => {
+      rows.push({ metric: stage, measured: `error: ${err.message.slice(0, 200)}`, target: '', ok: false });
+      return 'failed' as const;
+    });
+    if (outcome === 'deadline') {
       rows.push({
-        metric: `stopped at ${DEADLINE_MS / 1000} s`,
+        metric: `stopped at ${DEADLINE_MS / 1000} s (in: ${stage})`,
         measured: 'later rows not measured',
         target: '',
         ok: false,
@@ -84,7 +132,7 @@ async function main(): Promise<void> {
   } finally {
     clearTimeout(timer);
     printTable(rows);
-    await mdc?.stop().catch((err) => console.error(`stopping the MDC: ${(err as Error).message}`));
+    await stopAll();
   }
 }
 

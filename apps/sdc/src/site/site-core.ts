@@ -69,7 +69,7 @@ export class SiteCore implements OnApplicationBootstrap, OnModuleDestroy {
     this.signal = new ChangeSignalClient({
       http: this.http,
       masterUrl,
-      onChange: () => this.scheduler.soon(),
+      onChange: () => this.scheduler.soon(0),
       onConnectedChange: (connected) => {
         this.metrics.signalConnected.set(connected ? 1 : 0);
         // After an outage, catch up at once rather than at the next period.

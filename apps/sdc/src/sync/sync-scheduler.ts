@@ -5,8 +5,8 @@ import type { CycleReport, SyncCycle } from './sync-cycle';
 
 const QUEUE = 'sync';
 const SCHEDULER_ID = 'cycle';
-/** SPEC §8: a write is pushed within 100 ms; triggers closer together than this share one cycle. */
-const SOON_MS = 30;
+/** SPEC §8: a write is pushed within 100 ms; writes closer together than this share one cycle. */
+const SOON_MS = 20;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
 /** BullMQ renews a running job's lock every half of this; a dead worker's job is freed within ~2× this. */
@@ -98,15 +98,18 @@ export class SyncScheduler {
     return (await job.waitUntilFinished(this.events!, timeoutMs)) as CycleReport;
   }
 
-  /** A cycle shortly (debounced), e.g. right after a local write or a change signal. */
-  soon(): void {
+  /**
+   * A cycle shortly: after a local write (debounced, so a burst shares one push), or at once for the
+   * MDC's change signal (already one event per applied batch). Triggers while one is pending coalesce.
+   */
+  soon(delayMs = SOON_MS): void {
     if (this.stopped || this.soonTimer) return;
     this.soonTimer = setTimeout(() => {
       this.soonTimer = undefined;
       void this.queue?.add('cycle', {}, { removeOnComplete: 100, removeOnFail: 100 }).catch((err: Error) => {
         this.opts.log?.(`cannot queue a sync cycle: ${err.message}`);
       });
-    }, SOON_MS);
+    }, delayMs);
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,307 @@
+import { performance } from 'node:perf_hooks';
+import { TestCluster } from '../test/harness/cluster';
+import { withDb } from '../test/harness/domaindb';
+import { AdminClient, Reply } from '../test/harness/http';
+import type { Row } from './report';
+import { median, ms, percentile, perSecond, timed } from './stats';
+
+const MASTER = 'master';
+const A = 'site-a';
+const B = 'site-b';
+/** Served at site-a and site-b: a write at one must reach the other through the MDC. */
+const DOMAIN = 'acme';
+/** In no zone: served by the master site only, so site-a proxies every request for it (SPEC §9). */
+const MASTER_ONLY = 'initech';
+
+/**
+ * The periodic cycle is set far beyond the run, so only the push a local write triggers, the MDC's
+ * change signal and the reconnect after an outage move data (SPEC §6, §8) — what these rows measure.
+ */
+const SDC_ENV = { SYNC_INTERVAL_MS: '600000' };
+
+/** SPEC §8: a write at one site is visible at every other serving site "within 1 s, typically within 100 ms". */
+const VISIBLE_P50_TARGET_MS = 100;
+const VISIBLE_P99_TARGET_MS = 1000;
+/** A write not seen at site-b after this long counts as missed (and fails the row). */
+const VISIBLE_GIVE_UP_MS = 3000;
+const POLL_MS = 5;
+
+/**
+ * Queue drain. SPEC §4: a site queues up to `submitQueueCapacity` (10000) changes and the cycle runs
+ * every `syncIntervalMs` (20 s). A site back from an outage with a full queue should be drained well
+ * before the next periodic cycle: at ≥ 1000 changes/s a full queue of 10000 drains in ≤ 10 s, half
+ * the cycle. (The MDC's own apply is held to ≥ 10000 changes/s in the MDC rows, so this leaves the
+ * SDC side — reading the queue from Redis in 500-change batches, signing, HTTP, dequeuing — 10× room.)
+ */
+const DRAIN_TARGET_PER_S = 1000;
+const DRAIN_GIVE_UP_MS = 60_000;
+const IN_FLIGHT = 16;
+
+/** The cluster benchmarks: master (PostgreSQL) + site-a, site-b (Redis), each adding rows to the table. */
+export class ClusterScenarios {
+  private names = 0;
+
+  private constructor(
+    private readonly cluster: TestCluster,
+    private readonly rows: Row[],
+  ) {}
+
+  /** Starts the cluster; the caller stops it (`cluster.stop()`), also when a step fails. */
+  static async start(rows: Row[]): Promise<ClusterScenarios> {
+    const cluster = await TestCluster.start('bench-cluster', {
+      zones: [{ domain: DOMAIN, sites: [A, B] }],
+      sdcEnv: SDC_ENV,
+    });
+    return new ClusterScenarios(cluster, rows);
+  }
+
+  get running(): TestCluster {
+    return this.cluster;
+  }
+
+  /** acme (at both sites) and initech (master only), both sites loaded and listening to the signal. */
+  async setUp(): Promise<void> {
+    for (const name of [DOMAIN, MASTER_ONLY]) {
+      const res = await this.at(MASTER).post('/domains', { name });
+      if (res.status !== 201)
+        throw new Error(`cannot create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    for (const site of [A, B]) {
+      const { lastCycle } = await this.cluster.sync(site);
+      if (!lastCycle.ok) throw new Error(`first cycle at ${site}: ${JSON.stringify(lastCycle)}`);
+    }
+    await this.cluster.waitFor(
+      async () =>
+        (await this.cluster.status(A)).signalConnected && (await this.cluster.status(B)).signalConnected,
+      10_000,
+      50,
+    );
+  }
+
+  /**
+   * 1. SPEC §8 end to end: a write at site-a (alternately a create and a patch of the entity just
+   * created), then site-b polled every POLL_MS until its GET shows the change. Measured from the
+   * start of the write request to the poll answer that shows it. The path: site-a's write triggers a
+   * debounced cycle that pushes it, the MDC signals site-b, site-b runs a cycle that pulls it.
+   */
+  async crossSiteVisibility(writes: number): Promise<void> {
+    for (let i = 0; i < 4; i++) await this.visibleAtB(i);
+    const samples: number[] = [];
+    let missed = 0;
+    for (let i = 0; i < writes; i++) {
+      const took = await this.visibleAtB(i);
+      if (took === undefined) missed++;
+      else samples.push(took);
+    }
+    const p50 = median(samples);
+    const p99 = missed > 0 ? Infinity : percentile(samples, 99);
+    this.rows.push({
+      metric: `cross-site: write at site-a → GET at site-b shows it (p50 / p99 of ${writes})`,
+      measured: `${ms(p50)} / ${missed > 0 ? `${missed} missed` : ms(p99)}`,
+      target: `p50 ≤ ${VISIBLE_P50_TARGET_MS} ms, p99 < ${VISIBLE_P99_TARGET_MS} ms`,
+      ok: p50 <= VISIBLE_P50_TARGET_MS && p99 < VISIBLE_P99_TARGET_MS,
+    });
+  }
+
+  /** One write at site-a; ms until site-b shows it, or undefined after VISIBLE_GIVE_UP_MS. */
+  private async visibleAtB(i: number): Promise<number | undefined> {
+    const create = i % 2 === 0;
+    const name = create ? `vis-${++this.names}` : `vis-${this.names}`;
+    const path = `/domains/${DOMAIN}/entities/user/${name}`;
+    const start = performance.now();
+    const res = create
+      ? await this.at(A).post(`/domains/${DOMAIN}/entities`, { kind: 'user', name, attributes: { i } })
+      : await this.at(A).patch(path, { attributes: { i } });
+    if (res.status !== (create ? 201 : 200))
+      throw new Error(`write at ${A}: ${res.status} ${JSON.stringify(res.body)}`);
+    const shows = (read: Reply) => read.status === 200 && read.body?.attributes?.i === i;
+    for (;;) {
+      const read = await this.at(B).get(path);
+      const now = performance.now();
+      if (shows(read)) {
+        // Served from site-b's own cache, not proxied: otherwise this would time the MDC.
+        const servedBy = read.headers.get('x-served-by');
+        if (servedBy !== B) throw new Error(`site-b's answer came from ${servedBy}`);
+        return now - start;
+      }
+      if (read.status !== 200 && read.status !== 404)
+        throw new Error(`GET at ${B}: ${read.status} ${JSON.stringify(read.body)}`);
+      if (now - start > VISIBLE_GIVE_UP_MS) return undefined;
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** 2. POST entity at site-a, one at a time: the local write path (Redis), answered `pending`. */
+  async localWriteLatency(writes: number): Promise<void> {
+    for (let i = 0; i < 20; i++) await this.writeAtA('warm');
+    const samples: number[] = [];
+    for (let i = 0; i < writes; i++) samples.push((await timed(() => this.writeAtA('seq'))).ms);
+    this.rows.push({
+      metric: `SDC POST entity at site-a, sequential (p50 / p99 of ${writes})`,
+      measured: `${ms(median(samples))} / ${ms(percentile(samples, 99))}`,
+      target: '—',
+      ok: null,
+    });
+  }
+
+  /** 3. POST entity at site-a with `inFlight` requests outstanding at all times, for `durationMs`. */
+  async localWriteThroughput(inFlight: number, durationMs: number): Promise<void> {
+    const start = performance.now();
+    const end = start + durationMs;
+    let done = 0;
+    let failed = 0;
+    const samples: number[] = [];
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (performance.now() < end) {
+          try {
+            samples.push((await timed(() => this.writeAtA('conc'))).ms);
+            done++;
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    );
+    const elapsed = performance.now() - start;
+    this.rows.push({
+      metric: `SDC POST entity at site-a, ${inFlight} in flight for ${(durationMs / 1000).toFixed(0)} s`,
+      measured:
+        `${perSecond((done / elapsed) * 1000)} (p50 ${ms(median(samples))}, p99 ${ms(percentile(samples, 99))}` +
+        `${failed ? `, ${failed} failed` : ''})`,
+      target: '—',
+      ok: failed === 0 ? null : false,
+    });
+  }
+
+  /**
+   * 4. site-a cut off from the MDC queues DRAIN_CHANGES creates; then the link returns and the site
+   * drains on its own (the signal stream reconnects within ≤ 0.5 s and that triggers a cycle; the
+   * push retry timer would too). Timed from `restore()` until site-a's queue is empty and the last
+   * create is at the MDC; the row also shows how much of that went by before the first batch landed.
+   */
+  async queueDrain(changes: number): Promise<void> {
+    // Start from an empty queue: the rows before left pushes behind them.
+    await this.cluster.waitFor(async () => (await this.cluster.status(A)).queue.length === 0, 30_000, 50);
+    const before = await this.queueLength();
+    this.cluster.cut(A);
+    let lastName = '';
+    let queued: number;
+    let queuing: number;
+    try {
+      const names = Array.from({ length: changes }, () => `drain-${++this.names}`);
+      let next = 0;
+      queuing = (
+        await timed(() =>
+          Promise.all(
+            Array.from({ length: IN_FLIGHT }, async () => {
+              while (next < names.length) {
+                const name = names[next++];
+                const res = await this.at(A).post(`/domains/${DOMAIN}/entities`, {
+                  kind: 'user',
+                  name,
+                  attributes: { drain: true },
+                });
+                if (res.status !== 201)
+                  throw new Error(`write while cut: ${res.status} ${JSON.stringify(res.body)}`);
+                lastName = name; // the last write answered holds (about) the highest seq
+              }
+            }),
+          ),
+        )
+      ).ms;
+      queued = (await this.queueLength()) - before;
+      if (queued !== changes) throw new Error(`queued ${queued} changes while cut, not ${changes}`);
+    } finally {
+      this.cluster.restore(A);
+    }
+    const restored = performance.now();
+    let firstBatchAt: number | undefined;
+    for (;;) {
+      const length = await this.queueLength();
+      const now = performance.now();
+      if (firstBatchAt === undefined && length < queued) firstBatchAt = now;
+      if (length === 0) {
+        const atMdc = await this.at(MASTER).get(`/domains/${DOMAIN}/entities/user/${lastName}`);
+        if (atMdc.status === 200) break;
+      }
+      if (now - restored > DRAIN_GIVE_UP_MS)
+        throw new Error(`queue at ${length} after ${DRAIN_GIVE_UP_MS} ms (restored at ${queued})`);
+      await sleep(10);
+    }
+    const drained = performance.now() - restored;
+    // Every create applied, none refused or doubled.
+    const atMdc = await withDb(this.cluster.mdcDb.url, async (db) => {
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS n FROM entities WHERE domain = $1 AND name LIKE 'drain-%' AND deleted_at IS NULL`,
+        [DOMAIN],
+      );
+      return rows[0].n as number;
+    });
+    const rate = (queued / drained) * 1000;
+    const pushing = drained - ((firstBatchAt ?? restored) - restored);
+    this.rows.push({
+      metric: `queue drain: ${queued} creates queued while cut (${IN_FLIGHT} in flight), restore → queue empty`,
+      measured:
+        `${ms(drained)} = ${perSecond(rate)} (first batch after ${ms((firstBatchAt ?? restored) - restored)}, ` +
+        `then ${perSecond((queued / pushing) * 1000)}; queued at ${perSecond((queued / queuing) * 1000)}` +
+        `${atMdc === queued ? '' : `; ${atMdc} at the MDC`})`,
+      target: `≥ ${perSecond(DRAIN_TARGET_PER_S)}`,
+      ok: rate >= DRAIN_TARGET_PER_S && atMdc === queued,
+    });
+  }
+
+  /**
+   * 5. GET of a master-only domain at site-a (proxied to the MDC, through site-a's relay) vs the same
+   * GET at the MDC directly; interleaved so both see the same machine load.
+   */
+  async proxyOverhead(calls: number): Promise<void> {
+    const path = `/domains/${MASTER_ONLY}`;
+    const once = async (site: string) => {
+      const { result, ms: took } = await timed(() => this.at(site).get(path));
+      if (result.status !== 200) throw new Error(`GET ${path} at ${site}: ${result.status}`);
+      const servedBy = result.headers.get('x-served-by');
+      if (servedBy !== MASTER) throw new Error(`GET ${path} at ${site} served by ${servedBy}`);
+      return took;
+    };
+    for (let i = 0; i < 20; i++) {
+      await once(A);
+      await once(MASTER);
+    }
+    const proxied: number[] = [];
+    const direct: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      proxied.push(await once(A));
+      direct.push(await once(MASTER));
+    }
+    const [p, d] = [median(proxied), median(direct)];
+    this.rows.push({
+      metric: `proxy: GET ${MASTER_ONLY} at site-a vs at the MDC (p50 of ${calls} each)`,
+      measured: `${ms(p)} vs ${ms(d)}: +${ms(p - d)}`,
+      target: '—',
+      ok: null,
+    });
+  }
+
+  private at(site: string): AdminClient {
+    return this.cluster.admin(site);
+  }
+
+  private async queueLength(): Promise<number> {
+    return (await this.cluster.status(A)).queue.length as number;
+  }
+
+  private async writeAtA(prefix: string): Promise<void> {
+    const name = `${prefix}-${++this.names}`;
+    const res = await this.at(A).post(`/domains/${DOMAIN}/entities`, {
+      kind: 'user',
+      name,
+      attributes: { n: this.names, team: 'bench' },
+    });
+    if (res.status !== 201) throw new Error(`write at ${A}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+function sleep(msToWait: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, msToWait));
+}
