@@ -11,6 +11,7 @@ import type {
 } from './directory.service';
 import { Page, pageOf } from './paging';
 import { scopeAllows } from '@dd/site-auth';
+import { ClusterConfig, servingSites } from '@dd/cluster-config';
 
 /**
  * The admin API's writes, the same at every site: each request becomes one `Change` addressed by
@@ -18,21 +19,22 @@ import { scopeAllows } from '@dd/site-auth';
  * SDC. Subclasses say how to read the tree, find objects and submit a change.
  */
 export abstract class ChangeDirectory implements DirectoryService {
+  /** @param config the cluster config in force (SPEC §4: which sites serve a domain) */
+  constructor(private readonly clusterConfig: () => ClusterConfig) {}
+
   /** The site's tree in name order after `after` (children of `parent` when given): name and parent. */
   protected abstract treePage(
     parent: string | undefined,
     after: string | undefined,
     limit: number,
   ): Promise<Array<{ name: string; parent: string | null }>>;
-  /** SPEC §4: which sites serve a domain, by the config in force */
-  protected abstract servedBy(name: string): string[];
-  abstract listEntities(
-    caller: Caller,
+  /** The domain's entities ordered by kind, name after `after` (SPEC §5), as this site shows them. */
+  protected abstract entityPage(
     domain: string,
     kind: string | undefined,
-    limit: number,
     after: string[] | undefined,
-  ): Promise<Page<EntityView>>;
+    limit: number,
+  ): Promise<EntityView[]>;
   /** 404 `domain_not_found` unless this site holds the domain */
   protected abstract domainOrThrow(name: string): Promise<DomainView>;
   /** 404 `entity_not_found` (or `domain_not_found`) unless this site holds the entity */
@@ -53,13 +55,29 @@ export abstract class ChangeDirectory implements DirectoryService {
       const rows = await this.treePage(parent, cursor, limit + 1);
       for (const d of rows) {
         if (scopeAllows(caller.admin.scope, d.name)) {
-          items.push({ name: d.name, parent: d.parent, servedBy: this.servedBy(d.name) });
+          items.push({
+            name: d.name,
+            parent: d.parent,
+            servedBy: servingSites(this.clusterConfig(), d.name),
+          });
         }
       }
       if (items.length > limit || rows.length <= limit) break;
       cursor = rows[rows.length - 1].name;
     }
     return pageOf(items, limit, (d) => [d.name]) satisfies Page<DomainSummary>;
+  }
+
+  async listEntities(
+    _caller: Caller,
+    domain: string,
+    kind: string | undefined,
+    limit: number,
+    after?: string[],
+  ) {
+    await this.domainOrThrow(domain);
+    const rows = await this.entityPage(domain, kind, after, limit + 1);
+    return pageOf(rows, limit, (e) => [e.kind, e.name]);
   }
 
   getDomain(_caller: Caller, name: string): Promise<DomainView> {

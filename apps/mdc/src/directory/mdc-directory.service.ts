@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { servingSites } from '@dd/cluster-config';
 import { Change, isValidDomainName } from '@dd/directory';
 import {
   ApiError,
@@ -8,7 +7,6 @@ import {
   ClusterConfigService,
   DomainView,
   EntityView,
-  pageOf,
   Written,
 } from '@dd/admin-api';
 import { ApplyChanges } from './apply-changes';
@@ -22,27 +20,15 @@ export class MdcDirectoryService extends ChangeDirectory {
     private readonly applier: ApplyChanges,
     private readonly config: ClusterConfigService,
   ) {
-    super();
+    super(() => config.current);
   }
 
   protected treePage(parent: string | undefined, after: string | undefined, limit: number) {
     return this.store.listDomains(parent, after, limit);
   }
 
-  protected servedBy(name: string): string[] {
-    return servingSites(this.config.current, name);
-  }
-
-  async listEntities(
-    _caller: Caller,
-    domain: string,
-    kind: string | undefined,
-    limit: number,
-    after?: string[],
-  ) {
-    await this.domainOrThrow(domain);
-    const rows = await this.store.listEntities(domain, kind, after, limit + 1);
-    return pageOf<EntityView>(rows, limit, (e) => [e.kind, e.name]);
+  protected entityPage(domain: string, kind: string | undefined, after: string[] | undefined, limit: number) {
+    return this.store.listEntities(domain, kind, after, limit);
   }
 
   /** Through the same path as pushed changes (SPEC §7); If-Match is checked against DomainDB. */

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { servingSites } from '@dd/cluster-config';
 import { Change, isValidDomainName, Verdict } from '@dd/directory';
-import { ApiError, Caller, ChangeDirectory, DomainView, EntityView, pageOf, Written } from '@dd/admin-api';
+import { ApiError, Caller, ChangeDirectory, DomainView, EntityView, Written } from '@dd/admin-api';
 import { SiteCore } from '../site/site-core';
 import { QueueFullError } from './local-writes';
 import type { QueueEntry } from '../cache/site-cache.store';
@@ -18,7 +17,7 @@ const RETRY_AFTER_S = '5';
 @Injectable()
 export class SdcDirectoryService extends ChangeDirectory {
   constructor(private readonly core: SiteCore) {
-    super();
+    super(() => core.config.current);
   }
 
   private get store() {
@@ -33,22 +32,15 @@ export class SdcDirectoryService extends ChangeDirectory {
       .map((r) => ({ name: r.domain.name, parent: r.domain.parent }));
   }
 
-  protected servedBy(name: string): string[] {
-    return servingSites(this.core.config.current, name);
-  }
-
-  async listEntities(
-    _caller: Caller,
+  protected async entityPage(
     domain: string,
     kind: string | undefined,
+    after: string[] | undefined,
     limit: number,
-    after?: string[],
   ) {
-    await this.domainOrThrow(domain);
-    const rows = await this.store.listEntities(domain, kind, after, limit + 1);
+    const rows = await this.store.listEntities(domain, kind, after, limit);
     const pending = await this.store.pendingIds(rows.map((e) => e.id));
-    const views = rows.map((e): EntityView => (pending.has(e.id) ? { ...e, pending: true } : e));
-    return pageOf(views, limit, (e) => [e.kind, e.name]);
+    return rows.map((e): EntityView => (pending.has(e.id) ? { ...e, pending: true } : e));
   }
 
   /**
