@@ -22,8 +22,10 @@ export class SiteProcess {
     env: Record<string, string>,
     readonly url: string,
   ) {
-    this.child = spawn(process.execPath, [main], {
-      env: { ...process.env, ...env },
+    // The apps run on this machine's Node even when jest runs on Node 24 (scripts/jest.cjs).
+    const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
+    this.child = spawn(process.env.DD_APP_NODE || process.execPath, [main], {
+      env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (d: Buffer) => this.output.push(d.toString()));

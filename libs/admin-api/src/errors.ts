@@ -1,3 +1,12 @@
+import type { Verdict } from '@dd/directory';
+import { ProtocolError } from '@dd/sync-protocol';
+
+/** A refused verdict (SPEC §7). */
+export type Refusal = Extract<Verdict, { ok: false }>;
+
+/** SPEC §5: how long a client waits before writing again after 503 `queue_full`. */
+const QUEUE_FULL_RETRY_AFTER_S = 5;
+
 /** SPEC §5: every error the admin API answers, as `{ statusCode, code, message }`. */
 export type ErrorCode =
   | 'validation_failed'
@@ -61,6 +70,77 @@ export class ApiError extends Error {
   }
 }
 
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(STATUS_OF, value);
+/** SPEC §7: a change the rules refused; the refusal's code is the answer's, with the state that won. */
+export class RefusedError extends Error {
+  readonly kind = 'refused';
+
+  constructor(readonly verdict: Refusal) {
+    super(verdict.message);
+  }
+}
+
+/** SPEC §6: the site's submit queue is full; writes resume as it drains. */
+export class QueueFullError extends Error {
+  readonly kind = 'queue_full';
+
+  constructor(readonly capacity: number) {
+    super(`the submit queue holds ${capacity} changes; writes resume as it drains`);
+  }
+}
+
+/** SPEC §9: no site that serves the domain answered; `mdcOnly` when the only target was the MDC (master-domain writes). */
+export class SitesUnreachableError extends Error {
+  readonly kind = 'sites_unreachable';
+
+  constructor(
+    readonly tried: string[],
+    readonly mdcOnly = false,
+  ) {
+    super(`no site answered (tried: ${tried.join(', ') || 'none'})`);
+  }
+}
+
+/** The failures of the product's own rules that services throw; each has its answer in `apiErrorOf`. */
+export type DomainError = RefusedError | QueueFullError | SitesUnreachableError | ProtocolError;
+
+/** SPEC §5 answers to domain errors: one exhaustive switch (a new kind without a case fails to compile). */
+export function apiErrorOf(error: DomainError): ApiError {
+  switch (error.kind) {
+    case 'refused': {
+      const { code, message, winner } = error.verdict;
+      return new ApiError(code, message, winner ? { winner } : {});
+    }
+    case 'queue_full':
+      return new ApiError(
+        'queue_full',
+        error.message,
+        { capacity: error.capacity },
+        { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) },
+      );
+    case 'sites_unreachable':
+      return error.mdcOnly
+        ? new ApiError('mdc_unreachable', 'the MDC cannot be reached; master-domain writes wait for it')
+        : new ApiError(
+            'site_unreachable',
+            `no site serving this domain answered (tried ${error.tried.join(', ')})`,
+            { tried: error.tried },
+          );
+    case 'protocol':
+      return new ApiError('validation_failed', error.message);
+    default:
+      return unreachable(error);
+  }
+}
+
+export function isDomainError(error: unknown): error is DomainError {
+  return (
+    error instanceof RefusedError ||
+    error instanceof QueueFullError ||
+    error instanceof SitesUnreachableError ||
+    error instanceof ProtocolError
+  );
+}
+
+function unreachable(error: never): never {
+  throw new Error(`no answer for ${String(error)}`);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ApiError, ErrorBody, ErrorCode, STATUS_OF } from './errors';
+import { ApiError, apiErrorOf, ErrorBody, ErrorCode, isDomainError, STATUS_OF } from './errors';
 
 /** Fastify's own errors (raised before a handler runs) that have a spec code. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -25,6 +25,7 @@ export function toErrorResponse(
   error: unknown,
   logger: Pick<Logger, 'error'>,
 ): { body: ErrorBody; headers: Record<string, string> } {
+  if (isDomainError(error)) return toErrorResponse(apiErrorOf(error), logger);
   if (error instanceof ApiError) return { body: error.body(), headers: error.headers };
   if (error instanceof HttpException) {
     const status = error.getStatus();

@@ -1,6 +1,7 @@
 import { addElement, DomainDigest, EMPTY_DIGEST, elementHash, removeElement } from './digest';
-import { DirectoryOverlay, isTombstone } from './directory-view';
-import type { Domain, Effect, Entity, Tombstone } from './model';
+import { DirectoryOverlay, type DirectoryView, isTombstone } from './directory-view';
+import type { Change, Domain, Effect, Entity, Tombstone, Verdict } from './model';
+import { decide, type RuleContext } from './rules';
 
 /** An object a batch wrote: where it started (undefined: did not exist) and where it ended. */
 export interface Touched<T> {
@@ -56,6 +57,51 @@ export class BatchLedger {
   treeMoved(): boolean {
     return [...this.domains.values()].some((t) => t.deleted || !t.before);
   }
+}
+
+/** What a batch is decided over: a view of the stored state and the full objects it holds. */
+export interface BatchState extends BatchBase {
+  view: DirectoryView;
+}
+
+/** One change of a batch; `ifMatch` is SPEC §5's condition, checked against the state the change meets. */
+export interface Decidable {
+  change: Change;
+  ifMatch?: string;
+}
+
+export interface Decided<T extends Decidable> {
+  item: T;
+  verdict: Verdict;
+  /** the version an accepted change's effects carry */
+  version?: string;
+}
+
+/**
+ * SPEC §7: decides a batch in order, each change seeing the effects of the ones before it; one
+ * refusal does not stop the rest. The one decide loop: the MDC's set-wise apply, a site's local
+ * writes and a reload's re-apply of the queue all call it. `versionOf(item, n)` names the version
+ * of the n-th accepted change (n from 0; a no-op delete of a tombstone counts as accepted).
+ */
+export function decideInOrder<T extends Decidable>(
+  base: BatchState,
+  items: readonly T[],
+  ctx: Omit<RuleContext, 'ifMatch'>,
+  versionOf: (item: T, accepted: number) => string,
+  at: string,
+): { decided: Decided<T>[]; ledger: BatchLedger } {
+  const overlay = new DirectoryOverlay(base.view);
+  const ledger = new BatchLedger(base, overlay);
+  let accepted = 0;
+  const decided = items.map((item): Decided<T> => {
+    const verdict = decide(overlay, item.change, { ...ctx, ifMatch: item.ifMatch });
+    if (!verdict.ok) return { item, verdict };
+    const version = versionOf(item, accepted++);
+    overlay.apply(verdict.effects, version, at);
+    for (const e of verdict.effects) ledger.record(e, version, at);
+    return { item, verdict, version };
+  });
+  return { decided, ledger };
 }
 
 function put<T extends Domain | Entity>(

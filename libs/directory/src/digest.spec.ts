@@ -6,7 +6,6 @@ import {
   elementHash,
   EMPTY_DIGEST,
   removeElement,
-  replaceElement,
   rootDigest,
 } from './digest';
 import type { Domain, Entity } from './model';
@@ -125,7 +124,7 @@ describe('domain digests (SPEC §8)', () => {
         const old = mine[Math.floor(next() * mine.length)];
         const patched = { ...old, version: String(version), attributes: { ...old.attributes, p: next() } };
         entities.set(old.id, patched);
-        kept.set(name, replaceElement(digest, elementHash(old), elementHash(patched)));
+        kept.set(name, addElement(removeElement(digest, elementHash(old)), elementHash(patched)));
       } else if (roll < 0.9) {
         const old = mine[Math.floor(next() * mine.length)];
         entities.delete(old.id);
@@ -134,7 +133,7 @@ describe('domain digests (SPEC §8)', () => {
         const old = domains.get(name)!;
         const patched = { ...old, version: String(version), settings: { s: step } };
         domains.set(name, patched);
-        kept.set(name, replaceElement(digest, elementHash(old), elementHash(patched)));
+        kept.set(name, addElement(removeElement(digest, elementHash(old)), elementHash(patched)));
       }
     }
 

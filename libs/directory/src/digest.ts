@@ -48,11 +48,6 @@ export function removeElement(d: DomainDigest, hash: bigint): DomainDigest {
   return { count: d.count - 1, sum: uint64(BigInt(d.sum) - hash).toString() };
 }
 
-/** An object rewritten in place: the old hash out, the new one in. */
-export function replaceElement(d: DomainDigest, oldHash: bigint, newHash: bigint): DomainDigest {
-  return { count: d.count, sum: uint64(BigInt(d.sum) - oldHash + newHash).toString() };
-}
-
 /** The digest recomputed from scratch: the domain's record (when it exists) plus one per entity. */
 export function computeDomainDigest(domain: Domain | undefined, entities: Entity[]): DomainDigest {
   let digest = domain ? addElement(EMPTY_DIGEST, elementHash(domain)) : EMPTY_DIGEST;

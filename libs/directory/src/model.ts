@@ -50,7 +50,29 @@ export type Change =
   | { op: 'entity.update'; id: string; domain: string; kind: string; name: string; patch: JsonObject }
   | { op: 'entity.delete'; id: string; domain: string; kind: string; name: string };
 
-export type ChangeOp = Change['op'];
+/** SPEC §7: the domain a change is about (its own name for a domain, its owner's for an entity). */
+export function targetDomain(change: Change): string {
+  switch (change.op) {
+    case 'domain.create':
+    case 'domain.update':
+    case 'domain.delete':
+      return change.name;
+    default:
+      return change.domain;
+  }
+}
+
+/** The change's target as people read it: `domain`, or `domain/kind/name` for an entity. */
+export function targetPath(change: Change): string {
+  switch (change.op) {
+    case 'domain.create':
+    case 'domain.update':
+    case 'domain.delete':
+      return change.name;
+    default:
+      return `${change.domain}/${change.kind}/${change.name}`;
+  }
+}
 
 /** The error codes of SPEC §5 that a rule can give. */
 export type RuleCode =

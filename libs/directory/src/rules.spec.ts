@@ -2,10 +2,11 @@
  * SPEC §7: the conflict rules, decided at the MDC in the order changes reach it. Each scenario is
  * played in both arrival orders: site A's change first then site B's, and the reverse.
  */
-import { MemoryDirectory, type DirectoryView } from './directory-view';
-import type { Change, Domain, Entity, JsonObject, Verdict } from './model';
+import { type BatchState, decideInOrder } from './batch';
+import { MemoryDirectory } from './directory-view';
+import type { Change, Domain, Entity, JsonObject, Tombstone, Verdict } from './model';
 import { parentOf } from './names';
-import { decide, planBatch, type RuleContext } from './rules';
+import { decide, type RuleContext } from './rules';
 
 const T0 = '2024-01-01T00:00:00.000Z';
 const AT = '2024-06-01T12:00:00.000Z';
@@ -26,26 +27,41 @@ function entity(
 }
 
 /** master; acme ⊃ sales.acme ⊃ eu.sales.acme, each with one user; globex, empty; one deleted domain and entity. */
-function directory(): MemoryDirectory {
-  return new MemoryDirectory(
-    [
+function objects(): { domains: Domain[]; entities: Entity[]; tombstones: Tombstone[] } {
+  return {
+    domains: [
       domain('d-master', 'master'),
       domain('d-acme', 'acme', { lang: 'en', tz: 'UTC', sip: { proxy: 'sip1', port: 5060 } }),
       domain('d-sales', 'sales.acme'),
       domain('d-eu', 'eu.sales.acme'),
       domain('d-globex', 'globex'),
     ],
-    [
+    entities: [
       entity('e-alice', 'acme', 'user', 'alice', { mail: 'alice@acme', phone: '100' }),
       entity('e-bob', 'sales.acme', 'user', 'bob'),
       entity('e-carol', 'eu.sales.acme', 'user', 'carol'),
       entity('e-admins', 'eu.sales.acme', 'group', 'admins'),
     ],
-    [
+    tombstones: [
       { id: 'd-old', type: 'domain', domain: 'old', version: '5', deletedAt: T0 },
       { id: 'e-gone', type: 'entity', domain: 'acme', version: '6', deletedAt: T0 },
     ],
-  );
+  };
+}
+
+function directory(): MemoryDirectory {
+  const { domains, entities, tombstones } = objects();
+  return new MemoryDirectory(domains, entities, tombstones);
+}
+
+/** The same objects as a batch sees them: the view and the full objects behind it. */
+function state(): BatchState {
+  const { domains, entities } = objects();
+  return {
+    view: directory(),
+    domains: new Map(domains.map((d) => [d.id, d])),
+    entities: new Map(entities.map((e) => [e.id, e])),
+  };
 }
 
 type ChangeOf<Op extends Change['op']> = Extract<Change, { op: Op }>;
@@ -114,8 +130,11 @@ const deleteEntity = (
 const versionFor = (n: number): string => String(100 + n);
 
 /** Decides the changes in arrival order, as the MDC does for a pushed batch. */
-function arrive(changes: Change[], base: DirectoryView = directory(), context: RuleContext = ctx): Verdict[] {
-  const verdicts = planBatch(base, changes, context, versionFor, AT);
+function arrive(changes: Change[], base: BatchState = state(), context: RuleContext = ctx): Verdict[] {
+  const items = changes.map((change) => ({ change, ifMatch: context.ifMatch }));
+  const verdicts = decideInOrder(base, items, context, (_, n) => versionFor(n), AT).decided.map(
+    (d) => d.verdict,
+  );
   // SPEC §7: every refusal tells a person why.
   for (const v of verdicts) if (!v.ok) expect(v.message).toMatch(/\w{3}/);
   return verdicts;
@@ -539,11 +558,12 @@ describe('changes address their target by id (SPEC §7)', () => {
   });
 
   it('refuses a delete queued for an entity whose create was refused, and leaves the namesake alive', () => {
-    const view = directory();
-    const verdicts = arrive(
-      [createFromA, createFromB, deleteFromB, updateEntity('e-a', 'dave', { still: 'here' })],
-      view,
-    );
+    const verdicts = arrive([
+      createFromA,
+      createFromB,
+      deleteFromB,
+      updateEntity('e-a', 'dave', { still: 'here' }),
+    ]);
     expect(refused(verdicts[2]).code).toBe('entity_not_found');
     expect(attributesOf(verdicts[3])).toEqual({ from: 'a', still: 'here' });
   });
@@ -597,7 +617,7 @@ describe('If-Match (SPEC §5)', () => {
   it('compares with the version an earlier change of the batch gave', () => {
     const [first, second] = arrive(
       [updateEntity('e-alice', 'alice', { a: 1 }), updateEntity('e-alice', 'alice', { b: 2 })],
-      directory(),
+      state(),
       at('1'),
     );
     expect(first.ok).toBe(true);
@@ -709,7 +729,7 @@ describe('deleting a domain (SPEC §5, §7)', () => {
       const context = { masterDomain: 'globex' };
       const [master, other] = arrive(
         [deleteDomain('d-globex', 'globex'), deleteDomain('d-master', 'master')],
-        directory(),
+        state(),
         context,
       );
       expect(refused(master).code).toBe('forbidden');
@@ -797,24 +817,26 @@ describe('validation comes first (SPEC §3)', () => {
   });
 });
 
-describe('planBatch (SPEC §7)', () => {
+describe('decideInOrder (SPEC §7)', () => {
   it('hands a version only to accepted changes, counting from 0, no-op deletes included', () => {
     const versions = jest.fn(versionFor);
-    const verdicts = planBatch(
-      directory(),
+    const { decided } = decideInOrder(
+      state(),
       [
         createDomain('d-h', 'hooli'),
         createDomain('d-x', 'acme'),
         deleteEntity('e-gone', 'gone'),
         updateDomain('d-h', 'hooli', { a: 1 }),
         createDomain('d-y', 'hooli'),
-      ],
+      ].map((change) => ({ change })),
       ctx,
-      versions,
+      (_, n) => versions(n),
       AT,
     );
+    const verdicts = decided.map((d) => d.verdict);
     expect(verdicts.map((v) => v.ok)).toEqual([true, false, true, true, false]);
     expect(versions.mock.calls).toEqual([[0], [1], [2]]);
+    expect(decided.map((d) => d.version)).toEqual(['100', undefined, '101', '102', undefined]);
     expect(refused(verdicts[4]).winner).toEqual({
       id: 'd-h',
       name: 'hooli',
@@ -837,11 +859,45 @@ describe('planBatch (SPEC §7)', () => {
   });
 
   it('never changes the base view', () => {
-    const base = directory();
+    const base = state();
     arrive([deleteDomain('d-acme', 'acme', true), createDomain('d-h', 'hooli')], base);
-    expect(base.domainByName('acme')).toMatchObject({ id: 'd-acme' });
-    expect(base.entityById('e-alice')).toMatchObject({ version: '1' });
-    expect(base.domainByName('hooli')).toBeUndefined();
+    expect(base.view.domainByName('acme')).toMatchObject({ id: 'd-acme' });
+    expect(base.view.entityById('e-alice')).toMatchObject({ version: '1' });
+    expect(base.view.domainByName('hooli')).toBeUndefined();
+  });
+
+  it('checks each change against its own If-Match', () => {
+    const { decided } = decideInOrder(
+      state(),
+      [
+        { change: updateDomain('d-acme', 'acme', { a: 1 }), ifMatch: '1' },
+        { change: updateDomain('d-acme', 'acme', { a: 2 }), ifMatch: '1' },
+      ],
+      ctx,
+      (_, n) => versionFor(n),
+      AT,
+    );
+    expect(decided.map((d) => (d.verdict.ok ? 'ok' : d.verdict.code))).toEqual(['ok', 'version_conflict']);
+  });
+
+  it('follows every accepted effect to its final state in the ledger', () => {
+    const { ledger } = decideInOrder(
+      state(),
+      [
+        createEntity('e-x', 'xavier'),
+        updateEntity('e-x', 'xavier', { a: 1 }),
+        deleteEntity('e-bob', 'bob', 'user', 'sales.acme'),
+      ].map((change) => ({ change })),
+      ctx,
+      (_, n) => versionFor(n),
+      AT,
+    );
+    expect(ledger.entities.get('e-x')).toMatchObject({
+      before: undefined,
+      deleted: false,
+      after: { version: '101', attributes: { a: 1 } },
+    });
+    expect(ledger.entities.get('e-bob')).toMatchObject({ deleted: true, after: { version: '102' } });
   });
 
   it('answers an empty batch with no verdicts', () => {

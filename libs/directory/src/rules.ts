@@ -1,9 +1,9 @@
 /**
  * SPEC §7: the conflict rules, as pure functions of (current state, incoming change) → Verdict.
- * The MDC decides every pushed change with `planBatch`; its own admin API uses `decide`.
+ * A batch is decided in order by `decideInOrder` (batch.ts), which calls `decide` for each change.
  */
 import { canonicalJson } from './canonical-json';
-import { DirectoryOverlay, type DirectoryView, isTombstone } from './directory-view';
+import { type DirectoryView, isTombstone } from './directory-view';
 import { cloneJson, isJsonObject, mergeObjectPatch } from './merge-patch';
 import type { Change, Domain, Effect, Entity, JsonObject, RuleCode, Tombstone, Verdict } from './model';
 import { checkDomainCreate, isValidDomainName, isValidEntityName, isValidKind, parentOf } from './names';
@@ -242,26 +242,4 @@ export function decide(view: DirectoryView, change: Change, ctx: RuleContext): V
     case 'entity.delete':
       return deleteEntity(view, change, ctx);
   }
-}
-
-/**
- * SPEC §7: decides a batch in order, each change seeing the effects of the ones before it; one
- * refusal does not stop the rest. Only accepted changes consume a version: the n-th accepted change
- * of the batch (n counted from 0, no-op deletes of tombstones included) gets `versionFor(n)`.
- * `ctx.ifMatch`, if set, applies to every change (pushes carry none: If-Match is checked at the site).
- */
-export function planBatch(
-  base: DirectoryView,
-  changes: Change[],
-  ctx: RuleContext,
-  versionFor: (i: number) => string,
-  at: string,
-): Verdict[] {
-  const overlay = new DirectoryOverlay(base);
-  let accepted = 0;
-  return changes.map((change) => {
-    const verdict = decide(overlay, change, ctx);
-    if (verdict.ok) overlay.apply(verdict.effects, versionFor(accepted++), at);
-    return verdict;
-  });
 }

@@ -5,6 +5,7 @@ import type { PullRequest, PushRequest, QueuedChange, SnapshotRequest } from './
 /** A message that does not have the protocol's shape; the receiver answers 400 and applies nothing. */
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
+  readonly kind = 'protocol';
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
