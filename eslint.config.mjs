@@ -14,6 +14,15 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (CommonJS), run before any TypeScript is built.
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'readonly', process: 'readonly', console: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Tests read JSON answers whose shape is what they assert; typing each would only restate the assertions.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -14,11 +14,18 @@ const args = process.argv.slice(2);
 const env = {
   ...process.env,
   DD_APP_NODE: process.env.DD_APP_NODE || process.execPath,
-  NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules', '--disable-warning=ExperimentalWarning']
+  NODE_OPTIONS: [
+    process.env.NODE_OPTIONS,
+    '--experimental-vm-modules',
+    '--disable-warning=ExperimentalWarning',
+  ]
     .filter(Boolean)
     .join(' '),
 };
-if (!native) console.error(`jest: Node ${process.versions.node} cannot load NestJS 12 inside jest; running jest on Node 24 (npx -p node@24)`);
+if (!native)
+  console.error(
+    `jest: Node ${process.versions.node} cannot load NestJS 12 inside jest; running jest on Node 24 (npx -p node@24)`,
+  );
 const [command, commandArgs] = native
   ? [process.execPath, [jest, ...args]]
   : ['npx', ['--yes', '-p', 'node@24', 'node', jest, ...args]];

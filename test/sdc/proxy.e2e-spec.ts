@@ -84,27 +84,52 @@ describe('SDC proxy: a request for a domain the site does not serve', () => {
     expect((await at('master').get('/domains/initech')).body.settings).toEqual({ region: 'us' });
   });
 
-  it('enforces a scoped token at the site that answers a proxied request', async () => {
-    const acmeOps = (site: string) => at(site).as('acme-token');
+  /** Requests site-a proxied so far, by target and outcome, from its own /metrics. */
+  async function proxiedFromSiteA(): Promise<number> {
+    const text: string = (await fetch(`${cluster.url('site-a')}/metrics`).then((r) => r.text())) ?? '';
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('dd_sdc_proxy_calls_total{'))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  }
 
-    const peerDomain = await acmeOps('site-a').get('/domains/globex');
-    expect(answer(peerDomain)).toEqual({ status: 403, servedBy: 'site-b' });
-    expect(peerDomain.body).toMatchObject({ code: 'forbidden' });
+  it('refuses at the forwarding site what it would refuse itself, with the same code, without forwarding it', async () => {
+    const before = await proxiedFromSiteA();
 
-    const masterOnly = await acmeOps('site-a').get('/domains/initech');
-    expect(answer(masterOnly)).toEqual({ status: 403, servedBy: 'master' });
-    expect(masterOnly.body).toMatchObject({ code: 'forbidden' });
+    const outOfScope = await at('site-a').as('acme-token').get('/domains/globex');
+    expect(answer(outOfScope)).toEqual({ status: 403, servedBy: 'site-a' });
+    expect(outOfScope.body).toMatchObject({ code: 'forbidden' });
 
-    const inScope = await acmeOps('site-b').get('/domains/acme');
+    const masterOnly = await at('site-a').as('acme-token').post('/domains/initech/entities', {
+      kind: 'user',
+      name: 'intruder',
+    });
+    expect(answer(masterOnly)).toEqual({ status: 403, servedBy: 'site-a' });
+
+    const unknownToken = await at('site-a').as('no-such-token').get('/domains/globex');
+    expect(answer(unknownToken)).toEqual({ status: 401, servedBy: 'site-a' });
+    expect(unknownToken.body).toMatchObject({ code: 'unauthorized' });
+
+    const noToken = await at('site-a').as(undefined).get('/domains/globex');
+    expect(answer(noToken)).toEqual({ status: 401, servedBy: 'site-a' });
+
+    expect(await proxiedFromSiteA()).toBe(before);
+    expect((await at('master').get('/domains/initech/entities/user/intruder')).status).toBe(404);
+
+    const inScope = await at('site-b').as('acme-token').get('/domains/acme');
     expect(answer(inScope)).toEqual({ status: 200, servedBy: 'site-a' });
     expect(inScope.body).toMatchObject({ name: 'acme' });
+    expect(await proxiedFromSiteA()).toBe(before);
   });
 
   describe('at most one hop', () => {
     /** A request as site-a would proxy it to site-b: signed by site-a, marked x-proxied-by. */
-    async function hopToSiteB(path: string, options: { signAs?: string; proxiedBy?: string } = {}) {
+    async function hopToSiteB(
+      path: string,
+      options: { signAs?: string; proxiedBy?: string; token?: string } = {},
+    ) {
       const headers: Record<string, string> = {
-        authorization: 'Bearer ops-token',
+        authorization: `Bearer ${options.token ?? 'ops-token'}`,
         'x-proxied-by': options.proxiedBy ?? 'site-a',
         ...(options.signAs === undefined
           ? {}
@@ -128,6 +153,12 @@ describe('SDC proxy: a request for a domain the site does not serve', () => {
           servedBy: 'site-b',
         });
       }
+    });
+
+    it('enforces the caller’s scope again at the site that answers a proxied request', async () => {
+      expect(
+        await hopToSiteB('/api/v1/domains/globex', { signAs: 'site-a', token: 'acme-token' }),
+      ).toMatchObject({ status: 403, servedBy: 'site-b', body: { code: 'forbidden' } });
     });
 
     it('refuses an unsigned or forged x-proxied-by with 401', async () => {

@@ -1,1 +1,2 @@
 export * from './strict-fake';
+export * from './site-config';

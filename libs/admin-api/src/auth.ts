@@ -51,7 +51,6 @@ export const CurrentCaller = createParamDecorator((_: unknown, context: Executio
   if (!request.admin) throw new ApiError('unauthorized', 'a bearer token is required');
   return {
     admin: request.admin,
-    requestId: String(request.id),
     waitForMdc: String(request.headers[HEADER.waitFor] ?? '').toLowerCase() === 'mdc',
   };
 });

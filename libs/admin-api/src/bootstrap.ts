@@ -15,8 +15,6 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export async function createSiteApp(
   module: Type<unknown> | DynamicModule,
   title: string,
-  /** app-specific Fastify hooks, added before the routes are documented and the app listens */
-  configure?: (app: NestFastifyApplication) => void,
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId: requestIdOf });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
@@ -58,7 +56,6 @@ export async function createSiteApp(
     });
     void reply.status(body.statusCode).headers(headers).send(body);
   });
-  configure?.(app);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder().setTitle(title).setVersion('1').addBearerAuth().build(),

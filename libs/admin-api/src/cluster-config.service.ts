@@ -5,7 +5,6 @@ import {
   ClusterConfigListener,
   ClusterConfigSource,
   ConfigError,
-  SiteConfig,
   siteById,
 } from '@dd/cluster-config';
 import { AdminRecord, publicKeyFromPem } from '@dd/site-auth';
@@ -38,11 +37,6 @@ export class ClusterConfigService implements AdminRegistry, OnModuleDestroy {
     return this.env.siteId;
   }
 
-  /** This site's own entry in the config. */
-  get site(): SiteConfig {
-    return siteById(this.current, this.env.siteId)!;
-  }
-
   get syncIntervalMs(): number {
     return this.env.syncIntervalMs ?? this.current.cluster.syncIntervalMs;
   }
@@ -64,10 +58,6 @@ export class ClusterConfigService implements AdminRegistry, OnModuleDestroy {
 
   onChange(listener: ClusterConfigListener): () => void {
     return this.source.onChange(listener);
-  }
-
-  reload(): boolean {
-    return this.source.reload();
   }
 
   onModuleDestroy(): void {

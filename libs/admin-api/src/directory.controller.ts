@@ -13,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { assertInScope, CurrentCaller } from './auth';
+import { CurrentCaller } from './auth';
 import { Caller, Conditional, DIRECTORY_SERVICE, DirectoryService, Written } from './directory.service';
 import { CreateDomainDto, CreateEntityDto, PatchDomainDto, PatchEntityDto } from './dto';
 import { HEADER } from './headers';
@@ -38,7 +38,10 @@ function recursiveFlag(raw: string | undefined): boolean {
   throw new ApiError('validation_failed', 'recursive must be true or false');
 }
 
-/** SPEC §5 domain and entity routes, the same at every site: each handler is one call into the store's service. */
+/**
+ * SPEC §5 domain and entity routes, the same at every site: each handler is one call into the
+ * site's DirectoryService. Scope and routing are checked before a handler runs (RoutingInterceptor).
+ */
 @ApiTags('directory')
 @ApiBearerAuth()
 @Controller('api/v1/domains')
@@ -61,14 +64,12 @@ export class DirectoryController {
     @Body() dto: CreateDomainDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    assertInScope(caller, String(dto.name));
     const written = await this.directory.createDomain(caller, { ...dto, settings: dto.settings ?? {} });
     return answer(reply, written, true);
   }
 
   @Get(':name')
   getDomain(@CurrentCaller() caller: Caller, @Param('name') name: string) {
-    assertInScope(caller, name);
     return this.directory.getDomain(caller, name);
   }
 
@@ -79,7 +80,6 @@ export class DirectoryController {
     @Body() dto: PatchDomainDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    assertInScope(caller, name);
     const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
     return answer(reply, await this.directory.patchDomain(caller, name, dto.settings, conditional(ifMatch)));
   }
@@ -92,7 +92,6 @@ export class DirectoryController {
     @Query('recursive') recursive: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    assertInScope(caller, name);
     const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
     answer(
       reply,
@@ -108,7 +107,6 @@ export class DirectoryController {
     @Query('limit') limit?: string,
     @Query('after') after?: string,
   ) {
-    assertInScope(caller, name);
     return this.directory.listEntities(
       caller,
       name,
@@ -125,7 +123,6 @@ export class DirectoryController {
     @Body() dto: CreateEntityDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    assertInScope(caller, name);
     const written = await this.directory.createEntity(caller, name, {
       ...dto,
       attributes: dto.attributes ?? {},
@@ -140,7 +137,6 @@ export class DirectoryController {
     @Param('kind') kind: string,
     @Param('entityName') entityName: string,
   ) {
-    assertInScope(caller, name);
     return this.directory.getEntity(caller, name, kind, entityName);
   }
 
@@ -153,7 +149,6 @@ export class DirectoryController {
     @Body() dto: PatchEntityDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    assertInScope(caller, name);
     const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
     const written = await this.directory.patchEntity(
       caller,
@@ -175,7 +170,6 @@ export class DirectoryController {
     @Param('entityName') entityName: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    assertInScope(caller, name);
     const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
     answer(reply, await this.directory.deleteEntity(caller, name, kind, entityName, conditional(ifMatch)));
   }

@@ -6,7 +6,6 @@ import type { SyncState } from './headers';
 /** Who is asking, as established by the site that answers (SPEC §9: enforced there, not only by a forwarder). */
 export interface Caller {
   admin: AdminIdentity;
-  requestId: string;
   /** `X-Wait-For: mdc` on a write at an SDC */
   waitForMdc: boolean;
 }

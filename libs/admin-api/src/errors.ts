@@ -1,8 +1,12 @@
-import type { Verdict } from '@dd/directory';
+import type { Domain, Entity, RuleCode } from '@dd/directory';
 import { ProtocolError } from '@dd/sync-protocol';
 
-/** A refused verdict (SPEC §7). */
-export type Refusal = Extract<Verdict, { ok: false }>;
+/** A refused verdict (SPEC §7), decided here or by the MDC: the code, why, and the state that won. */
+export interface Refusal {
+  code: RuleCode;
+  message: string;
+  winner: Domain | Entity | { id: string; deletedAt: string } | null;
+}
 
 /** SPEC §5: how long a client waits before writing again after 503 `queue_full`. */
 const QUEUE_FULL_RETRY_AFTER_S = 5;

@@ -11,5 +11,5 @@ export * from './cluster-config.service';
 export * from './metrics';
 export * from './site-runtime.module';
 export * from './bootstrap';
-export * from './proxy-hop';
+export * from './routing';
 export * from './change-directory';

@@ -29,15 +29,9 @@ export class SiteRuntimeModule {
     return {
       module: SiteRuntimeModule,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: env.logLevel,
-            genReqId: (req) => requestIdOf(req),
-            customProps: () => ({ site: env.siteId }),
-            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
-            redact: ['req.headers.authorization', 'req.headers["x-site-signature"]'],
-          },
-        }),
+        // The JSON logger only: one line per request is written from Fastify's own hook (bootstrap.ts),
+        // as nestjs-pino's pino-http middleware is never reached under NestJS 12's Fastify adapter.
+        LoggerModule.forRoot({ pinoHttp: { level: env.logLevel } }),
       ],
       controllers: [MetricsController],
       providers: [

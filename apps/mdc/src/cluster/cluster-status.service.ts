@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ClusterConfigService } from '@dd/admin-api';
 import { PushLedgerStore } from '../sync/push-ledger.store';
 import { DirectoryStore } from '../directory/directory.store';
@@ -10,7 +8,6 @@ import { ChangeSignalService } from '../sync/change-signal.service';
 @Injectable()
 export class ClusterStatusService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     private readonly ledger: PushLedgerStore,
     private readonly store: DirectoryStore,
     private readonly config: ClusterConfigService,
@@ -42,24 +39,7 @@ export class ClusterStatusService {
   }
 
   async audit(domain: string | undefined, limit: number) {
-    const rows = await this.db.query(
-      `SELECT version, site, epoch, seq, actor, op, domain, change, at FROM audit_log
-        WHERE ($1::text IS NULL OR domain = $1) ORDER BY id DESC LIMIT $2`,
-      [domain ?? null, limit],
-    );
-    return {
-      items: rows.map((r: Record<string, unknown>) => ({
-        version: String(r.version),
-        site: r.site,
-        epoch: r.epoch,
-        seq: r.seq === null ? null : Number(r.seq),
-        actor: r.actor,
-        op: r.op,
-        domain: r.domain,
-        change: r.change,
-        at: (r.at as Date).toISOString(),
-      })),
-    };
+    return { items: await this.store.auditLog(domain, limit) };
   }
 
   /** SPEC §5 /sync/status at the master site: it has no queue and is its own MDC. */

@@ -1,17 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
-  BatchLedger,
   Change,
-  decide,
+  Decided,
+  decideInOrder,
   digestChanges,
-  DirectoryOverlay,
   Effect,
+  targetDomain,
   touchedDomains,
-  Verdict,
 } from '@dd/directory';
 import { ClusterConfigService } from '@dd/admin-api';
-import { AuditWrite, ChangeLogWrite, DirectoryStore, DomainWrite, EntityWrite } from './directory.store';
+import { AuditEntry, ChangeLogWrite, DirectoryStore, DomainWrite, EntityWrite } from './directory.store';
 import { MdcMetrics } from '../ops/mdc.metrics';
 
 /** One change to decide, as it came from a site's push or from the MDC's own admin API. */
@@ -21,12 +20,6 @@ export interface Submission {
   seq: number | null;
   /** only for the MDC's own admin API: SPEC §5 If-Match against DomainDB */
   ifMatch?: string;
-}
-
-export interface Outcome {
-  verdict: Verdict;
-  /** the change-log version an accepted change got */
-  version?: string;
 }
 
 /**
@@ -44,7 +37,7 @@ export class ApplyChanges {
   ) {}
 
   /** A batch in its own transaction (the MDC's admin API). */
-  apply(site: string, submissions: Submission[]): Promise<Outcome[]> {
+  apply(site: string, submissions: Submission[]): Promise<Decided<Submission>[]> {
     return this.store.transaction(async (tx) => {
       const head = await this.store.lockHead(tx);
       return this.applyLocked(tx, head, site, null, submissions);
@@ -58,74 +51,60 @@ export class ApplyChanges {
     site: string,
     epoch: string | null,
     submissions: Submission[],
-  ): Promise<Outcome[]> {
+  ): Promise<Decided<Submission>[]> {
     if (submissions.length === 0) return [];
     const at = new Date().toISOString();
     const loaded = await this.store.loadFor(
       tx,
       submissions.map((s) => s.change),
     );
-    const overlay = new DirectoryOverlay(loaded.view);
-    const masterDomain = this.config.current.masterDomain;
-    const objects = new BatchLedger(loaded, overlay);
-    const outcomes: Outcome[] = [];
+    // SPEC §3: every accepted change gets the next version after the locked head.
+    const { decided, ledger } = decideInOrder(
+      loaded,
+      submissions,
+      { masterDomain: this.config.current.masterDomain },
+      (_, n) => (head + BigInt(n) + 1n).toString(),
+      at,
+    );
     const log: ChangeLogWrite[] = [];
-    const audit: AuditWrite[] = [];
-    let version = head;
-    for (const s of submissions) {
-      const verdict = decide(overlay, s.change, { masterDomain, ifMatch: s.ifMatch });
-      if (!verdict.ok) {
-        outcomes.push({ verdict });
-        continue;
-      }
-      version += 1n;
-      const v = version.toString();
-      overlay.apply(verdict.effects, v, at);
-      for (const e of verdict.effects) {
-        objects.record(e, v, at);
-        log.push(changeLogRow(e, v, at));
-      }
+    const audit: AuditEntry[] = [];
+    for (const { item, verdict, version } of decided) {
+      if (!verdict.ok || version === undefined) continue;
+      for (const e of verdict.effects) log.push(changeLogRow(e, version, at));
       audit.push({
-        version: v,
+        version,
         site,
         epoch,
-        seq: s.seq,
-        actor: s.actor,
-        op: s.change.op,
-        domain: targetDomain(s.change),
-        change: s.change,
+        seq: item.seq,
+        actor: item.actor,
+        op: item.change.op,
+        domain: targetDomain(item.change),
+        change: item.change,
         at,
       });
-      outcomes.push({ verdict, version: v });
     }
-    if (version === head) return outcomes;
+    if (audit.length === 0) return decided;
 
-    const { domains, entities } = objects;
+    const newHead = head + BigInt(audit.length);
     await this.store.writeObjects(
       tx,
-      [...domains.values()].map(
+      [...ledger.domains.values()].map(
         (t) => ({ domain: t.after, deletedAt: t.deleted ? at : null }) satisfies DomainWrite,
       ),
-      [...entities.values()].map(
+      [...ledger.entities.values()].map(
         (t) => ({ entity: t.after, deletedAt: t.deleted ? at : null }) satisfies EntityWrite,
       ),
     );
     await this.store.appendChangeLog(tx, log);
     await this.store.appendAudit(tx, audit);
-    const current = await this.store.loadDigests(tx, touchedDomains(objects));
-    await this.store.writeDigests(tx, digestChanges(objects, current));
-    await this.store.setHead(tx, version);
+    const current = await this.store.loadDigests(tx, touchedDomains(ledger));
+    await this.store.writeDigests(tx, digestChanges(ledger, current));
+    await this.store.setHead(tx, newHead);
     const changedDomains = [...new Set(log.map((r) => r.domain))];
-    await this.store.notifyChange(tx, signalPayload(version.toString(), changedDomains, objects.treeMoved()));
+    await this.store.notifyChange(tx, signalPayload(newHead.toString(), changedDomains, ledger.treeMoved()));
     this.metrics.changesApplied.inc(audit.length);
-    return outcomes;
+    return decided;
   }
-}
-
-function targetDomain(change: Change): string {
-  return change.op.startsWith('domain.')
-    ? (change as { name: string }).name
-    : (change as { domain: string }).domain;
 }
 
 function changeLogRow(effect: Effect, version: string, at: string): ChangeLogWrite {

@@ -31,7 +31,8 @@ export interface ChangeLogWrite {
   op: 'put' | 'delete';
   at: string;
 }
-export interface AuditWrite {
+/** One applied change in the audit log (SPEC §5 /audit): who, from which site, when, what, version. */
+export interface AuditEntry {
   version: string;
   site: string;
   epoch: string | null;
@@ -50,6 +51,24 @@ export interface LoadedState {
   entities: Map<string, Entity>;
 }
 
+/** The version counter's row: bigint arrives as a string. */
+interface CounterRecord {
+  value: string;
+}
+
+/** An audit_log row as `pg` returns it: bigint as string, timestamptz as Date, jsonb parsed. */
+interface AuditRecord {
+  version: string;
+  site: string;
+  epoch: string | null;
+  seq: string | null;
+  actor: string;
+  op: string;
+  domain: string;
+  change: Change;
+  at: Date;
+}
+
 const DOMAIN_COLUMNS = 'id, name, parent, settings, version, created_at, updated_at, deleted_at';
 const ENTITY_COLUMNS = 'id, domain, kind, name, attributes, version, created_at, updated_at, deleted_at';
 
@@ -64,7 +83,9 @@ export class DirectoryStore {
 
   /** SPEC §3: the counter row every applying transaction locks first, so versions commit in order. */
   async lockHead(tx: EntityManager): Promise<bigint> {
-    const [row] = await tx.query(`SELECT value FROM version_counter WHERE id = 1 FOR UPDATE`);
+    const [row]: CounterRecord[] = await tx.query(
+      `SELECT value FROM version_counter WHERE id = 1 FOR UPDATE`,
+    );
     return BigInt(row.value);
   }
 
@@ -73,7 +94,7 @@ export class DirectoryStore {
   }
 
   async head(): Promise<string> {
-    const [row] = await this.db.query(`SELECT value FROM version_counter WHERE id = 1`);
+    const [row]: CounterRecord[] = await this.db.query(`SELECT value FROM version_counter WHERE id = 1`);
     return String(row.value);
   }
 
@@ -184,13 +205,33 @@ export class DirectoryStore {
     );
   }
 
-  async appendAudit(tx: EntityManager, rows: AuditWrite[]): Promise<void> {
+  async appendAudit(tx: EntityManager, rows: AuditEntry[]): Promise<void> {
     if (rows.length === 0) return;
     await tx.query(
       `INSERT INTO audit_log (version, site, epoch, seq, actor, op, domain, change, at)
        SELECT version, site, epoch, seq, actor, op, domain, change, at FROM jsonb_populate_recordset(NULL::audit_log, $1::jsonb)`,
       [JSON.stringify(rows)],
     );
+  }
+
+  /** The newest applied changes first, of one domain or of all. */
+  async auditLog(domain: string | undefined, limit: number): Promise<AuditEntry[]> {
+    const rows: AuditRecord[] = await this.db.query(
+      `SELECT version, site, epoch, seq, actor, op, domain, change, at FROM audit_log
+        WHERE ($1::text IS NULL OR domain = $1) ORDER BY id DESC LIMIT $2`,
+      [domain ?? null, limit],
+    );
+    return rows.map((r) => ({
+      version: String(r.version),
+      site: r.site,
+      epoch: r.epoch,
+      seq: r.seq === null ? null : Number(r.seq),
+      actor: r.actor,
+      op: r.op,
+      domain: r.domain,
+      change: r.change,
+      at: r.at.toISOString(),
+    }));
   }
 
   async loadDigests(tx: EntityManager, domains: string[]): Promise<Map<string, DomainDigest>> {
@@ -203,8 +244,12 @@ export class DirectoryStore {
 
   /** Upserts the given digests and drops the rows of domains that are gone. */
   async writeDigests(tx: EntityManager, digests: Map<string, DomainDigest | null>): Promise<void> {
-    const put = [...digests].filter(([, d]) => d !== null).map(([domain, d]) => ({ domain, ...d! }));
-    const gone = [...digests].filter(([, d]) => d === null).map(([domain]) => domain);
+    const put: Array<{ domain: string } & DomainDigest> = [];
+    const gone: string[] = [];
+    for (const [domain, d] of digests) {
+      if (d) put.push({ domain, ...d });
+      else gone.push(domain);
+    }
     if (put.length > 0) {
       await tx.query(
         `INSERT INTO domain_digests (domain, count, sum)
@@ -227,10 +272,6 @@ export class DirectoryStore {
     return this.liveDomain('name = $1', [name]);
   }
 
-  domainById(id: string): Promise<Domain | undefined> {
-    return this.liveDomain('id = $1', [id]);
-  }
-
   /** Live domains by name after `after`; children of `parent` when given (null parent: first level). */
   async listDomains(parent: string | undefined, after: string | undefined, limit: number): Promise<Domain[]> {
     const rows: DomainRecord[] = await this.db.query(
@@ -244,10 +285,6 @@ export class DirectoryStore {
 
   entityByKey(domain: string, kind: string, name: string): Promise<Entity | undefined> {
     return this.liveEntity('domain = $1 AND kind = $2 AND name = $3', [domain, kind, name]);
-  }
-
-  entityById(id: string): Promise<Entity | undefined> {
-    return this.liveEntity('id = $1', [id]);
   }
 
   /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */

@@ -7,6 +7,7 @@ import {
   ClusterConfigService,
   DomainView,
   EntityView,
+  RefusedError,
   Written,
 } from '@dd/admin-api';
 import { ApplyChanges } from './apply-changes';
@@ -41,10 +42,7 @@ export class MdcDirectoryService extends ChangeDirectory {
     const [outcome] = await this.applier.apply(this.config.siteId, [
       { change, actor: caller.admin.name, seq: null, ifMatch },
     ]);
-    if (!outcome.verdict.ok) {
-      const { code, message, winner } = outcome.verdict;
-      throw new ApiError(code, message, winner ? { winner } : {});
-    }
+    if (!outcome.verdict.ok) throw new RefusedError(outcome.verdict);
     return { body: await read?.(), syncState: 'synced' };
   }
 

@@ -9,16 +9,12 @@ export class PgNonceStore implements NonceStore {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async remember(key: string, ttlMs: number): Promise<boolean> {
-    const rows = await this.db.query(
+    const rows: Array<{ key: string }> = await this.db.query(
       `INSERT INTO site_nonces (key, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
        ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE site_nonces.expires_at < now()
        RETURNING key`,
       [key, ttlMs],
     );
     return rows.length === 1;
-  }
-
-  async prune(): Promise<void> {
-    await this.db.query(`DELETE FROM site_nonces WHERE expires_at < now()`);
   }
 }

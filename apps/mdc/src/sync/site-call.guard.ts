@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, createParamDecorator, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, ClusterConfigService } from '@dd/admin-api';
 import { verifySiteRequest } from '@dd/site-auth';
@@ -34,3 +34,10 @@ export class SiteCallGuard implements CanActivate {
     return true;
   }
 }
+
+/** The site a SiteCallGuard verified the call as (SPEC §9: a site acts only as itself). */
+export const CallingSite = createParamDecorator((_: unknown, context: ExecutionContext): string => {
+  const { site } = context.switchToHttp().getRequest<SiteRequest>();
+  if (!site) throw new ApiError('unauthorized', 'the site call was not verified');
+  return site;
+});

@@ -27,6 +27,11 @@ export class SiteFeedService {
     private readonly metrics: MdcMetrics,
   ) {}
 
+  /** The change log's head: what a site's signal stream announces first. */
+  async head(): Promise<string> {
+    return (await this.feed.consistent((tx) => this.feed.head(tx))).toString();
+  }
+
   /**
    * Changes after the cursor for the site's scope, deletes included; domain tree changes go to
    * everyone. An object changed several times is sent once, in its current state.

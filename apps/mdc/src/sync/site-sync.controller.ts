@@ -1,33 +1,20 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiError, ClusterConfigService, Public } from '@dd/admin-api';
-import {
-  parsePullRequest,
-  parsePushRequest,
-  parseSnapshotRequest,
-  ProtocolError,
-  SYNC_PATHS,
-} from '@dd/sync-protocol';
+import { ClusterConfigService, Public } from '@dd/admin-api';
+import { parsePullRequest, parsePushRequest, parseSnapshotRequest, SYNC_PATHS } from '@dd/sync-protocol';
 import { ChangeSignalService } from './change-signal.service';
 import { PushService } from './push.service';
-import { SiteCallGuard, SiteRequest } from './site-call.guard';
+import { CallingSite, SiteCallGuard, SiteRequest } from './site-call.guard';
 import { SiteFeedService } from './site-feed.service';
-import { SiteFeedStore } from './site-feed.store';
 import { inSiteScope } from './site-scope';
 
 const KEEPALIVE_MS = 15_000;
 
-function parsed<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (err instanceof ProtocolError) throw new ApiError('validation_failed', err.message);
-    throw err;
-  }
-}
-
-/** SPEC §7, §8: the calls sites make to the MDC, each signed by the calling site (SPEC §9). */
+/**
+ * SPEC §7, §8: the calls sites make to the MDC, each signed by the calling site (SPEC §9). A body
+ * the protocol refuses throws ProtocolError, which the exception filter answers as 400.
+ */
 @ApiExcludeController()
 @Public()
 @UseGuards(SiteCallGuard)
@@ -36,7 +23,6 @@ export class SiteSyncController {
   constructor(
     private readonly pushes: PushService,
     private readonly feed: SiteFeedService,
-    private readonly feedStore: SiteFeedStore,
     private readonly signal: ChangeSignalService,
     private readonly config: ClusterConfigService,
   ) {}
@@ -44,42 +30,36 @@ export class SiteSyncController {
   /** A site pushes only as itself: the site comes from the signature, never from the body. */
   @Post(SYNC_PATHS.push)
   @HttpCode(200)
-  push(@Req() req: SiteRequest, @Body() body: unknown) {
-    return this.pushes.push(
-      req.site!,
-      parsed(() => parsePushRequest(body)),
-    );
+  push(@CallingSite() site: string, @Body() body: unknown) {
+    return this.pushes.push(site, parsePushRequest(body));
   }
 
   @Post(SYNC_PATHS.pull)
   @HttpCode(200)
-  pull(@Req() req: SiteRequest, @Body() body: unknown) {
-    return this.feed.pull(
-      req.site!,
-      parsed(() => parsePullRequest(body)),
-    );
+  pull(@CallingSite() site: string, @Body() body: unknown) {
+    return this.feed.pull(site, parsePullRequest(body));
   }
 
   @Post(SYNC_PATHS.manifest)
   @HttpCode(200)
-  manifest(@Req() req: SiteRequest, @Body() body: { detail?: unknown } | undefined) {
-    return this.feed.manifest(req.site!, { detail: body?.detail === true });
+  manifest(@CallingSite() site: string, @Body() body: { detail?: unknown } | undefined) {
+    return this.feed.manifest(site, { detail: body?.detail === true });
   }
 
   @Post(SYNC_PATHS.snapshot)
   @HttpCode(200)
-  snapshot(@Req() req: SiteRequest, @Body() body: unknown) {
-    return this.feed.snapshot(
-      req.site!,
-      parsed(() => parseSnapshotRequest(body)),
-    );
+  snapshot(@CallingSite() site: string, @Body() body: unknown) {
+    return this.feed.snapshot(site, parseSnapshotRequest(body));
   }
 
   /** SSE: one `change` event whenever the change log moves for the site's scope or the tree. */
   @Get(SYNC_PATHS.signal)
-  async changes(@Req() req: SiteRequest, @Res() reply: FastifyReply): Promise<void> {
-    const site = req.site!;
-    const head = await this.feedStore.consistent((tx) => this.feedStore.head(tx));
+  async changes(
+    @CallingSite() site: string,
+    @Req() req: SiteRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const head = await this.feed.head();
     reply.hijack();
     const out = reply.raw;
     out.writeHead(200, {
@@ -89,7 +69,7 @@ export class SiteSyncController {
       'x-served-by': this.config.siteId,
     });
     const send = (version: string) => out.write(`event: change\ndata: ${JSON.stringify({ version })}\n\n`);
-    send(head.toString());
+    send(head);
     const unsubscribe = this.signal.subscribe((notice) => {
       const config = this.config.current;
       const relevant =

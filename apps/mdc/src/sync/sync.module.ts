@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ANSWER_HERE, HOP_NONCES, RoutingInterceptor, SITE_ROUTING } from '@dd/admin-api';
 import { DirectoryModule } from '../directory/directory.module';
 import { ChangeSignalService } from './change-signal.service';
 import { PgNonceStore } from './pg-nonce.store';
-import { ProxyHopCheck } from './proxy-hop.check';
 import { PushLedgerStore } from './push-ledger.store';
 import { PushService } from './push.service';
 import { RetentionService } from './retention.service';
+import { RetentionStore } from './retention.store';
 import { SiteCallGuard } from './site-call.guard';
 import { SiteFeedService } from './site-feed.service';
 import { SiteFeedStore } from './site-feed.store';
@@ -17,14 +19,18 @@ import { SiteSyncController } from './site-sync.controller';
   providers: [
     ChangeSignalService,
     PgNonceStore,
-    ProxyHopCheck,
+    // SPEC §9: the MDC verifies proxied hops and checks scope like any site, and answers everything itself.
+    { provide: HOP_NONCES, useExisting: PgNonceStore },
+    { provide: SITE_ROUTING, useValue: ANSWER_HERE },
+    { provide: APP_INTERCEPTOR, useClass: RoutingInterceptor },
     PushLedgerStore,
     PushService,
     RetentionService,
+    RetentionStore,
     SiteCallGuard,
     SiteFeedService,
     SiteFeedStore,
   ],
-  exports: [PushLedgerStore, ChangeSignalService, RetentionService, ProxyHopCheck],
+  exports: [PushLedgerStore, ChangeSignalService],
 })
 export class SyncModule {}

@@ -65,6 +65,10 @@ export class CacheKeys {
   get bullPrefix() {
     return `${this.prefix}bull`;
   }
+  /** who runs the site's sync cycle now (SPEC §8) */
+  get cycleLock() {
+    return `${this.bullPrefix}:cycle-lock`;
+  }
 }
 
 /** Kinds and names never contain NUL, so it separates them unambiguously. */

@@ -1,4 +1,4 @@
-import { digestChanges, Domain, Entity, Touched, touchedDomains } from '@dd/directory';
+import { BatchLedger, digestChanges, Domain, Entity, Touched, touchedDomains } from '@dd/directory';
 import { CachePlan, hashHex } from './cache-plan';
 import type { SiteCacheStore } from './site-cache.store';
 
@@ -11,6 +11,20 @@ export class CacheLedger {
   readonly entities = new Map<string, Touched<Entity>>();
   /** scope of each written domain record; unscoped ones are tree entries and count in no digest */
   private readonly scoped = new Map<string, boolean>();
+
+  /** A decided batch's final states as cache writes: domains a site writes itself are ones it serves. */
+  static of(batch: BatchLedger): CacheLedger {
+    const ledger = new CacheLedger();
+    for (const t of batch.domains.values()) {
+      if (t.deleted) ledger.deleteDomain(t.after);
+      else ledger.putDomain(t.before, t.after, true);
+    }
+    for (const t of batch.entities.values()) {
+      if (t.deleted) ledger.deleteEntity(t.after);
+      else ledger.putEntity(t.before, t.after);
+    }
+    return ledger;
+  }
 
   putDomain(before: Domain | undefined, after: Domain, scoped: boolean): void {
     const prior = this.domains.get(after.id);
@@ -31,10 +45,6 @@ export class CacheLedger {
   deleteEntity(before: Entity): void {
     const prior = this.entities.get(before.id);
     this.entities.set(before.id, { before: prior ? prior.before : before, after: before, deleted: true });
-  }
-
-  get empty(): boolean {
-    return this.domains.size === 0 && this.entities.size === 0;
   }
 
   /** Adds the object writes and digest moves to `plan` (digests read from the store first). */

@@ -45,10 +45,6 @@ export class CachePlan {
     this.key(k.meta); // KEYS[1] is always meta
   }
 
-  get empty(): boolean {
-    return this.ops.length === 0;
-  }
-
   private key(name: string): number {
     let i = this.keyIndex.get(name);
     if (i === undefined) {

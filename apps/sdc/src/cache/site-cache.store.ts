@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { Change, Domain, DomainDigest, Entity, MemoryDirectory } from '@dd/directory';
+import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode } from '@dd/directory';
+import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
 import { CacheKeys, entityField, parseLocator } from './cache-keys';
 import { CachedDomain, CachedEntity, CachePlan, decodeDigest } from './cache-plan';
@@ -29,23 +30,42 @@ export interface SiteMeta {
 
 export type CommitResult = 'ok' | 'conflict' | 'queue_full';
 
-/** What the rules see for a batch of local changes, and the generation it was read at. */
+/** What the rules see for a batch of local changes. */
 export interface LoadedCache {
   view: MemoryDirectory;
   domains: Map<string, Domain>;
   entities: Map<string, Entity>;
-  gen: string;
+}
+
+/** SPEC §7: a change the MDC refused, as `/sync/rejections` lists it. */
+export interface Rejection {
+  seq: number;
+  op: Change['op'];
+  target: string;
+  reason: RuleCode;
+  message: string;
+  at: string;
+  change: Change;
+  actor: string;
+  winner: Extract<PushVerdict, { status: 'rejected' }>['winner'];
 }
 
 type RedisWithCas = Redis & { ddCas(numKeys: number, ...args: string[]): Promise<string> };
 
+const MAX_ATTEMPTS = 50;
+const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /**
- * The site's cache, queue and bookkeeping in its Redis database: the only code of the SDC that
- * speaks Redis. Every mutation is one `CachePlan` committed by one Lua script (SPEC §6).
+ * The site's cache, queue and bookkeeping in its Redis database. With `RedisNonceStore` the only
+ * code of the SDC that sends Redis commands (BullMQ keeps its own keys, under the same hash tag).
+ * Every mutation is one `CachePlan` committed by one Lua script (SPEC §6).
  */
 export class SiteCacheStore {
   readonly keys: CacheKeys;
   private readonly redis: RedisWithCas;
+  /** this process's read-decide-commit steps, one at a time (see `step`) */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(redis: Redis, site: string) {
     this.keys = new CacheKeys(site);
@@ -55,6 +75,41 @@ export class SiteCacheStore {
 
   plan(): CachePlan {
     return new CachePlan(this.keys);
+  }
+
+  /**
+   * Runs a read-decide-commit step until it commits: `attempt` answers null when its commit met a
+   * moved generation (another replica, or the cycle, wrote in between) and is run again after a
+   * short random pause. Steps of this process run one at a time, so they do not keep failing each
+   * other's generation check under a burst of writes; other replicas still race through the check.
+   */
+  step<T>(what: string, attempt: (tryNo: number) => Promise<T | null>): Promise<T> {
+    const run = async (): Promise<T> => {
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        if (i > 0) await backoff(i);
+        const result = await attempt(i);
+        if (result !== null) return result;
+      }
+      throw new Error(`the cache kept moving under ${what} (${MAX_ATTEMPTS} attempts)`);
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  // ---- the cycle lock (SPEC §8: one cycle at a time per site, whatever the replicas) ----
+
+  /** Takes the site's cycle lock for `ms` if free; true when this `token` holds it. */
+  async tryCycleLock(token: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.cycleLock, token, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async renewCycleLock(token: string, ms: number): Promise<void> {
+    await this.redis.eval(RENEW_LUA, 1, this.keys.cycleLock, token, String(ms));
+  }
+
+  async releaseCycleLock(token: string): Promise<void> {
+    await this.redis.eval(RELEASE_LUA, 1, this.keys.cycleLock, token);
   }
 
   /** Commits a plan if the cache is still at `gen` (false: unconditionally, for idempotent writes). */
@@ -109,10 +164,6 @@ export class SiteCacheStore {
     return all.map((raw) => JSON.parse(raw) as CachedDomain);
   }
 
-  async domainNameById(id: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.keys.domainIds, id)) ?? undefined;
-  }
-
   /** Domain names in order after `after`: children of `parent` (null: first level), or all when undefined. */
   async domainNames(
     parent: string | null | undefined,
@@ -143,10 +194,6 @@ export class SiteCacheStore {
   async entitiesOf(domain: string): Promise<CachedEntity[]> {
     const all = await this.redis.hvals(this.keys.entities(domain));
     return all.map((raw) => JSON.parse(raw) as CachedEntity);
-  }
-
-  async entityCount(domain: string): Promise<number> {
-    return this.redis.hlen(this.keys.entities(domain));
   }
 
   /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */
@@ -205,9 +252,10 @@ export class SiteCacheStore {
     return this.queueHead(0);
   }
 
-  async rejections(limit: number): Promise<unknown[]> {
+  /** newest first */
+  async rejections(limit: number): Promise<Rejection[]> {
     const raws = await this.redis.lrange(this.keys.rejections, 0, limit - 1);
-    return raws.map((raw) => JSON.parse(raw));
+    return raws.map((raw) => JSON.parse(raw) as Rejection);
   }
 
   async status(): Promise<Record<string, string>> {
@@ -219,24 +267,27 @@ export class SiteCacheStore {
   }
 
   /**
-   * Everything the rules read for these local changes, in a few round trips, and the generation it
-   * was read at (a later commit at that generation proves nothing changed in between).
+   * Everything the rules read for these local changes. Read after `meta()`: a commit at the
+   * generation `meta()` gave proves nothing changed in between.
    */
   async loadFor(changes: Change[], subtreeOf: string[] = []): Promise<LoadedCache> {
-    const gen = (await this.redis.hget(this.keys.meta, 'gen')) ?? '0';
     const names = new Set<string>();
     const entityKeys: Array<[string, string, string]> = [];
     const entityIds = new Set<string>();
     for (const c of changes) {
-      if (c.op.startsWith('domain.')) {
-        const d = c as { name: string; parent?: string | null };
-        names.add(d.name);
-        if (d.parent) names.add(d.parent);
-      } else {
-        const e = c as { id: string; domain: string; kind: string; name: string };
-        names.add(e.domain);
-        entityKeys.push([e.domain, e.kind, e.name]);
-        entityIds.add(e.id);
+      switch (c.op) {
+        case 'domain.create':
+          names.add(c.name);
+          if (c.parent) names.add(c.parent);
+          break;
+        case 'domain.update':
+        case 'domain.delete':
+          names.add(c.name);
+          break;
+        default:
+          names.add(c.domain);
+          entityKeys.push([c.domain, c.kind, c.name]);
+          entityIds.add(c.id);
       }
     }
     // A delete needs the subtree (children for has_children; everything for recursive).
@@ -267,7 +318,12 @@ export class SiteCacheStore {
       view: new MemoryDirectory([...domains.values()], [...entities.values()]),
       domains,
       entities,
-      gen,
     };
   }
+}
+
+/** A short random pause before retrying a step another writer beat, so they do not collide in step. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(50, 2 ** attempt) * Math.random();
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

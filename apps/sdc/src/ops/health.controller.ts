@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Public } from '@dd/admin-api';
-import { SiteCore } from '../site/site-core';
+import { SiteCacheStore } from '../cache/site-cache.store';
 
 /** SPEC §10: ready while the site's Redis answers — and while the MDC is down: a site works alone. */
 @ApiTags('operations')
@@ -12,7 +12,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly core: SiteCore,
+    private readonly store: SiteCacheStore,
   ) {}
 
   @Get('live')
@@ -27,7 +27,7 @@ export class HealthController {
       async () => {
         const redis = this.indicators.check('redis');
         try {
-          await this.core.store.ping();
+          await this.store.ping();
           return redis.up();
         } catch (err) {
           return redis.down({ message: (err as Error).message });

@@ -1,7 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsRegistry } from '@dd/admin-api';
-import type { CycleReport } from '../sync/sync-cycle';
+
+/** What a finished sync cycle counts (SyncCycle's report). */
+export interface CycleFigures {
+  ok: boolean;
+  error: string | null;
+  durationMs: number;
+  pushed: number;
+  rejected: number;
+  pulled: number;
+  repaired: number;
+}
 
 /** SPEC §10: a site's own series. Queue gauges are read from Redis at scrape time. */
 @Injectable()
@@ -94,10 +104,14 @@ export class SdcMetrics {
     });
   }
 
-  /** Where the queue gauges read from at scrape time (set by the site once its store exists). */
-  queueSource: (() => Promise<{ length: number; oldestAgeMs: number | null }>) | undefined;
+  private queueSource: (() => Promise<{ length: number; oldestAgeMs: number | null }>) | undefined;
 
-  recordCycle(report: CycleReport): void {
+  /** Where the queue gauges read from at scrape time. */
+  readQueueFrom(source: () => Promise<{ length: number; oldestAgeMs: number | null }>): void {
+    this.queueSource = source;
+  }
+
+  recordCycle(report: CycleFigures): void {
     this.cycleDuration.observe(report.durationMs / 1000);
     this.pushed.inc(report.pushed);
     this.rejected.inc(report.rejected);

@@ -1,103 +1,84 @@
-import { Injectable, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ApiError,
+  ClusterConfigService,
+  DomainRequest,
+  ForwardedAnswer,
+  SitesUnreachableError,
+  SiteRouting,
+} from '@dd/admin-api';
 import { ClusterConfig, masterSite, servingSites, siteServes } from '@dd/cluster-config';
-import { ApiError, routedDomain, toErrorResponse, verifyProxyHop } from '@dd/admin-api';
-import { AllSitesUnreachableError } from '../remote';
-import { SiteCore } from '../site/site-core';
+import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
-import { RedisNonceStore } from './redis-nonce.store';
+import { ProxyForwarder, ProxyTarget } from '../remote';
 
-type Route =
-  { local: true } | { local: false; targets: Array<{ id: string; url: string }>; masterOnly: boolean };
+type Route = { here: true } | { here: false; targets: ProxyTarget[]; mdcOnly: boolean };
 
 /**
- * SPEC §9 at a work site, before any handler runs: a request for a domain the site serves is
- * answered here; any other goes to a site that serves it — peers in config order, then the MDC —
- * and the answer comes back unchanged. A proxied request is never proxied again.
+ * SPEC §9 at a work site: a request for a domain the site serves (and has loaded) is answered here;
+ * any other goes to a site that serves it — peers in config order, then the MDC — and the answer
+ * comes back unchanged. A proxied request is never proxied again. Runs after authentication and the
+ * scope check (`RoutingInterceptor`), so nothing the site would refuse is forwarded.
  */
 @Injectable()
-export class SiteRouter {
-  private readonly logger = new Logger('SiteRouter');
-  private readonly nonces: RedisNonceStore;
-
+export class SiteRouter implements SiteRouting {
   constructor(
-    private readonly core: SiteCore,
+    private readonly config: ClusterConfigService,
+    private readonly store: SiteCacheStore,
+    @Inject(ProxyForwarder) private readonly forwarder: ProxyForwarder,
     private readonly metrics: SdcMetrics,
-  ) {
-    this.nonces = new RedisNonceStore(core.redis, core.store.keys.prefix);
-  }
+  ) {}
 
-  /** A Fastify preHandler: answers (proxied or refused) or lets the request through to its handler. */
-  async handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    try {
-      const hop = await verifyProxyHop(request, (site) => this.core.config.publicKeysOf(site), this.nonces);
-      const name = routedDomain(request);
-      if (name === undefined) return undefined;
-      const route = await this.route(name, request.method, request.routeOptions?.url ?? '');
-      if (route.local) return undefined;
-      // SPEC §9: at most one hop; the site that got a proxied request it does not serve says so.
-      if (hop) throw new ApiError('misdirected', `site ${this.core.env.siteId} does not serve ${name}`);
-      await this.forward(request, reply, route);
-    } catch (err) {
-      const { body, headers } = toErrorResponse(err, this.logger);
-      await reply.status(body.statusCode).headers(headers).send(body);
+  async route(request: DomainRequest): Promise<'here' | ForwardedAnswer> {
+    const route = await this.decide(request);
+    if (route.here) return 'here';
+    // SPEC §9: at most one hop; the site that got a proxied request it does not serve says so.
+    if (request.proxiedBy) {
+      throw new ApiError('misdirected', `site ${this.config.siteId} does not serve ${request.domain}`);
     }
-    // Fastify: an async hook that answered returns the reply, so no handler runs after it.
-    return reply;
+    return this.forward(request, route);
   }
 
-  private async route(name: string, method: string, url: string): Promise<Route> {
-    const config = this.core.config.current;
-    const self = this.core.env.siteId;
-    const master = masterSite(config);
-    if (name === config.masterDomain) {
+  private async decide({ domain, method, route }: DomainRequest): Promise<Route> {
+    const config = this.config.current;
+    const self = this.config.siteId;
+    if (domain === config.masterDomain) {
       // SPEC §8: the master domain is read locally from its read-only copy; writes go to the MDC.
-      if (method === 'GET' && (await this.core.store.domain(name))?.scoped) return { local: true };
-      return { local: false, targets: [{ id: master.id, url: master.url }], masterOnly: true };
+      if (method === 'GET' && (await this.store.domain(domain))?.scoped) return { here: true };
+      const master = masterSite(config);
+      return { here: false, targets: [{ id: master.id, url: master.url }], mdcOnly: true };
     }
-    if (siteServes(config, self, name)) {
-      const creating = method === 'POST' && url === '/api/v1/domains';
-      if (creating || (await this.core.store.domain(name))?.scoped) return { local: true };
+    if (siteServes(config, self, domain)) {
+      const creating = method === 'POST' && route === '/api/v1/domains';
+      if (creating || (await this.store.domain(domain))?.scoped) return { here: true };
     }
-    return { local: false, targets: this.targets(config, name, self), masterOnly: false };
+    return { here: false, targets: targets(config, domain, self), mdcOnly: false };
   }
 
-  /** The sites serving `name` other than this one, in config order, then the MDC (which holds every domain). */
-  private targets(config: ClusterConfig, name: string, self: string) {
-    const serving = new Set(servingSites(config, name));
-    const peers = config.sites.filter((s) => s.id !== self && s.role !== 'master' && serving.has(s.id));
-    const master = masterSite(config);
-    return [...peers, master].map((s) => ({ id: s.id, url: s.url }));
-  }
-
-  private async forward(request: FastifyRequest, reply: FastifyReply, route: Route & { local: false }) {
+  private async forward(request: DomainRequest, route: Route & { here: false }): Promise<ForwardedAnswer> {
     const timer = this.metrics.proxyLatency.startTimer();
     try {
-      const answer = await this.core.proxy.forward(route.targets, {
-        method: request.method,
-        pathWithQuery: request.url,
-        headers: request.headers,
-        body: request.body,
-      });
-      this.metrics.proxyCalls.inc({ target: answer.servedBy, outcome: String(answer.status) });
-      await reply
-        .status(answer.status)
-        .headers(answer.headers)
-        .send(answer.status === 204 ? undefined : answer.body);
-    } catch (err) {
-      if (!(err instanceof AllSitesUnreachableError)) throw err;
-      this.metrics.proxyCalls.inc({ target: err.tried.join(','), outcome: 'unreachable' });
-      if (route.masterOnly)
-        throw new ApiError('mdc_unreachable', 'the MDC cannot be reached; master-domain writes wait for it');
-      throw new ApiError(
-        'site_unreachable',
-        `no site serving this domain answered (tried ${err.tried.join(', ')})`,
-        {
-          tried: err.tried,
-        },
+      const answer = await this.forwarder.forward(
+        route.targets,
+        { method: request.method, pathWithQuery: request.url, headers: request.headers, body: request.body },
+        route.mdcOnly,
       );
+      this.metrics.proxyCalls.inc({ target: answer.servedBy, outcome: String(answer.status) });
+      return answer;
+    } catch (err) {
+      if (err instanceof SitesUnreachableError) {
+        this.metrics.proxyCalls.inc({ target: err.tried.join(','), outcome: 'unreachable' });
+      }
+      throw err;
     } finally {
       timer();
     }
   }
+}
+
+/** The sites serving `name` other than this one, in config order, then the MDC (which holds every domain). */
+function targets(config: ClusterConfig, name: string, self: string): ProxyTarget[] {
+  const serving = new Set(servingSites(config, name));
+  const peers = config.sites.filter((s) => s.id !== self && s.role !== 'master' && serving.has(s.id));
+  return [...peers, masterSite(config)].map((s) => ({ id: s.id, url: s.url }));
 }

@@ -29,15 +29,6 @@ export class MdcRefusedError extends Error {
   }
 }
 
-/** SPEC §9: no target of a proxied request answered; the caller answers 502 `site_unreachable`. */
-export class AllSitesUnreachableError extends Error {
-  override readonly name = 'AllSitesUnreachableError';
-
-  constructor(readonly tried: string[]) {
-    super(`no site answered (tried: ${tried.join(', ') || 'none'})`);
-  }
-}
-
 // Duck-typed: a socket error may come from another realm (e.g. under jest), failing instanceof.
 function describe(cause: unknown): string {
   const message = (cause as { message?: unknown } | null | undefined)?.message;

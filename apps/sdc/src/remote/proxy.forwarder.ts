@@ -1,6 +1,5 @@
-// The file, not '@dd/admin-api': its index loads NestJS, which jest cannot (ARCHITECTURE.md, testing notes).
-import { HEADER } from '../../../../libs/admin-api/src/headers';
-import { AllSitesUnreachableError, SiteUnreachableError } from './errors';
+import { HEADER, SitesUnreachableError } from '@dd/admin-api';
+import { SiteUnreachableError } from './errors';
 import { SiteHttp } from './site-http';
 
 /** The caller's headers that travel with a proxied request: identity, condition, wait, tracing (SPEC §5, §9, §10). */
@@ -51,9 +50,10 @@ export class ProxyForwarder {
   /**
    * Tries the targets in the caller's order (serving peers in config order, then the MDC) and
    * returns the first answer unchanged. An unreachable target or a 421 is skipped — never taken
-   * for "not found" — and when none answers the error names every site tried (502 `site_unreachable`).
+   * for "not found" — and when none answers the error names every site tried (502 `site_unreachable`,
+   * or 503 `mdc_unreachable` when `mdcOnly`: a master-domain write, which only the MDC can take).
    */
-  async forward(targets: ProxyTarget[], request: ProxiedRequest): Promise<ProxiedAnswer> {
+  async forward(targets: ProxyTarget[], request: ProxiedRequest, mdcOnly = false): Promise<ProxiedAnswer> {
     const headers = this.forwardedHeaders(request.headers);
     const tried: string[] = [];
     for (const target of targets) {
@@ -73,7 +73,7 @@ export class ProxyForwarder {
         servedBy: target.id,
       };
     }
-    throw new AllSitesUnreachableError(tried);
+    throw new SitesUnreachableError(tried, mdcOnly);
   }
 
   private forwardedHeaders(incoming: ProxiedRequest['headers']): Record<string, string> {

@@ -1,5 +1,6 @@
 import {
   computeDomainDigest,
+  decideInOrder,
   digestsEqual,
   Domain,
   DomainDigest,
@@ -11,10 +12,6 @@ import type { ManifestResponse, PulledChange, SnapshotResponse } from '@dd/sync-
 import { CacheLedger } from '../cache/cache-ledger';
 import { CachedDomain, hashHex } from '../cache/cache-plan';
 import type { QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
-import type { LocalWrites } from '../directory/local-writes';
-import { backoff } from '../cache/cache-lock';
-
-const MAX_ATTEMPTS = 50;
 
 /**
  * SPEC §8 step 2, the cache's side: lay the MDC's state over the cache — pulled changes, repaired
@@ -23,12 +20,13 @@ const MAX_ATTEMPTS = 50;
 export class Resync {
   constructor(
     private readonly store: SiteCacheStore,
-    private readonly writes: LocalWrites,
+    /** SPEC §3: the master domain's name in the config in force */
+    private readonly masterDomain: () => string,
   ) {}
 
   /** Applies one pulled page and moves the cursor with it. Returns how many objects changed. */
   async applyPulled(changes: PulledChange[], cursor: string): Promise<number> {
-    return this.retry(async () => {
+    return this.store.step('a pulled page', async () => {
       const meta = await this.store.meta();
       // Objects with changes still queued keep their local state; the manifest check catches up later.
       const pending = await this.store.pendingIds(changes.map(objectId));
@@ -82,7 +80,7 @@ export class Resync {
    * so every cached domain it does not list is dropped and the site counts as loaded.
    */
   async applySnapshot(given: SnapshotResponse, domains: string[] | 'all'): Promise<void> {
-    await this.retry(async () => {
+    await this.store.step('a snapshot', async () => {
       const meta = await this.store.meta();
       // SPEC §8: a full reload lands with the changes still queued already on top, in the same step,
       // so a pending change never flickers away. (A repair touches only domains with none queued.)
@@ -119,8 +117,8 @@ export class Resync {
           );
         }
         const entities = scoped ? (entitiesByDomain.get(domain.name) ?? []) : [];
-        plan.putDomain({ domain, scoped, h: scoped ? hashOf(domain) : '' });
-        for (const entity of entities) plan.putEntity({ entity, h: hashOf(entity) });
+        plan.putDomain({ domain, scoped, h: scoped ? hashHex(domain) : '' });
+        for (const entity of entities) plan.putEntity({ entity, h: hashHex(entity) });
         plan.setDigest(domain.name, scoped ? computeDomainDigest(domain, entities) : null);
       }
       if (domains === 'all') {
@@ -141,7 +139,15 @@ export class Resync {
       domains,
       entities,
     };
-    const ledger = this.writes.decideOver(base, queue, new Date().toISOString());
+    // SPEC §8: decided in order over the snapshot, each with its provisional version; a change the
+    // rules now refuse is left for the MDC to decide.
+    const { ledger } = decideInOrder(
+      base,
+      queue,
+      { masterDomain: this.masterDomain() },
+      (entry) => entry.version,
+      new Date().toISOString(),
+    );
     const tree = new Map(snapshot.tree.map((t) => [t.domain.id, t]));
     for (const t of ledger.domains.values()) {
       if (t.deleted) tree.delete(t.after.id);
@@ -179,7 +185,7 @@ export class Resync {
   /** A domain that left the site's scope: back to a tree entry (SPEC §4: the zone is dropped). */
   async unscope(names: string[]): Promise<void> {
     if (names.length === 0) return;
-    await this.retry(async () => {
+    await this.store.step('dropping domains out of scope', async () => {
       const meta = await this.store.meta();
       const plan = this.store.plan();
       for (const c of await this.store.domains(names)) {
@@ -230,26 +236,10 @@ export class Resync {
     await this.store.commit(plan, meta.gen);
     return fixed;
   }
-
-  /** Runs a step under the site's cache lock, again while another replica's write beats it. */
-  private retry<T>(attempt: () => Promise<T | null>): Promise<T> {
-    return this.writes.lock.run(async () => {
-      for (let i = 0; i < MAX_ATTEMPTS; i++) {
-        if (i > 0) await backoff(i);
-        const result = await attempt();
-        if (result !== null) return result;
-      }
-      throw new Error(`the cache kept moving under a resync step (${MAX_ATTEMPTS} attempts)`);
-    });
-  }
 }
 
 function sameDigest(a: DomainDigest | undefined, b: DomainDigest): boolean {
   return a !== undefined && digestsEqual(a, b);
-}
-
-function hashOf(o: Domain | Entity): string {
-  return hashHex(o);
 }
 
 function objectId(c: PulledChange): string {

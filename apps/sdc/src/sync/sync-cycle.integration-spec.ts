@@ -4,10 +4,10 @@ import { ClusterFiles } from '../../../../test/harness/cluster-files';
 import { TestMdc } from '../../../../test/harness/mdc';
 import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
 import { SiteCacheStore } from '../cache/site-cache.store';
-import { LocalWrites } from '../directory/local-writes';
-import { MdcClient, MdcUnreachableError, SiteHttp } from '../remote';
+import { LocalWrites } from '../domains/local-writes';
+import { MdcClient, SiteHttp } from '../remote';
 import { Resync } from './resync';
-import { Rejection, SyncCycle } from './sync-cycle';
+import { SyncCycle } from './sync-cycle';
 
 /** The SDC's core without NestJS: cache + write path + cycle, against a real MDC and a real Redis. */
 describe('SDC core against a real MDC and Redis', () => {
@@ -33,7 +33,7 @@ describe('SDC core against a real MDC and Redis', () => {
     );
     const http = new SiteHttp({ siteId: 'site-a', privateKey: files.site('site-a').privateKey });
     client = new MdcClient(http, () => mdc.url);
-    cycle = new SyncCycle(store, client, new Resync(store, writes), (e) => e instanceof MdcUnreachableError);
+    cycle = new SyncCycle(store, client, new Resync(store, () => 'master'));
     await mdc.admin().post('/domains', { name: 'acme', settings: { plan: 'gold' } });
     await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'alice', attributes: { a: 1 } });
     await mdc.admin().post('/domains', { name: 'globex' });
@@ -115,7 +115,7 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(verdict.ok).toBe(true);
     const report = await cycle.run();
     expect(report).toMatchObject({ ok: true, rejected: 1 });
-    const [rejection] = (await store.rejections(10)) as Rejection[];
+    const [rejection] = await store.rejections(10);
     expect(rejection).toMatchObject({
       reason: 'already_exists',
       change: { attributes: { from: 'site' } },
@@ -171,7 +171,7 @@ describe('SDC core against a real MDC and Redis', () => {
       'ops',
     );
     const snapshot = await client.snapshot();
-    await new Resync(store, writes).applySnapshot(snapshot, 'all');
+    await new Resync(store, () => 'master').applySnapshot(snapshot, 'all');
     const after = await store.entity('acme', 'user', 'queued-over-reload');
     expect(after?.entity).toMatchObject({ attributes: { q: 1 }, version: entry!.version });
     expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1 });
@@ -185,8 +185,7 @@ describe('SDC core against a real MDC and Redis', () => {
         new SiteHttp({ siteId: 'site-a', privateKey: mdc.files.site('site-a').privateKey }),
         () => 'http://127.0.0.1:9',
       ),
-      new Resync(store, writes),
-      (e) => e instanceof MdcUnreachableError,
+      new Resync(store, () => 'master'),
     );
     await writes.submit(
       {

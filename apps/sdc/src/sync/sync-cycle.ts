@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Change, Domain, Entity, RuleCode } from '@dd/directory';
+import { targetPath } from '@dd/directory';
 import type {
   ManifestResponse,
   PulledChange,
@@ -7,32 +7,14 @@ import type {
   QueuedChange,
   SnapshotResponse,
 } from '@dd/sync-protocol';
-import type { QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
+import type { QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
+import type { CycleFigures } from '../ops/sdc.metrics';
+import { MdcUnreachableError, SiteUnreachableError } from '../remote';
 import type { Resync } from './resync';
 
 /** What /sync/status shows of the last cycle (SPEC §5). */
-export interface CycleReport {
-  ok: boolean;
-  error: string | null;
-  durationMs: number;
-  pushed: number;
-  rejected: number;
-  pulled: number;
-  repaired: number;
+export interface CycleReport extends CycleFigures {
   at: string;
-}
-
-/** SPEC §7: a change the MDC refused, as `/sync/rejections` lists it. */
-export interface Rejection {
-  seq: number;
-  op: Change['op'];
-  target: string;
-  reason: RuleCode;
-  message: string;
-  at: string;
-  change: Change;
-  actor: string;
-  winner: Domain | Entity | { id: string; deletedAt: string } | null;
 }
 
 /** The MDC calls a cycle makes; unreachability is an error whose name says so. */
@@ -55,14 +37,13 @@ const SCRUB_BUDGET = 2000;
 
 /**
  * SPEC §8: push the queue in order, then resync with the MDC as the authority, then record. One
- * cycle at a time per site: the caller (SyncScheduler, under its Redis cycle lock) makes sure.
+ * cycle at a time per site: the caller (SyncProcessor, under the store's cycle lock) makes sure.
  */
 export class SyncCycle {
   constructor(
     private readonly store: SiteCacheStore,
     private readonly mdc: MdcPort,
     private readonly resync: Resync,
-    private readonly isUnreachable: (err: unknown) => boolean,
   ) {}
 
   async run(): Promise<CycleReport> {
@@ -83,7 +64,11 @@ export class SyncCycle {
       await this.pullAndVerify(report);
     } catch (err) {
       report.ok = false;
-      report.error = this.isUnreachable(err) ? 'mdc_unreachable' : (err as Error).message;
+      report.error = isUnreachable(err)
+        ? 'mdc_unreachable'
+        : err instanceof Error
+          ? err.message
+          : String(err);
     }
     report.durationMs = Date.now() - started;
     await this.record(report);
@@ -159,15 +144,17 @@ export class SyncCycle {
   }
 }
 
+/** SPEC §8: the MDC could not be reached (or answered 5xx): the site keeps working alone. */
+function isUnreachable(err: unknown): boolean {
+  return err instanceof MdcUnreachableError || err instanceof SiteUnreachableError;
+}
+
 function rejectionOf(entry: QueueEntry, verdict: PushVerdict & { status: 'rejected' }): Rejection {
   const c = entry.change;
-  const target = c.op.startsWith('domain.')
-    ? (c as { name: string }).name
-    : `${(c as { domain: string }).domain}/${(c as { kind: string }).kind}/${c.name}`;
   return {
     seq: entry.seq,
     op: c.op,
-    target,
+    target: targetPath(c),
     reason: verdict.code,
     message: verdict.message,
     at: new Date().toISOString(),

@@ -1,45 +1,58 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { ClusterConfigService } from '@dd/admin-api';
 import { zonesOf } from '@dd/cluster-config';
-import { SiteCore } from '../site/site-core';
+import { SiteCacheStore } from '../cache/site-cache.store';
+import { SdcMetrics } from '../ops/sdc.metrics';
+import { MdcLink } from './mdc-link';
 import type { CycleReport } from './sync-cycle';
+import { SyncScheduler } from './sync.scheduler';
 
-/** What `/sync/status`, `/sync/rejections` and `POST /sync/run` answer (SPEC §5). */
+/** What `/sync/status`, `/sync/rejections` and `POST /sync/run` answer (SPEC §5), and the queue gauges. */
 @Injectable()
-export class SyncStatusService {
-  constructor(private readonly core: SiteCore) {}
+export class SyncStatusService implements OnModuleInit {
+  constructor(
+    private readonly store: SiteCacheStore,
+    private readonly config: ClusterConfigService,
+    private readonly link: MdcLink,
+    private readonly scheduler: SyncScheduler,
+    private readonly metrics: SdcMetrics,
+  ) {}
+
+  onModuleInit(): void {
+    this.metrics.readQueueFrom(() => this.queue());
+  }
 
   async status() {
-    const { store, config } = this.core;
-    const [meta, queue, status] = await Promise.all([store.meta(), this.queue(), store.status()]);
+    const [meta, queue, status] = await Promise.all([this.store.meta(), this.queue(), this.store.status()]);
     return {
-      site: config.siteId,
+      site: this.config.siteId,
       role: 'site',
       epoch: meta.epoch ?? null,
-      queue: { ...queue, capacity: config.current.cluster.submitQueueCapacity },
-      mdcReachable: this.core.mdcReachable,
-      signalConnected: this.core.signal.connected,
+      queue: { ...queue, capacity: this.config.current.cluster.submitQueueCapacity },
+      mdcReachable: this.link.mdcReachable,
+      signalConnected: this.link.signalConnected,
       cursor: meta.cursor,
       lastPushAt: status.lastPushAt ?? null,
       lastResyncAt: status.lastResyncAt ?? null,
       lastCycle: status.lastCycle ? (JSON.parse(status.lastCycle) as CycleReport) : null,
-      servedZones: zonesOf(config.current, config.siteId),
+      servedZones: zonesOf(this.config.current, this.config.siteId),
     };
   }
 
   async queue(): Promise<{ length: number; oldestAgeMs: number | null }> {
-    const [length, head] = await Promise.all([this.core.store.queueLength(), this.core.store.queueHead(1)]);
+    const [length, head] = await Promise.all([this.store.queueLength(), this.store.queueHead(1)]);
     return { length, oldestAgeMs: head.length > 0 ? Date.now() - Date.parse(head[0].at) : null };
   }
 
   async rejections(limit: number) {
-    return { items: await this.core.store.rejections(limit) };
+    return { items: await this.store.rejections(limit) };
   }
 
   /** SPEC §5: 200 with `lastCycle` even when the cycle failed — or could not run in time. */
   async runNow(): Promise<{ lastCycle: CycleReport }> {
     const started = Date.now();
     try {
-      return { lastCycle: await this.core.scheduler.runNow() };
+      return { lastCycle: await this.scheduler.runNow() };
     } catch (err) {
       return {
         lastCycle: {

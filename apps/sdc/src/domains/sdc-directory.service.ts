@@ -1,27 +1,35 @@
-import { Injectable } from '@nestjs/common';
-import { Change, isValidDomainName, Verdict } from '@dd/directory';
-import { ApiError, Caller, ChangeDirectory, DomainView, EntityView, Written } from '@dd/admin-api';
-import { SiteCore } from '../site/site-core';
-import { QueueFullError } from './local-writes';
-import type { QueueEntry } from '../cache/site-cache.store';
-import type { Rejection } from '../sync/sync-cycle';
+import { Inject, Injectable } from '@nestjs/common';
+import { Change, isValidDomainName } from '@dd/directory';
+import {
+  ApiError,
+  Caller,
+  ChangeDirectory,
+  ClusterConfigService,
+  DomainView,
+  EntityView,
+  RefusedError,
+  Written,
+} from '@dd/admin-api';
+import { Rejection, SiteCacheStore } from '../cache/site-cache.store';
+import { SyncScheduler } from '../sync/sync.scheduler';
+import { LocalWrites } from './local-writes';
 
 /** How long `X-Wait-For: mdc` waits for the MDC's verdict before answering 202 pending (SPEC §5). */
 const WAIT_FOR_MDC_MS = 5000;
-const RETRY_AFTER_S = '5';
 
 /**
- * SPEC §5 at a work site, for the domains it serves (the site router sends the rest away):
- * reads from the cache, writes applied locally and queued (`X-Sync-State: pending`).
+ * SPEC §5 at a work site, for the domains it serves (the routing sends the rest away): reads from
+ * the cache, writes applied locally and queued (`X-Sync-State: pending`).
  */
 @Injectable()
 export class SdcDirectoryService extends ChangeDirectory {
-  constructor(private readonly core: SiteCore) {
-    super(() => core.config.current);
-  }
-
-  private get store() {
-    return this.core.store;
+  constructor(
+    private readonly store: SiteCacheStore,
+    @Inject(LocalWrites) private readonly writes: LocalWrites,
+    private readonly scheduler: SyncScheduler,
+    config: ClusterConfigService,
+  ) {
+    super(() => config.current);
   }
 
   protected async treePage(parent: string | undefined, after: string | undefined, limit: number) {
@@ -53,44 +61,32 @@ export class SdcDirectoryService extends ChangeDirectory {
     ifMatch: string | undefined,
     read: (() => Promise<T>) | undefined,
   ): Promise<Written<T>> {
-    let result;
-    try {
-      result = await this.core.writes.submit(change, caller.admin.name, ifMatch);
-    } catch (err) {
-      if (err instanceof QueueFullError) {
-        throw new ApiError(
-          'queue_full',
-          err.message,
-          { capacity: err.capacity },
-          { 'retry-after': RETRY_AFTER_S },
-        );
-      }
-      throw err;
-    }
-    refuseUnless(result.verdict);
-    const entry = result.entry!;
+    const { verdict, entry } = await this.writes.submit(change, caller.admin.name, ifMatch);
+    if (!verdict.ok) throw new RefusedError(verdict);
+    if (!entry) throw new Error('an accepted local write left no queue entry');
     if (!caller.waitForMdc) {
-      this.core.scheduler.soon();
+      this.scheduler.soon();
       return { body: await read?.(), syncState: 'pending' };
     }
-    const verdict = await this.waitForMdc(entry);
-    if (verdict === 'pending') return { body: await read?.(), syncState: 'pending', accepted: true };
-    if (verdict !== 'applied') {
-      throw new ApiError(verdict.reason, verdict.message, verdict.winner ? { winner: verdict.winner } : {});
+    const decided = await this.waitForMdc(entry.seq, change.id);
+    if (decided === 'pending') return { body: await read?.(), syncState: 'pending', accepted: true };
+    if (decided !== 'applied') {
+      const { reason: code, message, winner } = decided;
+      throw new RefusedError({ code, message, winner });
     }
     return { body: await read?.(), syncState: 'synced' };
   }
 
-  private async waitForMdc(entry: QueueEntry): Promise<'applied' | 'pending' | Rejection> {
+  private async waitForMdc(seq: number, id: string): Promise<'applied' | 'pending' | Rejection> {
     try {
-      await this.core.scheduler.runNow(WAIT_FOR_MDC_MS);
+      await this.scheduler.runNow(WAIT_FOR_MDC_MS);
     } catch {
       return 'pending';
     }
     const queued = await this.store.queueHead(1);
-    if (queued.length > 0 && queued[0].seq <= entry.seq) return 'pending';
-    const rejections = (await this.store.rejections(100)) as Rejection[];
-    return rejections.find((r) => r.seq === entry.seq && r.change.id === entry.change.id) ?? 'applied';
+    if (queued.length > 0 && queued[0].seq <= seq) return 'pending';
+    const rejections = await this.store.rejections(100);
+    return rejections.find((r) => r.seq === seq && r.change.id === id) ?? 'applied';
   }
 
   protected async domainOrThrow(name: string): Promise<DomainView> {
@@ -106,11 +102,5 @@ export class SdcDirectoryService extends ChangeDirectory {
     if (!cached) throw new ApiError('entity_not_found', `no ${kind} ${name} in ${domain}`);
     const pending = await this.store.pendingIds([cached.entity.id]);
     return pending.size > 0 ? { ...cached.entity, pending: true } : cached.entity;
-  }
-}
-
-function refuseUnless(verdict: Verdict): void {
-  if (!verdict.ok) {
-    throw new ApiError(verdict.code, verdict.message, verdict.winner ? { winner: verdict.winner } : {});
   }
 }

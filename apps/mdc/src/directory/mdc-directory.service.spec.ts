@@ -1,0 +1,226 @@
+import { Test } from '@nestjs/testing';
+import type { EntityManager } from 'typeorm';
+import { Caller, ClusterConfigService, MetricsRegistry, RefusedError } from '@dd/admin-api';
+import { CLUSTER_DEFAULTS, ClusterConfig } from '@dd/cluster-config';
+import { type Domain, type Entity, MemoryDirectory } from '@dd/directory';
+import { type Fake, strictFake } from '@dd/testing';
+import { MdcMetrics } from '../ops/mdc.metrics';
+import { ApplyChanges } from './apply-changes';
+import { DirectoryStore } from './directory.store';
+import { MdcDirectoryService } from './mdc-directory.service';
+
+const T0 = '2026-01-01T00:00:00.000Z';
+const HEAD = 41n;
+/** The apply's transaction: ApplyChanges only hands it to the store, so any use of it fails the test. */
+const TX = strictFake<EntityManager>('tx');
+const CALLER: Caller = { admin: { name: 'alice', scope: '*' }, waitForMdc: false };
+const CONFIG: ClusterConfig = {
+  cluster: { ...CLUSTER_DEFAULTS },
+  masterDomain: 'master',
+  sites: [{ id: 'mdc', role: 'master', url: 'http://127.0.0.1:4000', publicKeys: [] }],
+  zones: [],
+  admins: [],
+};
+
+const ACME: Domain = {
+  id: '0d2a9f0e-0000-4000-8000-000000000001',
+  name: 'acme',
+  parent: null,
+  settings: { region: 'eu' },
+  version: '7',
+  createdAt: T0,
+  updatedAt: T0,
+};
+const ALICE: Entity = {
+  id: '0d2a9f0e-0000-4000-8000-000000000002',
+  domain: 'acme',
+  kind: 'user',
+  name: 'alice',
+  attributes: {},
+  version: '8',
+  createdAt: T0,
+  updatedAt: T0,
+};
+
+type StoreReads = Pick<DirectoryStore, 'transaction' | 'lockHead' | 'loadFor' | 'domainByName'>;
+type StoreWrites = Pick<
+  DirectoryStore,
+  | 'writeObjects'
+  | 'appendChangeLog'
+  | 'appendAudit'
+  | 'loadDigests'
+  | 'writeDigests'
+  | 'setHead'
+  | 'notifyChange'
+>;
+
+/** DomainDB holding these objects, as the counter lock, the batch load and the admin reads see it. */
+function reads(domains: Domain[], entities: Entity[] = []): StoreReads {
+  return {
+    transaction: (work) => work(TX),
+    lockHead: async () => HEAD,
+    loadFor: async () => ({
+      view: new MemoryDirectory(domains, entities),
+      domains: new Map(domains.map((d) => [d.id, d])),
+      entities: new Map(entities.map((e) => [e.id, e])),
+    }),
+    domainByName: async (name) => domains.find((d) => d.name === name),
+  };
+}
+
+const writes: StoreWrites = {
+  writeObjects: async () => undefined,
+  appendChangeLog: async () => undefined,
+  appendAudit: async () => undefined,
+  loadDigests: async () => new Map(),
+  writeDigests: async () => undefined,
+  setHead: async () => undefined,
+  notifyChange: async () => undefined,
+};
+
+async function build(store: Fake<DirectoryStore>) {
+  const moduleRef = await Test.createTestingModule({
+    providers: [
+      ApplyChanges,
+      MdcDirectoryService,
+      MdcMetrics,
+      MetricsRegistry,
+      { provide: DirectoryStore, useValue: store },
+      { provide: ClusterConfigService, useValue: { current: CONFIG, siteId: 'mdc' } },
+    ],
+  }).compile();
+  return { applier: moduleRef.get(ApplyChanges), directory: moduleRef.get(MdcDirectoryService) };
+}
+
+/** What a refused call threw, for its verdict. */
+async function refusal(call: Promise<unknown>): Promise<RefusedError> {
+  const error = await call.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (error instanceof RefusedError) return error;
+  throw new Error(`expected a RefusedError, got ${String(error)}`);
+}
+
+describe('MdcDirectoryService: admin writes at the master site (SPEC §5, §7)', () => {
+  it('writes a create as one set-wise write with version head+1 and answers synced', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', {
+      ...reads([]),
+      ...writes,
+      domainByName: async () => ACME,
+    });
+    const { directory } = await build(store);
+
+    const written = await directory.createDomain(CALLER, { name: 'hooli', settings: { a: 1 } });
+
+    expect(written).toEqual({ body: ACME, syncState: 'synced' });
+    expect(store.writeObjects).toHaveBeenCalledTimes(1);
+    expect(store.writeObjects).toHaveBeenCalledWith(
+      TX,
+      [
+        {
+          domain: expect.objectContaining({ name: 'hooli', parent: null, settings: { a: 1 }, version: '42' }),
+          deletedAt: null,
+        },
+      ],
+      [],
+    );
+    expect(store.appendChangeLog).toHaveBeenCalledWith(TX, [
+      expect.objectContaining({ version: '42', object_type: 'domain', domain: 'hooli', op: 'put' }),
+    ]);
+    expect(store.appendAudit).toHaveBeenCalledWith(TX, [
+      expect.objectContaining({ version: '42', site: 'mdc', seq: null, actor: 'alice', op: 'domain.create' }),
+    ]);
+    expect(store.setHead).toHaveBeenCalledWith(TX, 42n);
+  });
+
+  it('throws the rule’s refusal for a create of a name that exists, with the winner, and writes nothing', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', reads([ACME]));
+    const { directory } = await build(store);
+
+    const { verdict } = await refusal(directory.createDomain(CALLER, { name: 'acme', settings: {} }));
+
+    expect(verdict).toMatchObject({ ok: false, code: 'already_exists', winner: ACME });
+  });
+
+  it('refuses a PATCH whose If-Match names an older version with version_conflict, and writes nothing', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', reads([ACME]));
+    const { directory } = await build(store);
+
+    const { verdict } = await refusal(directory.patchDomain(CALLER, 'acme', { a: 1 }, { ifMatch: '3' }));
+
+    expect(verdict).toMatchObject({ ok: false, code: 'version_conflict', winner: ACME });
+  });
+});
+
+describe('ApplyChanges: one batch, decided in order and written set-wise (SPEC §7)', () => {
+  it('gives accepted changes consecutive versions after the head and none to a refused one', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', { ...reads([ACME]), ...writes });
+    const { applier } = await build(store);
+    const hooli = { op: 'domain.create', id: 'id-hooli', name: 'hooli', parent: null, settings: {} } as const;
+    const again = { op: 'domain.create', id: 'id-acme-2', name: 'acme', parent: null, settings: {} } as const;
+    const bob = {
+      op: 'entity.create',
+      id: 'id-bob',
+      domain: 'acme',
+      kind: 'user',
+      name: 'bob',
+      attributes: {},
+    } as const;
+
+    const decided = await applier.apply('mdc', [
+      { change: hooli, actor: 'alice', seq: null },
+      { change: again, actor: 'alice', seq: null },
+      { change: bob, actor: 'bob', seq: null },
+    ]);
+
+    expect(decided.map((d) => [d.verdict.ok, d.version])).toEqual([
+      [true, '42'],
+      [false, undefined],
+      [true, '43'],
+    ]);
+    expect(store.appendChangeLog).toHaveBeenCalledWith(TX, [
+      expect.objectContaining({ version: '42', object_type: 'domain', object_id: 'id-hooli', op: 'put' }),
+      expect.objectContaining({ version: '43', object_type: 'entity', object_id: 'id-bob', domain: 'acme' }),
+    ]);
+    expect(store.appendAudit).toHaveBeenCalledWith(TX, [
+      expect.objectContaining({ version: '42', op: 'domain.create', domain: 'hooli', change: hooli }),
+      expect.objectContaining({
+        version: '43',
+        op: 'entity.create',
+        domain: 'acme',
+        actor: 'bob',
+        change: bob,
+      }),
+    ]);
+    expect(store.setHead).toHaveBeenCalledWith(TX, 43n);
+    expect(store.notifyChange).toHaveBeenCalledWith(
+      TX,
+      JSON.stringify({ version: '43', domains: ['hooli', 'acme'], tree: true }),
+    );
+  });
+
+  it('logs every object a recursive delete removes under the one version of that delete', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', { ...reads([ACME], [ALICE]), ...writes });
+    const { applier } = await build(store);
+
+    await applier.apply('mdc', [
+      {
+        change: { op: 'domain.delete', id: ACME.id, name: 'acme', recursive: true },
+        actor: 'alice',
+        seq: null,
+      },
+    ]);
+
+    const rows = store.appendChangeLog.mock.calls[0][1];
+    expect(rows).toHaveLength(2);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ version: '42', object_type: 'entity', object_id: ALICE.id, op: 'delete' }),
+        expect.objectContaining({ version: '42', object_type: 'domain', object_id: ACME.id, op: 'delete' }),
+      ]),
+    );
+    expect(store.appendAudit.mock.calls[0][1]).toHaveLength(1);
+    expect(store.setHead).toHaveBeenCalledWith(TX, 42n);
+  });
+});

@@ -1,0 +1,192 @@
+import { Test } from '@nestjs/testing';
+import {
+  ApiError,
+  Caller,
+  ClusterConfigService,
+  QueueFullError,
+  RefusedError,
+  SITE_ENV,
+} from '@dd/admin-api';
+import type { Change, Domain } from '@dd/directory';
+import { Fake, siteEnv, strictFake, writeSiteConfig } from '@dd/testing';
+import type { CachedDomain } from '../cache/cache-plan';
+import { QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
+import type { CycleReport } from '../sync/sync-cycle';
+import { SyncScheduler } from '../sync/sync.scheduler';
+import { LocalWrites, LocalWriteResult } from './local-writes';
+import { SdcDirectoryService } from './sdc-directory.service';
+
+/** SPEC §5, §6: the admin API over a work site's cache, with strict fakes of the store, the write path and the scheduler. */
+describe('SdcDirectoryService (SPEC §5, §6)', () => {
+  const config = writeSiteConfig({
+    sites: [{ id: 'master', role: 'master' }, { id: 'site-a' }],
+    zones: [{ domain: 'acme', sites: ['site-a'] }],
+  });
+  const env = siteEnv('site-a', config.file);
+  const acme: Domain = {
+    id: 'd-acme',
+    name: 'acme',
+    parent: null,
+    settings: { plan: 'gold' },
+    version: '7',
+    createdAt: 'then',
+    updatedAt: 'then',
+  };
+  const ops: Caller = { admin: { name: 'ops', scope: '*' }, waitForMdc: false };
+  const waiting: Caller = { ...ops, waitForMdc: true };
+  const entry = (change: Change, seq = 12): QueueEntry => ({
+    seq,
+    change,
+    actor: 'ops',
+    at: 'now',
+    version: `7+site-a.${seq}`,
+    ids: [change.id],
+    domains: ['acme'],
+  });
+
+  let service: SdcDirectoryService;
+  let store: Fake<SiteCacheStore>;
+  let writes: Fake<LocalWrites>;
+  let scheduler: Fake<SyncScheduler>;
+  let configService: ClusterConfigService;
+
+  async function build(given: {
+    submit?: LocalWrites['submit'];
+    runNow?: SyncScheduler['runNow'];
+    queue?: QueueEntry[];
+    rejections?: Rejection[];
+    pending?: string[];
+  }) {
+    const cached: CachedDomain = { domain: acme, scoped: true, h: '' };
+    store = strictFake<SiteCacheStore>('SiteCacheStore', {
+      domain: async (name) => (name === 'acme' ? cached : undefined),
+      pendingIds: async (ids) => new Set(ids.filter((id) => given.pending?.includes(id))),
+      queueHead: async () => given.queue ?? [],
+      rejections: async () => given.rejections ?? [],
+    });
+    writes = strictFake<LocalWrites>('LocalWrites', given.submit ? { submit: given.submit } : {});
+    scheduler = strictFake<SyncScheduler>('SyncScheduler', {
+      soon: () => undefined,
+      ...(given.runNow ? { runNow: given.runNow } : {}),
+    });
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        SdcDirectoryService,
+        ClusterConfigService,
+        { provide: SITE_ENV, useValue: env },
+        { provide: SiteCacheStore, useValue: store },
+        { provide: LocalWrites, useValue: writes },
+        { provide: SyncScheduler, useValue: scheduler },
+      ],
+    }).compile();
+    service = moduleRef.get(SdcDirectoryService);
+    configService = moduleRef.get(ClusterConfigService);
+  }
+  afterEach(() => configService?.onModuleDestroy());
+
+  const accepted = async (change: Change): Promise<LocalWriteResult> => ({
+    verdict: { ok: true, effects: [] },
+    entry: entry(change),
+  });
+
+  it('applies a write locally, answers pending and pushes it soon', async () => {
+    await build({ submit: accepted, pending: ['d-acme'] });
+    const written = await service.patchDomain(ops, 'acme', { tz: 'UTC' }, { ifMatch: '7' });
+    expect(writes.submit).toHaveBeenCalledWith(
+      { op: 'domain.update', id: 'd-acme', name: 'acme', patch: { tz: 'UTC' } },
+      'ops',
+      '7',
+    );
+    expect(written).toEqual({ body: { ...acme, pending: true }, syncState: 'pending' });
+    expect(scheduler.soon).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers a change the rules refuse with its code and the winner, and pushes nothing', async () => {
+    await build({
+      submit: async () => ({
+        verdict: { ok: false, code: 'already_exists', message: 'user "alice" already exists', winner: null },
+      }),
+    });
+    const refusal = await service
+      .createEntity(ops, 'acme', { kind: 'user', name: 'alice', attributes: {} })
+      .catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(RefusedError);
+    expect(refusal).toMatchObject({ verdict: { code: 'already_exists' } });
+    expect(scheduler.soon).not.toHaveBeenCalled();
+  });
+
+  it('lets a full submit queue through as QueueFullError (503 queue_full in the filter)', async () => {
+    await build({
+      submit: async () => {
+        throw new QueueFullError(10000);
+      },
+    });
+    await expect(service.deleteDomain(ops, 'acme', false, {})).rejects.toBeInstanceOf(QueueFullError);
+  });
+
+  it('answers 404 for a domain it only knows as a tree entry, before any write', async () => {
+    await build({});
+    await expect(service.getDomain(ops, 'globex')).rejects.toMatchObject({ code: 'domain_not_found' });
+    await expect(
+      service.createEntity(ops, 'globex', { kind: 'user', name: 'x', attributes: {} }),
+    ).rejects.toBeInstanceOf(ApiError);
+  });
+
+  describe('X-Wait-For: mdc', () => {
+    const cycled: CycleReport = {
+      ok: true,
+      error: null,
+      durationMs: 5,
+      pushed: 1,
+      rejected: 0,
+      pulled: 1,
+      repaired: 0,
+      at: 'now',
+    };
+    const update: Change = { op: 'domain.update', id: 'd-acme', name: 'acme', patch: { a: 1 } };
+
+    it('answers synced once a cycle pushed the change and the MDC applied it', async () => {
+      await build({ submit: accepted, runNow: async () => cycled, queue: [] });
+      const written = await service.patchDomain(waiting, 'acme', { a: 1 }, {});
+      expect(written.syncState).toBe('synced');
+      expect(scheduler.runNow).toHaveBeenCalledTimes(1);
+      expect(scheduler.soon).not.toHaveBeenCalled();
+    });
+
+    it('answers with the MDC’s refusal when the cycle recorded one for this change', async () => {
+      const rejection: Rejection = {
+        seq: 12,
+        op: 'domain.update',
+        target: 'acme',
+        reason: 'domain_not_found',
+        message: 'domain "acme" was deleted',
+        at: 'now',
+        change: update,
+        actor: 'ops',
+        winner: { id: 'd-acme', deletedAt: 'now' },
+      };
+      await build({ submit: accepted, runNow: async () => cycled, rejections: [rejection] });
+      const refusal = await service.patchDomain(waiting, 'acme', { a: 1 }, {}).catch((e: unknown) => e);
+      expect(refusal).toBeInstanceOf(RefusedError);
+      expect(refusal).toMatchObject({ verdict: { code: 'domain_not_found', winner: { id: 'd-acme' } } });
+    });
+
+    it('answers 202 pending when the change is still queued, or no cycle finished in time', async () => {
+      await build({ submit: accepted, runNow: async () => cycled, queue: [entry(update, 12)] });
+      expect(await service.patchDomain(waiting, 'acme', { a: 1 }, {})).toMatchObject({
+        syncState: 'pending',
+        accepted: true,
+      });
+      await build({
+        submit: accepted,
+        runNow: async () => {
+          throw new Error('timed out');
+        },
+      });
+      expect(await service.patchDomain(waiting, 'acme', { a: 1 }, {})).toMatchObject({
+        syncState: 'pending',
+        accepted: true,
+      });
+    });
+  });
+});

@@ -1,0 +1,59 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { ClusterConfigService, SITE_ENV, SiteEnv } from '@dd/admin-api';
+import { CacheModule } from '../cache/cache.module';
+import { CacheKeys } from '../cache/cache-keys';
+import { SiteCacheStore } from '../cache/site-cache.store';
+import { siteRedisUrl } from '../cache/site-redis';
+import { MdcClient } from '../remote';
+import { RemoteModule } from '../remote/remote.module';
+import { MdcLink } from './mdc-link';
+import { Resync } from './resync';
+import { SyncCycle } from './sync-cycle';
+import { SyncStatusService } from './sync-status.service';
+import { SyncController } from './sync.controller';
+import { SyncProcessor } from './sync.processor';
+import { SYNC_QUEUE, SyncEvents, SyncScheduler } from './sync.scheduler';
+
+/**
+ * SPEC §8: the sync cycle — push, MDC-authoritative resync, record — as a BullMQ queue in the site's
+ * Redis (its keys under the site's hash tag), its scheduler and processor, the change signal, and
+ * the `/sync` routes.
+ */
+@Module({
+  imports: [
+    CacheModule,
+    RemoteModule,
+    BullModule.forRootAsync({
+      inject: [SITE_ENV],
+      useFactory: (env: SiteEnv) => ({
+        // BullMQ opens (and closes) its own connections: its workers block on theirs.
+        connection: { url: siteRedisUrl(env) },
+        prefix: new CacheKeys(env.siteId).bullPrefix,
+      }),
+    }),
+    BullModule.registerQueue({ name: SYNC_QUEUE }),
+  ],
+  controllers: [SyncController],
+  providers: [
+    {
+      provide: Resync,
+      inject: [SiteCacheStore, ClusterConfigService],
+      useFactory: (store: SiteCacheStore, config: ClusterConfigService) =>
+        new Resync(store, () => config.current.masterDomain),
+    },
+    {
+      provide: SyncCycle,
+      inject: [SiteCacheStore, MdcClient, Resync],
+      useFactory: (store: SiteCacheStore, mdc: MdcClient, resync: Resync) =>
+        new SyncCycle(store, mdc, resync),
+    },
+    SyncScheduler,
+    SyncEvents,
+    SyncProcessor,
+    MdcLink,
+    SyncStatusService,
+  ],
+  exports: [SyncScheduler],
+})
+export class SyncModule {}

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { InjectQueue, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { ClusterConfigService } from '@dd/admin-api';
+import { SiteCacheStore } from '../cache/site-cache.store';
+import type { CycleReport } from './sync-cycle';
+
+export const SYNC_QUEUE = 'sync';
+const SCHEDULER_ID = 'cycle';
+const JOB = { name: 'cycle', opts: { removeOnComplete: 100, removeOnFail: 100 } } as const;
+/** SPEC §8: a write is pushed within 100 ms; writes closer together than this share one cycle. */
+const SOON_MS = 20;
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5000;
+/** SPEC §5: how long `POST /sync/run` waits for its cycle by default. */
+const RUN_NOW_TIMEOUT_MS = 30_000;
+
+/** The sync queue's events, for waiting on one cycle's job (`POST /sync/run`, `X-Wait-For: mdc`). */
+@QueueEventsListener(SYNC_QUEUE)
+export class SyncEvents extends QueueEventsHost {}
+
+/**
+ * SPEC §8: when the site's sync cycle runs. One BullMQ job scheduler entry (`upsertJobScheduler`)
+ * however many replicas run, plus cycles on demand — `POST /sync/run`, a local write (debounced), the
+ * MDC's change signal, a config reload — and retries with capped backoff while the MDC is
+ * unreachable and changes wait (SPEC §6). `SyncProcessor` runs the jobs, one cycle at a time.
+ */
+@Injectable()
+export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('SyncScheduler');
+  private soonTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MIN_MS;
+  private watchdog: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    @InjectQueue(SYNC_QUEUE) private readonly queue: Queue,
+    private readonly events: SyncEvents,
+    private readonly store: SiteCacheStore,
+    private readonly config: ClusterConfigService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // SPEC §7: a queue state that is new gets its epoch before anything is queued.
+    await this.store.ensureEpoch(randomUUID());
+    // One cycle at a time is the store's cycle lock's job, not BullMQ's global concurrency: a replica
+    // killed mid-cycle would hold that slot until BullMQ's stalled-job check, tens of seconds later.
+    await this.queue.removeGlobalConcurrency();
+    await this.schedule();
+    await this.events.queueEvents.waitUntilReady();
+    // A Redis that lost its data lost the schedule too: declare it again if it is gone.
+    this.watchdog = setInterval(
+      () => void this.ensureScheduled(),
+      Math.max(1000, this.config.syncIntervalMs),
+    );
+    this.watchdog.unref();
+    this.unsubscribe = this.config.onChange(() => {
+      void this.schedule().catch((err: Error) =>
+        this.logger.warn(`cannot re-declare the schedule: ${err.message}`),
+      );
+      // SPEC §4: a zone added or removed takes effect in the next cycle; run it now.
+      this.soon();
+    });
+    this.soon();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    clearTimeout(this.soonTimer);
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+  }
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  /** Runs a cycle now and answers with its report (SPEC §5 `POST /sync/run`). */
+  async runNow(timeoutMs = RUN_NOW_TIMEOUT_MS): Promise<CycleReport> {
+    const job = await this.queue.add(JOB.name, {}, JOB.opts);
+    return (await job.waitUntilFinished(this.events.queueEvents, timeoutMs)) as CycleReport;
+  }
+
+  /**
+   * A cycle shortly: after a local write (debounced, so a burst shares one push), or at once for the
+   * MDC's change signal (already one event per applied batch). Triggers while one is pending coalesce.
+   */
+  soon(delayMs = SOON_MS): void {
+    if (this.stopped || this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.queue.add(JOB.name, {}, JOB.opts).catch((err: Error) => {
+        this.logger.warn(`cannot queue a sync cycle: ${err.message}`);
+      });
+    }, delayMs);
+  }
+
+  /** SPEC §6: a failed push is retried with backoff on its own, never only when the next write arrives. */
+  retryLater(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.soon();
+    }, this.retryMs);
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+  }
+
+  /** A cycle went through (or had nothing waiting): the next failure retries quickly again. */
+  resetRetry(): void {
+    this.retryMs = RETRY_MIN_MS;
+  }
+
+  /** (Re)declares the periodic cycle; called again when a config reload changes the interval. */
+  private async schedule(): Promise<void> {
+    await this.queue.upsertJobScheduler(SCHEDULER_ID, { every: this.config.syncIntervalMs }, JOB);
+  }
+
+  private async ensureScheduled(): Promise<void> {
+    try {
+      if (!(await this.queue.getJobScheduler(SCHEDULER_ID))) {
+        this.logger.warn('the sync schedule was gone (Redis lost its data?): declaring it again');
+        await this.schedule();
+      }
+    } catch (err) {
+      this.logger.warn(`cannot check the sync schedule: ${(err as Error).message}`);
+    }
+  }
+}
