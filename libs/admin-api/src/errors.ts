@@ -148,3 +148,8 @@ export function isDomainError(error: unknown): error is DomainError {
 function unreachable(error: never): never {
   throw new Error(`no answer for ${String(error)}`);
 }
+
+/** What a caught value says, for a log line or a report (anything may be thrown). */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ApiError, apiErrorOf, ErrorBody, ErrorCode, isDomainError, STATUS_OF } from './errors';
+import { ApiError, apiErrorOf, ErrorBody, ErrorCode, isDomainError, messageOf, STATUS_OF } from './errors';
 
 /** Fastify's own errors (raised before a handler runs) that have a spec code. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -39,10 +39,10 @@ export function toErrorResponse(
       headers: {},
     };
   }
-  const fastifyCode = (error as { code?: unknown })?.code;
+  const fastifyCode = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
   if (typeof fastifyCode === 'string' && FASTIFY_CODES[fastifyCode]) {
     const code = FASTIFY_CODES[fastifyCode];
-    return { body: { statusCode: STATUS_OF[code], code, message: (error as Error).message }, headers: {} };
+    return { body: { statusCode: STATUS_OF[code], code, message: messageOf(error) }, headers: {} };
   }
   const errorId = randomUUID();
   logger.error({ err: error, errorId }, `unhandled error ${errorId}`);

@@ -156,11 +156,11 @@ export class DirectoryStore {
     const entities = new Map<string, Entity>();
     const tombstones: Tombstone[] = [];
     for (const r of domainRows) {
-      if (r.deleted_at) tombstones.push(domainTombstone(r));
+      if (r.deleted_at) tombstones.push(domainTombstone(r, r.deleted_at));
       else domains.set(r.id, toDomain(r));
     }
     for (const r of entityRows) {
-      if (r.deleted_at) tombstones.push(entityTombstone(r));
+      if (r.deleted_at) tombstones.push(entityTombstone(r, r.deleted_at));
       else entities.set(r.id, toEntity(r));
     }
     return {

@@ -49,23 +49,23 @@ export function toEntity(r: EntityRecord): Entity {
   };
 }
 
-export function domainTombstone(r: DomainRecord): Tombstone {
+export function domainTombstone(r: DomainRecord, deletedAt: Date): Tombstone {
   return {
     id: r.id,
     type: 'domain',
     domain: r.name,
     version: String(r.version),
-    deletedAt: r.deleted_at!.toISOString(),
+    deletedAt: deletedAt.toISOString(),
   };
 }
 
-export function entityTombstone(r: EntityRecord): Tombstone {
+export function entityTombstone(r: EntityRecord, deletedAt: Date): Tombstone {
   return {
     id: r.id,
     type: 'entity',
     domain: r.domain,
     version: String(r.version),
-    deletedAt: r.deleted_at!.toISOString(),
+    deletedAt: deletedAt.toISOString(),
   };
 }
 

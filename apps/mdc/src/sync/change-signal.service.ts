@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Client } from 'pg';
-import { SITE_ENV, SiteEnv } from '@dd/admin-api';
+import { messageOf, SITE_ENV, SiteEnv } from '@dd/admin-api';
 import { Inject } from '@nestjs/common';
 
 export interface ChangeNotice {
@@ -60,7 +60,7 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
       await client.query('LISTEN dd_change');
       this.client = client;
     } catch (err) {
-      this.logger.warn(`cannot LISTEN yet: ${(err as Error).message}`);
+      this.logger.warn(`cannot LISTEN yet: ${messageOf(err)}`);
       await client.end().catch(() => undefined);
       this.scheduleReconnect();
     }

@@ -14,6 +14,17 @@ export interface SiteStatusRecord {
 }
 
 /** SPEC §7 exactly-once bookkeeping and what each site last reported: the MDC's sync tables. */
+/** A site_status row as `pg` returns it: bigint as string, timestamptz as Date. */
+interface SiteStatusRow {
+  site: string;
+  last_push_at: Date | null;
+  last_pull_at: Date | null;
+  epoch: string | null;
+  last_seq: string | null;
+  queue_length: number | null;
+  pulled_version: string | null;
+}
+
 @Injectable()
 export class PushLedgerStore {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
@@ -87,16 +98,16 @@ export class PushLedgerStore {
   }
 
   async statuses(): Promise<SiteStatusRecord[]> {
-    const rows = await this.db.query(
+    const rows: SiteStatusRow[] = await this.db.query(
       `SELECT site, last_push_at, last_pull_at, epoch, last_seq, queue_length, pulled_version FROM site_status ORDER BY site`,
     );
-    return rows.map((r: Record<string, unknown>) => ({
-      site: r.site as string,
-      lastPushAt: r.last_push_at ? (r.last_push_at as Date).toISOString() : null,
-      lastPullAt: r.last_pull_at ? (r.last_pull_at as Date).toISOString() : null,
-      epoch: (r.epoch as string | null) ?? null,
+    return rows.map((r) => ({
+      site: r.site,
+      lastPushAt: r.last_push_at ? r.last_push_at.toISOString() : null,
+      lastPullAt: r.last_pull_at ? r.last_pull_at.toISOString() : null,
+      epoch: r.epoch ?? null,
       lastSeq: r.last_seq === null ? null : String(r.last_seq),
-      queueLength: (r.queue_length as number | null) ?? null,
+      queueLength: r.queue_length ?? null,
       pulledVersion: r.pulled_version === null ? null : String(r.pulled_version),
     }));
   }

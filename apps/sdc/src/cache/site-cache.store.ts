@@ -223,7 +223,10 @@ export class SiteCacheStore {
     if (names.length === 0) return new Map();
     const raws = await this.redis.hmget(this.keys.digests, ...names);
     const out = new Map<string, DomainDigest>();
-    names.forEach((n, i) => raws[i] && out.set(n, decodeDigest(raws[i]!)));
+    names.forEach((n, i) => {
+      const raw = raws[i];
+      if (raw) out.set(n, decodeDigest(raw));
+    });
     return out;
   }
 
@@ -292,12 +295,14 @@ export class SiteCacheStore {
     }
     // A delete needs the subtree (children for has_children; everything for recursive).
     const subtree = new Set<string>();
-    const queue = [...subtreeOf];
-    while (queue.length > 0) {
-      const name = queue.shift()!;
-      if (subtree.has(name)) continue;
-      subtree.add(name);
-      queue.push(...(await this.childNames(name)));
+    for (let level = subtreeOf; level.length > 0;) {
+      const next: string[] = [];
+      for (const name of level) {
+        if (subtree.has(name)) continue;
+        subtree.add(name);
+        next.push(...(await this.childNames(name)));
+      }
+      level = next;
     }
     const domainList = (await this.domains([...new Set([...names, ...subtree])])).filter(
       (d): d is CachedDomain => d !== undefined,

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { Public } from '@dd/admin-api';
+import { messageOf, Public } from '@dd/admin-api';
 import { SiteCacheStore } from '../cache/site-cache.store';
 
 /** SPEC §10: ready while the site's Redis answers — and while the MDC is down: a site works alone. */
@@ -30,7 +30,7 @@ export class HealthController {
           await this.store.ping();
           return redis.up();
         } catch (err) {
-          return redis.down({ message: (err as Error).message });
+          return redis.down({ message: messageOf(err) });
         }
       },
     ]);

@@ -168,8 +168,8 @@ export class Resync {
   async differingDomains(manifest: ManifestResponse): Promise<{ differ: string[]; unscope: string[] }> {
     const local = await this.store.digests();
     const pending = await this.store.pendingDomains();
-    const remote = new Map(
-      (manifest.domains ?? []).map((d) => [d.name, { count: d.count, sum: d.sum } as DomainDigest]),
+    const remote = new Map<string, DomainDigest>(
+      (manifest.domains ?? []).map((d) => [d.name, { count: d.count, sum: d.sum }]),
     );
     const differ = [...remote]
       .filter(([name, d]) => !pending.has(name) && !sameDigest(local.get(name), d))

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { messageOf } from '@dd/admin-api';
 import { targetPath } from '@dd/directory';
 import type {
   ManifestResponse,
@@ -64,11 +65,7 @@ export class SyncCycle {
       await this.pullAndVerify(report);
     } catch (err) {
       report.ok = false;
-      report.error = isUnreachable(err)
-        ? 'mdc_unreachable'
-        : err instanceof Error
-          ? err.message
-          : String(err);
+      report.error = isUnreachable(err) ? 'mdc_unreachable' : messageOf(err);
     }
     report.durationMs = Date.now() - started;
     await this.record(report);

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { ClusterConfigService } from '@dd/admin-api';
+import { ClusterConfigService, messageOf } from '@dd/admin-api';
 import { zonesOf } from '@dd/cluster-config';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
@@ -57,7 +57,7 @@ export class SyncStatusService implements OnModuleInit {
       return {
         lastCycle: {
           ok: false,
-          error: `cycle_not_finished: ${(err as Error).message}`,
+          error: `cycle_not_finished: ${messageOf(err)}`,
           durationMs: Date.now() - started,
           pushed: 0,
           rejected: 0,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InjectQueue, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { ClusterConfigService } from '@dd/admin-api';
+import { ClusterConfigService, messageOf } from '@dd/admin-api';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import type { CycleReport } from './sync-cycle';
 
@@ -58,8 +58,8 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.watchdog.unref();
     this.unsubscribe = this.config.onChange(() => {
-      void this.schedule().catch((err: Error) =>
-        this.logger.warn(`cannot re-declare the schedule: ${err.message}`),
+      void this.schedule().catch((err: unknown) =>
+        this.logger.warn(`cannot re-declare the schedule: ${messageOf(err)}`),
       );
       // SPEC §4: a zone added or removed takes effect in the next cycle; run it now.
       this.soon();
@@ -93,8 +93,8 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.stopped || this.soonTimer) return;
     this.soonTimer = setTimeout(() => {
       this.soonTimer = undefined;
-      void this.queue.add(JOB.name, {}, JOB.opts).catch((err: Error) => {
-        this.logger.warn(`cannot queue a sync cycle: ${err.message}`);
+      void this.queue.add(JOB.name, {}, JOB.opts).catch((err: unknown) => {
+        this.logger.warn(`cannot queue a sync cycle: ${messageOf(err)}`);
       });
     }, delayMs);
   }
@@ -126,7 +126,7 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
         await this.schedule();
       }
     } catch (err) {
-      this.logger.warn(`cannot check the sync schedule: ${(err as Error).message}`);
+      this.logger.warn(`cannot check the sync schedule: ${messageOf(err)}`);
     }
   }
 }
