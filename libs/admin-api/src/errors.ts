@@ -10,6 +10,8 @@ export interface Refusal {
 
 /** SPEC §5: how long a client waits before writing again after 503 `queue_full`. */
 const QUEUE_FULL_RETRY_AFTER_S = 5;
+/** SPEC §5: how long a client waits before trying again while the site's store is down. */
+const STORE_RETRY_AFTER_S = 5;
 
 /** SPEC §5: every error the admin API answers, as `{ statusCode, code, message }`. */
 export type ErrorCode =
@@ -27,6 +29,9 @@ export type ErrorCode =
   | 'site_unreachable'
   | 'queue_full'
   | 'mdc_unreachable'
+  | 'store_unavailable'
+  | 'unsupported_media_type'
+  | 'rate_limited'
   | 'internal_error';
 
 /** Exhaustive by construction: adding a code without a status fails to compile. */
@@ -45,6 +50,9 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   site_unreachable: 502,
   queue_full: 503,
   mdc_unreachable: 503,
+  store_unavailable: 503,
+  unsupported_media_type: 415,
+  rate_limited: 429,
   internal_error: 500,
 };
 
@@ -104,8 +112,22 @@ export class SitesUnreachableError extends Error {
   }
 }
 
+/** SPEC §5: the site's own store (its Redis, or the MDC's PostgreSQL) cannot be reached — never a 500. */
+export class StoreUnavailableError extends Error {
+  readonly kind = 'store_unavailable';
+
+  constructor(readonly detail: string) {
+    super(`the site's store is unavailable: ${detail}`);
+  }
+}
+
+/** Tells a store outage (connection refused, closed, timed out) from any other failure; one per app. */
+export type StoreFailureCheck = (error: unknown) => boolean;
+export const STORE_FAILURE = Symbol('StoreFailureCheck');
+
 /** The failures of the product's own rules that services throw; each has its answer in `apiErrorOf`. */
-export type DomainError = RefusedError | QueueFullError | SitesUnreachableError | ProtocolError;
+export type DomainError =
+  RefusedError | QueueFullError | SitesUnreachableError | StoreUnavailableError | ProtocolError;
 
 /** SPEC §5 answers to domain errors: one exhaustive switch (a new kind without a case fails to compile). */
 export function apiErrorOf(error: DomainError): ApiError {
@@ -129,6 +151,13 @@ export function apiErrorOf(error: DomainError): ApiError {
             `no site serving this domain answered (tried ${error.tried.join(', ')})`,
             { tried: error.tried },
           );
+    case 'store_unavailable':
+      return new ApiError(
+        'store_unavailable',
+        error.message,
+        {},
+        { 'retry-after': String(STORE_RETRY_AFTER_S) },
+      );
     case 'protocol':
       return new ApiError('validation_failed', error.message);
     default:
@@ -141,6 +170,7 @@ export function isDomainError(error: unknown): error is DomainError {
     error instanceof RefusedError ||
     error instanceof QueueFullError ||
     error instanceof SitesUnreachableError ||
+    error instanceof StoreUnavailableError ||
     error instanceof ProtocolError
   );
 }

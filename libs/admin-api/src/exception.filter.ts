@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ApiError, apiErrorOf, ErrorBody, ErrorCode, isDomainError, messageOf, STATUS_OF } from './errors';
+import {
+  ApiError,
+  apiErrorOf,
+  ErrorBody,
+  ErrorCode,
+  isDomainError,
+  messageOf,
+  STATUS_OF,
+  STORE_FAILURE,
+  StoreFailureCheck,
+  StoreUnavailableError,
+} from './errors';
 
 /** Fastify's own errors (raised before a handler runs) that have a spec code. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -18,14 +29,19 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = {
   403: 'forbidden',
   404: 'not_found',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'store_unavailable',
 };
 
 /** Maps anything thrown to SPEC §5's `{ statusCode, code, message }`; logs an error id with every 500. */
 export function toErrorResponse(
   error: unknown,
   logger: Pick<Logger, 'error'>,
+  isStoreFailure: StoreFailureCheck = () => false,
 ): { body: ErrorBody; headers: Record<string, string> } {
   if (isDomainError(error)) return toErrorResponse(apiErrorOf(error), logger);
+  if (isStoreFailure(error)) return toErrorResponse(new StoreUnavailableError(messageOf(error)), logger);
   if (error instanceof ApiError) return { body: error.body(), headers: error.headers };
   if (error instanceof HttpException) {
     const status = error.getStatus();
@@ -56,9 +72,11 @@ export function toErrorResponse(
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
+  constructor(@Inject(STORE_FAILURE) private readonly isStoreFailure: StoreFailureCheck) {}
+
   catch(error: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const { body, headers } = toErrorResponse(error, this.logger);
+    const { body, headers } = toErrorResponse(error, this.logger, this.isStoreFailure);
     if (reply.sent) return;
     void reply.status(body.statusCode).headers(headers).send(body);
   }

@@ -6,6 +6,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { ADMIN_REGISTRY, AdminAuthGuard } from './auth';
 import { ClusterConfigService } from './cluster-config.service';
 import { ApiExceptionFilter } from './exception.filter';
+import { STORE_FAILURE, StoreFailureCheck } from './errors';
 import { HEADER } from './headers';
 import { MetricsController, MetricsRegistry } from './metrics';
 import { readSiteEnv, SITE_ENV, SiteEnv } from './site-env';
@@ -25,7 +26,11 @@ export function requestIdOf(req: IncomingMessage): string {
 @Global()
 @Module({})
 export class SiteRuntimeModule {
-  static forRoot(env: SiteEnv = readSiteEnv()): DynamicModule {
+  /** @param isStoreFailure tells the app's store outages apart, so they answer 503 `store_unavailable` */
+  static forRoot(
+    env: SiteEnv = readSiteEnv(),
+    isStoreFailure: StoreFailureCheck = () => false,
+  ): DynamicModule {
     return {
       module: SiteRuntimeModule,
       imports: [
@@ -40,6 +45,7 @@ export class SiteRuntimeModule {
         { provide: ADMIN_REGISTRY, useExisting: ClusterConfigService },
         MetricsRegistry,
         { provide: APP_GUARD, useClass: AdminAuthGuard },
+        { provide: STORE_FAILURE, useValue: isStoreFailure },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
       exports: [SITE_ENV, ClusterConfigService, ADMIN_REGISTRY, MetricsRegistry],
