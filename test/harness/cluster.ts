@@ -159,9 +159,9 @@ export class TestCluster {
     return new AdminClient(this.url(siteId), token);
   }
 
-  /** A caller signing as site `as` (with its key), calling site `at` (default the MDC). */
+  /** A caller signing as site `as` (with its key), calling site `at` (default the MDC) and signing for it. */
   signedCaller(as: string, at: string = this.master): SiteCaller {
-    return new SiteCaller(this.url(at), as, this.files.site(as).privateKey);
+    return new SiteCaller({ id: at, url: this.url(at) }, as, this.files.site(as).privateKey);
   }
 
   /** POST /api/v1/sync/run: one sync cycle now (SPEC §5); the answer's body (`lastCycle`). */

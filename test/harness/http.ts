@@ -59,16 +59,18 @@ export class AdminClient {
 export interface SignOptions {
   /** sign with this site's key but claim another id */
   claimSite?: string;
+  /** sign the call for this site rather than the one it is sent to (SPEC §9: refused) */
+  receiver?: string;
   now?: number;
   nonce?: string;
   /** send without the signature headers */
   unsigned?: boolean;
 }
 
-/** A site calling another site, signed with its key (SPEC §9). */
+/** A site calling another site (`target`), signed with its key for that site (SPEC §9). */
 export class SiteCaller {
   constructor(
-    readonly baseUrl: string,
+    readonly target: { id: string; url: string },
     readonly siteId: string,
     private readonly privateKey: KeyObject,
   ) {}
@@ -82,6 +84,7 @@ export class SiteCaller {
     if (options.unsigned) return {};
     const headers = signRequest({
       siteId: this.siteId,
+      receiver: options.receiver ?? this.target.id,
       privateKey: this.privateKey,
       method,
       path,
@@ -97,6 +100,6 @@ export class SiteCaller {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = this.headersFor(method, path, payload, options);
     if (payload !== undefined) headers['content-type'] = 'application/json';
-    return send<T>(`${this.baseUrl}${path}`, { method, headers, body: payload });
+    return send<T>(`${this.target.url}${path}`, { method, headers, body: payload });
   }
 }

@@ -41,13 +41,18 @@ export class TestMdc {
     return this.process.url;
   }
 
+  /** the MDC as a site calls it: its id (which a signed call names, SPEC §9) and its URL */
+  get target(): { id: string; url: string } {
+    return { id: this.files.master.id, url: this.url };
+  }
+
   admin(token = this.files.token): AdminClient {
     return new AdminClient(this.url, token);
   }
 
-  /** A signed caller acting as `siteId`. */
+  /** A signed caller acting as `siteId`, signing its calls for this MDC. */
   site(siteId: string): SiteCaller {
-    return new SiteCaller(this.url, siteId, this.files.site(siteId).privateKey);
+    return new SiteCaller(this.target, siteId, this.files.site(siteId).privateKey);
   }
 
   async stop(): Promise<void> {

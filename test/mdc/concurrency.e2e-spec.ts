@@ -115,7 +115,11 @@ describe('Two MDC processes on one DomainDB (SPEC §11)', () => {
     expect((await admin.post('/domains', { name: 'acme' })).status).toBe(201);
     const shared = (await admin.post('/domains/acme/entities', { kind: 'user', name: 'shared' })).body;
     const viaFirst = first.site('site-a');
-    const viaSecond = new SiteCaller(second.url, 'site-b', files.site('site-b').privateKey);
+    const viaSecond = new SiteCaller(
+      { id: 'master', url: second.url },
+      'site-b',
+      files.site('site-b').privateKey,
+    );
 
     async function pushAll(site: SiteCaller, batches: number, perBatch: number): Promise<string[]> {
       const epoch = randomUUID();
@@ -172,7 +176,7 @@ describe('Two MDC processes on one DomainDB (SPEC §11)', () => {
   });
 
   it('delivers the change signal of a write applied by one replica to a site connected to the other', async () => {
-    const site = new SiteCaller(second.url, 'site-a', files.site('site-a').privateKey);
+    const site = new SiteCaller({ id: 'master', url: second.url }, 'site-a', files.site('site-a').privateKey);
     const path = '/sync/v1/signal';
     const stream = await SseReader.open(`${second.url}${path}`, site.headersFor('GET', path, undefined));
     try {

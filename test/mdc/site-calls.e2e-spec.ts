@@ -26,7 +26,7 @@ describe('MDC site-call signatures', () => {
   });
 
   it('refuses a call forged with a key the config does not hold', async () => {
-    const stranger = new SiteCaller(mdc.url, 'site-a', generateKeyPairSync('ed25519').privateKey);
+    const stranger = new SiteCaller(mdc.target, 'site-a', generateKeyPairSync('ed25519').privateKey);
     expect((await stranger.call('POST', '/sync/v1/pull', pull)).status).toBe(401);
   });
 
@@ -52,15 +52,41 @@ describe('MDC site-call signatures', () => {
     expect(res.status).toBe(401);
   });
 
+  /** A push of one change: creating the domain `name`, in a new epoch. */
+  function pushCreating(name: string) {
+    const change = { op: 'domain.create', id: randomUUID(), name, parent: null, settings: {} };
+    return { epoch: randomUUID(), changes: [{ seq: 1, change, actor: 'ops', at: new Date().toISOString() }] };
+  }
+
   it('does not let site-a push as site-b', async () => {
-    const change = { op: 'domain.create', id: randomUUID(), name: 'impostor', parent: null, settings: {} };
-    const body = {
-      epoch: randomUUID(),
-      changes: [{ seq: 1, change, actor: 'ops', at: new Date().toISOString() }],
-    };
+    const body = pushCreating('impostor');
     const res = await siteA.call<PushResponse>('POST', '/sync/v1/push', body, { claimSite: 'site-b' });
     expect(res.status).toBe(401);
     expect((await mdc.admin().get('/domains/impostor')).status).toBe(404);
+  });
+
+  it('refuses a push signed for another site: a call captured on its way to site-b is not good at the MDC', async () => {
+    const body = pushCreating('captured');
+    const res = await siteA.call<PushResponse>('POST', '/sync/v1/push', body, { receiver: 'site-b' });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({
+      code: 'unauthorized',
+      message: expect.stringMatching(/wrong_receiver/),
+    });
+    expect((await mdc.admin().get('/domains/captured')).status).toBe(404);
+  });
+
+  it('refuses a call in the old signing form (no protocol version, no receiver)', async () => {
+    const headers = siteA.headersFor('POST', '/sync/v1/pull', JSON.stringify(pull));
+    delete headers['x-site-protocol'];
+    delete headers['x-site-receiver'];
+    const res = await fetch(`${mdc.url}/sync/v1/pull`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(pull),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ message: expect.stringMatching(/unsupported_protocol/) });
   });
 
   it('does not take an admin bearer token for a site call', async () => {

@@ -126,14 +126,16 @@ describe('SDC proxy: a request for a domain the site does not serve', () => {
     /** A request as site-a would proxy it to site-b: signed by site-a, marked x-proxied-by. */
     async function hopToSiteB(
       path: string,
-      options: { signAs?: string; proxiedBy?: string; token?: string } = {},
+      options: { signAs?: string; proxiedBy?: string; token?: string; signFor?: string } = {},
     ) {
       const headers: Record<string, string> = {
         authorization: `Bearer ${options.token ?? 'ops-token'}`,
         'x-proxied-by': options.proxiedBy ?? 'site-a',
         ...(options.signAs === undefined
           ? {}
-          : cluster.signedCaller(options.signAs, 'site-b').headersFor('GET', path, undefined)),
+          : cluster
+              .signedCaller(options.signAs, 'site-b')
+              .headersFor('GET', path, undefined, { receiver: options.signFor })),
       };
       return getOnce(`${cluster.url('site-b')}${path}`, headers);
     }
@@ -173,6 +175,15 @@ describe('SDC proxy: a request for a domain the site does not serve', () => {
       expect(
         await hopToSiteB('/api/v1/domains/globex', { signAs: 'site-a', proxiedBy: 'site-c' }),
       ).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    });
+
+    it('refuses with 401 a hop signed for site-c: a call captured on its way to one site is good at no other', async () => {
+      expect(
+        await hopToSiteB('/api/v1/domains/globex', { signAs: 'site-a', signFor: 'site-c' }),
+      ).toMatchObject({
+        status: 401,
+        body: { code: 'unauthorized', message: expect.stringMatching(/wrong_receiver/) },
+      });
     });
   });
 

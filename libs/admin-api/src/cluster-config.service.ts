@@ -7,7 +7,13 @@ import {
   ConfigError,
   siteById,
 } from '@dd/cluster-config';
-import { AdminRecord, publicKeyFromPem } from '@dd/site-auth';
+import {
+  AdminRecord,
+  NonceStore,
+  publicKeyFromPem,
+  SiteVerification,
+  verifySiteRequest,
+} from '@dd/site-auth';
 import type { AdminRegistry } from './auth';
 import { SITE_ENV, SiteEnv } from './site-env';
 
@@ -46,7 +52,7 @@ export class ClusterConfigService implements AdminRegistry, OnModuleDestroy {
   }
 
   /** SPEC §9: the keys a site's calls are verified with (two while one rolls over). */
-  publicKeysOf(siteId: string): KeyObject[] | undefined {
+  private publicKeysOf(siteId: string): KeyObject[] | undefined {
     const config = this.current;
     let byId = this.keys.get(config);
     if (!byId) {
@@ -54,6 +60,30 @@ export class ClusterConfigService implements AdminRegistry, OnModuleDestroy {
       this.keys.set(config, byId);
     }
     return byId.get(siteId);
+  }
+
+  /**
+   * SPEC §9: verifies a site-to-site call made to this site — signed by a site of the config with
+   * its key, and signed for this site: a call captured on its way to another site is refused.
+   */
+  verifySiteCall(
+    request: {
+      headers: Record<string, string | string[] | undefined>;
+      method: string;
+      url: string;
+      rawBody?: Buffer;
+    },
+    nonces: NonceStore,
+  ): Promise<SiteVerification> {
+    return verifySiteRequest({
+      receiver: this.siteId,
+      headers: request.headers,
+      method: request.method,
+      path: request.url,
+      body: request.rawBody,
+      publicKeysOf: (site) => this.publicKeysOf(site),
+      nonces,
+    });
   }
 
   onChange(listener: ClusterConfigListener): () => void {

@@ -1,8 +1,7 @@
-import type { KeyObject } from 'node:crypto';
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Observable, of } from 'rxjs';
-import { NonceStore, scopeAllows, verifySiteRequest } from '@dd/site-auth';
+import { NonceStore, scopeAllows } from '@dd/site-auth';
 import type { AdminRequest } from './auth';
 import { ClusterConfigService } from './cluster-config.service';
 import { ApiError } from './errors';
@@ -81,19 +80,12 @@ export class RoutingInterceptor implements NestInterceptor {
   }
 
   /**
-   * SPEC §9: a proxied request is a site-to-site call, signed by the forwarding site. Returns that
-   * site's id, undefined for a request that did not come through a proxy hop.
+   * SPEC §9: a proxied request is a site-to-site call, signed by the forwarding site for this one.
+   * Returns that site's id, undefined for a request that did not come through a proxy hop.
    */
   private async verifiedHop(request: RoutedRequest): Promise<string | undefined> {
     if (request.headers[HEADER.proxiedBy] === undefined) return undefined;
-    const result = await verifySiteRequest({
-      headers: request.headers,
-      method: request.method,
-      path: request.url,
-      body: request.rawBody,
-      publicKeysOf: (site: string): KeyObject[] | undefined => this.config.publicKeysOf(site),
-      nonces: this.nonces,
-    });
+    const result = await this.config.verifySiteCall(request, this.nonces);
     if (!result.ok) throw new ApiError('unauthorized', `proxied call refused: ${result.reason}`);
     if (result.siteId !== request.headers[HEADER.proxiedBy]) {
       throw new ApiError('unauthorized', 'proxied call refused: x-proxied-by is not the signing site');

@@ -2,6 +2,7 @@ import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash, sign } from 'node:crypto';
 import {
   loadPrivateKey,
   MemoryNonceStore,
@@ -25,9 +26,12 @@ const configKeys: Record<string, KeyObject[]> = {
 };
 const publicKeysOf = (siteId: string): KeyObject[] | undefined => configKeys[siteId];
 
-const push = { method: 'POST', path: '/api/v1/sync/push?epoch=3', body: '{"changes":[]}' };
+/** A push from site-a to the MDC, the site that verifies in these tests unless one says otherwise. */
+const push = { receiver: 'mdc', method: 'POST', path: '/api/v1/sync/push?epoch=3', body: '{"changes":[]}' };
 
-function signedBySiteA(overrides: { now?: number; nonce?: string; privateKey?: KeyObject } = {}) {
+function signedBySiteA(
+  overrides: { now?: number; nonce?: string; privateKey?: KeyObject; receiver?: string } = {},
+) {
   return signRequest({ siteId: 'site-a', privateKey: siteA.privateKey, ...push, now: NOW, ...overrides });
 }
 
@@ -40,9 +44,11 @@ function verify(
     body?: string;
     keys?: typeof publicKeysOf;
     now?: number;
+    receiver?: string;
   } = {},
 ) {
   return verifySiteRequest({
+    receiver: options.receiver ?? push.receiver,
     headers,
     method: options.method ?? push.method,
     path: options.path ?? push.path,
@@ -61,12 +67,14 @@ describe('site-to-site signatures (SPEC §9)', () => {
   it('accepts a call with an empty body and headers in any letter case', async () => {
     const headers = signRequest({
       siteId: 'site-b',
+      receiver: 'mdc',
       privateKey: siteB.privateKey,
       method: 'get',
       path: '/pull',
     });
     const upperCased = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toUpperCase(), [v]]));
     const result = await verifySiteRequest({
+      receiver: 'mdc',
       headers: upperCased,
       method: 'GET',
       path: '/pull',
@@ -76,35 +84,80 @@ describe('site-to-site signatures (SPEC §9)', () => {
     expect(result).toEqual({ ok: true, siteId: 'site-b' });
   });
 
-  it('signs with the four headers, a random hex nonce and a base64 Ed25519 signature', () => {
+  it('signs with the six headers, protocol 2, the receiver, a random hex nonce and a base64 Ed25519 signature', () => {
     const headers = signRequest({ siteId: 'site-a', privateKey: siteA.privateKey, ...push, now: NOW });
     expect(Object.keys(headers).sort()).toEqual(Object.values(SITE_HEADERS).sort());
+    expect(headers[SITE_HEADERS.protocol]).toBe('2');
+    expect(headers[SITE_HEADERS.receiver]).toBe('mdc');
     expect(headers[SITE_HEADERS.timestamp]).toBe(String(NOW));
     expect(headers[SITE_HEADERS.nonce]).toMatch(/^[0-9a-f]{32}$/);
     expect(Buffer.from(headers[SITE_HEADERS.signature], 'base64')).toHaveLength(64);
     expect(signedBySiteA()[SITE_HEADERS.nonce]).not.toBe(headers[SITE_HEADERS.nonce]);
   });
 
-  it('signs the method, path, timestamp, nonce and the SHA-256 of the body', () => {
-    const payload = signingPayload('post', '/p?q=1', '42', 'n1', 'abc');
+  it('signs the protocol, sender, receiver, method, path, timestamp, nonce and the SHA-256 of the body', () => {
+    const fields = { siteId: 'site-a', receiver: 'site-b', timestamp: '42', nonce: 'n1' };
+    const payload = signingPayload({ ...fields, method: 'post', path: '/p?q=1', body: 'abc' });
     expect(payload.toString()).toBe(
-      'POST\n/p?q=1\n42\nn1\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      'dd-site-call/2\nsite-a\nsite-b\nPOST\n/p?q=1\n42\nn1\n' +
+        'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
     );
+    const get = { ...fields, method: 'GET', path: '/' };
     expect(
-      signingPayload('GET', '/', '1', 'n', undefined).equals(
-        signingPayload('GET', '/', '1', 'n', Buffer.alloc(0)),
-      ),
+      signingPayload({ ...get, body: undefined }).equals(signingPayload({ ...get, body: Buffer.alloc(0) })),
     ).toBe(true);
+  });
+
+  it('refuses at site-c a call signed for site-b: a captured call is good at one site only', async () => {
+    const forB = signedBySiteA({ receiver: 'site-b' });
+    expect(await verify(forB, { receiver: 'site-c' })).toEqual({ ok: false, reason: 'wrong_receiver' });
+    expect(await verify(forB, { receiver: 'site-b' })).toEqual({ ok: true, siteId: 'site-a' });
+  });
+
+  it('refuses a call whose receiver header was rewritten after signing', async () => {
+    const rewritten = { ...signedBySiteA({ receiver: 'site-b' }), [SITE_HEADERS.receiver]: 'site-c' };
+    expect(await verify(rewritten, { receiver: 'site-c' })).toEqual({ ok: false, reason: 'bad_signature' });
+  });
+
+  it('refuses a call without the receiver header', async () => {
+    const headers = { ...signedBySiteA(), [SITE_HEADERS.receiver]: undefined };
+    expect(await verify(headers)).toEqual({ ok: false, reason: 'wrong_receiver' });
+  });
+
+  it('refuses a call in the old form (protocol 1: no protocol header, no receiver signed)', async () => {
+    const timestamp = String(NOW);
+    const nonce = 'v1-nonce';
+    const bodySha256 = createHash('sha256').update(push.body).digest('hex');
+    const v1Payload = `${push.method}\n${push.path}\n${timestamp}\n${nonce}\n${bodySha256}`;
+    const v1 = {
+      [SITE_HEADERS.site]: 'site-a',
+      [SITE_HEADERS.timestamp]: timestamp,
+      [SITE_HEADERS.nonce]: nonce,
+      [SITE_HEADERS.signature]: sign(null, Buffer.from(v1Payload), siteA.privateKey).toString('base64'),
+    };
+    expect(await verify(v1)).toEqual({ ok: false, reason: 'unsupported_protocol' });
+    expect(await verify({ ...v1, [SITE_HEADERS.protocol]: '2', [SITE_HEADERS.receiver]: 'mdc' })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+  });
+
+  it('refuses a call that claims another protocol version', async () => {
+    const headers = { ...signedBySiteA(), [SITE_HEADERS.protocol]: '3' };
+    expect(await verify(headers)).toEqual({ ok: false, reason: 'unsupported_protocol' });
   });
 
   it('refuses an unsigned call', async () => {
     expect(await verify({})).toEqual({ ok: false, reason: 'unsigned' });
   });
 
-  it.each(Object.values(SITE_HEADERS))('refuses a call missing the %s header as unsigned', async (name) => {
-    const headers: Record<string, string | undefined> = { ...signedBySiteA(), [name]: undefined };
-    expect(await verify(headers)).toEqual({ ok: false, reason: 'unsigned' });
-  });
+  it.each([SITE_HEADERS.site, SITE_HEADERS.timestamp, SITE_HEADERS.nonce, SITE_HEADERS.signature])(
+    'refuses a call missing the %s header as unsigned',
+    async (name) => {
+      const headers: Record<string, string | undefined> = { ...signedBySiteA(), [name]: undefined };
+      expect(await verify(headers)).toEqual({ ok: false, reason: 'unsigned' });
+    },
+  );
 
   it('refuses a call from a site not in the config', async () => {
     const headers = signRequest({ siteId: 'site-z', privateKey: siteA.privateKey, ...push, now: NOW });

@@ -11,11 +11,19 @@ import { readFileSync } from 'node:fs';
 
 /** SPEC §9: the headers a sending site adds to every site-to-site call (push, pull, manifest, signal, proxy). */
 export const SITE_HEADERS = {
+  protocol: 'x-site-protocol',
   site: 'x-site-id',
+  receiver: 'x-site-receiver',
   timestamp: 'x-site-timestamp',
   nonce: 'x-site-nonce',
   signature: 'x-site-signature',
 } as const;
+
+/**
+ * The signing protocol. Version 2 signs the receiving site's id (SPEC §9: a captured call cannot be
+ * replayed at another site); a call in any other version, the receiver-less version 1 included, is refused.
+ */
+export const SITE_PROTOCOL = '2';
 
 /** SPEC §9: clock skew over 30 s, either direction, makes a call stale. */
 export const DEFAULT_MAX_SKEW_MS = 30_000;
@@ -68,26 +76,48 @@ export function publicKeyFromPem(pem: string): KeyObject {
   return requireEd25519(key, 'a site public key');
 }
 
-/** SPEC §9: what is signed — the method, the path with query, a timestamp, a nonce and the body's SHA-256. */
-export function signingPayload(
-  method: string,
-  pathWithQuery: string,
-  timestampMs: string,
-  nonce: string,
-  body: Buffer | string | undefined,
-): Buffer {
+/** What one signature covers (SPEC §9). */
+export interface SignedFields {
+  /** the sending site */
+  siteId: string;
+  /** the site the call is sent to */
+  receiver: string;
+  method: string;
+  /** path + query, exactly as sent */
+  path: string;
+  timestamp: string;
+  nonce: string;
+  body: Buffer | string | undefined;
+}
+
+/**
+ * SPEC §9: what is signed — the protocol version, the sending and the receiving site, the method,
+ * the path with query, a timestamp, a nonce and the body's SHA-256, one per line.
+ */
+export function signingPayload(fields: SignedFields): Buffer {
   const bodySha256 = createHash('sha256')
-    .update(body ?? '')
+    .update(fields.body ?? '')
     .digest('hex');
   return Buffer.from(
-    `${method.toUpperCase()}\n${pathWithQuery}\n${timestampMs}\n${nonce}\n${bodySha256}`,
+    [
+      `dd-site-call/${SITE_PROTOCOL}`,
+      fields.siteId,
+      fields.receiver,
+      fields.method.toUpperCase(),
+      fields.path,
+      fields.timestamp,
+      fields.nonce,
+      bodySha256,
+    ].join('\n'),
     'utf8',
   );
 }
 
-/** The four `SITE_HEADERS` for one outgoing site-to-site call. */
+/** The `SITE_HEADERS` for one outgoing site-to-site call to `receiver`. */
 export function signRequest(input: {
   siteId: string;
+  /** the id of the site the call is sent to: no other site accepts it */
+  receiver: string;
   privateKey: KeyObject;
   method: string;
   /** path + query, exactly as sent */
@@ -98,9 +128,12 @@ export function signRequest(input: {
 }): Record<string, string> {
   const timestamp = String(Math.trunc(input.now ?? Date.now()));
   const nonce = input.nonce ?? randomBytes(16).toString('hex');
-  const payload = signingPayload(input.method, input.path, timestamp, nonce, input.body);
+  const { siteId, receiver, method, path, body } = input;
+  const payload = signingPayload({ siteId, receiver, method, path, timestamp, nonce, body });
   return {
+    [SITE_HEADERS.protocol]: SITE_PROTOCOL,
     [SITE_HEADERS.site]: input.siteId,
+    [SITE_HEADERS.receiver]: input.receiver,
     [SITE_HEADERS.timestamp]: timestamp,
     [SITE_HEADERS.nonce]: nonce,
     [SITE_HEADERS.signature]: sign(null, payload, input.privateKey).toString('base64'),
@@ -144,7 +177,17 @@ export class MemoryNonceStore implements NonceStore {
 
 export type SiteVerification =
   | { ok: true; siteId: string }
-  | { ok: false; reason: 'unsigned' | 'unknown_site' | 'stale' | 'bad_signature' | 'replayed' };
+  | {
+      ok: false;
+      reason:
+        | 'unsigned'
+        | 'unsupported_protocol'
+        | 'wrong_receiver'
+        | 'unknown_site'
+        | 'stale'
+        | 'bad_signature'
+        | 'replayed';
+    };
 
 function headerValue(
   headers: Record<string, string | string[] | undefined>,
@@ -176,10 +219,13 @@ function signatureMatchesAnyKey(
 
 /**
  * SPEC §9: verifies a site-to-site call. The keys come from the claimed site's config entry, so a
- * site can act only as itself. The nonce is remembered only after the signature holds, so a forged
- * call cannot burn a nonce that the real sender is about to use.
+ * site can act only as itself; the call must be signed for `receiver`, so a call captured on its way
+ * to one site is refused by every other. The nonce is remembered only after the signature holds, so
+ * a forged call cannot burn a nonce that the real sender is about to use.
  */
 export async function verifySiteRequest(input: {
+  /** the verifying site's own id */
+  receiver: string;
   headers: Record<string, string | string[] | undefined>;
   method: string;
   path: string;
@@ -197,6 +243,13 @@ export async function verifySiteRequest(input: {
   if (!siteId || !timestamp || !nonce || !signature || !NONCE_PATTERN.test(nonce)) {
     return { ok: false, reason: 'unsigned' };
   }
+  if (headerValue(input.headers, SITE_HEADERS.protocol) !== SITE_PROTOCOL) {
+    return { ok: false, reason: 'unsupported_protocol' };
+  }
+  // The signature covers the receiver too; the header only lets the refusal say why.
+  if (headerValue(input.headers, SITE_HEADERS.receiver) !== input.receiver) {
+    return { ok: false, reason: 'wrong_receiver' };
+  }
 
   const keys = input.publicKeysOf(siteId);
   if (!keys || keys.length === 0) return { ok: false, reason: 'unknown_site' };
@@ -207,7 +260,8 @@ export async function verifySiteRequest(input: {
     return { ok: false, reason: 'stale' };
   }
 
-  const payload = signingPayload(input.method, input.path, timestamp, nonce, input.body);
+  const { receiver, method, path, body } = input;
+  const payload = signingPayload({ siteId, receiver, method, path, timestamp, nonce, body });
   if (!signatureMatchesAnyKey(payload, signature, keys)) return { ok: false, reason: 'bad_signature' };
 
   // A call is accepted up to maxSkew after its timestamp, which is at most maxSkew ahead of now.

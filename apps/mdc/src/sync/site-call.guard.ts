@@ -1,12 +1,14 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, ClusterConfigService } from '@dd/admin-api';
-import { verifySiteRequest } from '@dd/site-auth';
 import { PgNonceStore } from './pg-nonce.store';
 
 export type SiteRequest = FastifyRequest & { rawBody?: Buffer; site?: string };
 
-/** SPEC §9: site-to-site calls are signed; unsigned, forged, replayed or stale ones get 401. */
+/**
+ * SPEC §9: site-to-site calls are signed for the MDC; unsigned, forged, replayed or stale ones, and
+ * ones signed for another site, get 401.
+ */
 @Injectable()
 export class SiteCallGuard implements CanActivate {
   private readonly logger = new Logger('SiteCallGuard');
@@ -18,14 +20,7 @@ export class SiteCallGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<SiteRequest>();
-    const result = await verifySiteRequest({
-      headers: request.headers,
-      method: request.method,
-      path: request.url,
-      body: request.rawBody,
-      publicKeysOf: (site) => this.config.publicKeysOf(site),
-      nonces: this.nonces,
-    });
+    const result = await this.config.verifySiteCall(request, this.nonces);
     if (!result.ok) {
       this.logger.warn(`refused site call ${request.method} ${request.url}: ${result.reason}`);
       throw new ApiError('unauthorized', `site call refused: ${result.reason}`);

@@ -180,14 +180,26 @@ describe('routing at a work site (SPEC §9)', () => {
   });
 
   describe('a proxied request (at most one hop)', () => {
-    const hop = (path: string, signAs: string, proxiedBy = signAs, token = 'ops-token') =>
+    const hop = (
+      path: string,
+      signAs: string,
+      proxiedBy = signAs,
+      token = 'ops-token',
+      receiver = 'site-a',
+    ) =>
       app.inject({
         method: 'GET',
         url: path,
         headers: {
           authorization: `Bearer ${token}`,
           'x-proxied-by': proxiedBy,
-          ...signRequest({ siteId: signAs, privateKey: config.privateKey(signAs), method: 'GET', path }),
+          ...signRequest({
+            siteId: signAs,
+            receiver,
+            privateKey: config.privateKey(signAs),
+            method: 'GET',
+            path,
+          }),
         },
       });
 
@@ -210,6 +222,13 @@ describe('routing at a work site (SPEC §9)', () => {
         headers: { authorization: 'Bearer ops-token', 'x-proxied-by': 'site-b' },
       });
       expect(unsigned.statusCode).toBe(401);
+      expect(directory.getDomain).not.toHaveBeenCalled();
+    });
+
+    it('refuses with 401 a hop signed for another site (site-c), as a captured call replayed here', async () => {
+      const reply = await hop('/api/v1/domains/acme', 'site-b', 'site-b', 'ops-token', 'site-c');
+      expect(reply.statusCode).toBe(401);
+      expect(reply.json()).toMatchObject({ code: 'unauthorized' });
       expect(directory.getDomain).not.toHaveBeenCalled();
     });
 

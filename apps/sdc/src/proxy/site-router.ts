@@ -10,9 +10,9 @@ import {
 import { ClusterConfig, masterSite, servingSites, siteServes } from '@dd/cluster-config';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
-import { ProxyForwarder, ProxyTarget } from '../remote';
+import { ProxyForwarder, SiteTarget } from '../remote';
 
-type Route = { here: true } | { here: false; targets: ProxyTarget[]; mdcOnly: boolean };
+type Route = { here: true } | { here: false; targets: SiteTarget[]; mdcOnly: boolean };
 
 /**
  * SPEC §9 at a work site: a request for a domain the site serves (and has loaded) is answered here;
@@ -77,7 +77,7 @@ export class SiteRouter implements SiteRouting {
 }
 
 /** The sites serving `name` other than this one, in config order, then the MDC (which holds every domain). */
-function targets(config: ClusterConfig, name: string, self: string): ProxyTarget[] {
+function targets(config: ClusterConfig, name: string, self: string): SiteTarget[] {
   const serving = new Set(servingSites(config, name));
   const peers = config.sites.filter((s) => s.id !== self && s.role !== 'master' && serving.has(s.id));
   return [...peers, masterSite(config)].map((s) => ({ id: s.id, url: s.url }));

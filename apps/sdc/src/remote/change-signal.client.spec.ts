@@ -44,7 +44,7 @@ function watch(mdc: FarSite, options: { idleTimeoutMs?: number } = {}) {
   const transitions: boolean[] = [];
   const client = new ChangeSignalClient({
     http,
-    masterUrl: () => mdc.url,
+    master: () => mdc.target,
     onChange: (version) => versions.push(version),
     onConnectedChange: (connected) => transitions.push(connected),
     ...options,

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { SignalEvent, SYNC_PATHS } from '@dd/sync-protocol';
-import { SiteHttp } from './site-http';
+import { SiteHttp, SiteTarget } from './site-http';
 
 const FIRST_BACKOFF_MS = 50;
 // SPEC §8: after an outage the stream reconnects within 1 s of the MDC being reachable again.
@@ -12,7 +12,7 @@ const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 export interface ChangeSignalOptions {
   http: SiteHttp;
   /** read at every connect, so a config reload that moves the MDC takes effect (SPEC §4) */
-  masterUrl: () => string;
+  master: () => SiteTarget;
   /** the change log moved for this site's scope: resync now (SPEC §8); must not throw */
   onChange: (version: string) => void;
   onConnectedChange?: (connected: boolean) => void;
@@ -66,7 +66,7 @@ export class ChangeSignalClient {
     this.stream = stream;
     let res: IncomingMessage;
     try {
-      res = await this.opts.http.openStream(this.opts.masterUrl(), SYNC_PATHS.signal, stream.signal);
+      res = await this.opts.http.openStream(this.opts.master(), SYNC_PATHS.signal, stream.signal);
     } catch {
       return false; // unreachable (or no MDC in the config yet): try again after the backoff
     }

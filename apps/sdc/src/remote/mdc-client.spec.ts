@@ -18,7 +18,7 @@ function fakeMdc(status = 200) {
 
 describe('MdcClient (SPEC §7, §8)', () => {
   const mdc = fakeMdc();
-  const client = new MdcClient(http, () => mdc.url);
+  const client = new MdcClient(http, () => mdc.target);
   beforeAll(() => mdc.listen());
   afterAll(() => mdc.close());
 
@@ -46,24 +46,24 @@ describe('MdcClient (SPEC §7, §8)', () => {
 
   it('reads the MDC address from the config in force at each call', async () => {
     const moved = await fakeMdc().listen();
-    let url = mdc.url;
-    const following = new MdcClient(http, () => url);
+    let target = mdc.target;
+    const following = new MdcClient(http, () => target);
     await following.manifest(false);
-    url = moved.url;
+    target = moved.target;
     await following.manifest(false);
     expect(moved.calls).toHaveLength(1);
     await moved.close();
   });
 
   it('throws MdcUnreachableError when nothing answers', async () => {
-    const down = new MdcClient(http, () => `http://127.0.0.1:${port}`);
+    const down = new MdcClient(http, () => ({ id: 'mdc', url: `http://127.0.0.1:${port}` }));
     const port = await closedPort();
     await expect(down.manifest(false)).rejects.toBeInstanceOf(MdcUnreachableError);
   });
 
   it.each([500, 502, 503])('throws MdcUnreachableError when the MDC answers %i', async (status) => {
     const failing = await fakeMdc(status).listen();
-    await expect(new MdcClient(http, () => failing.url).pull({ cursor: '0' })).rejects.toBeInstanceOf(
+    await expect(new MdcClient(http, () => failing.target).pull({ cursor: '0' })).rejects.toBeInstanceOf(
       MdcUnreachableError,
     );
     await failing.close();
@@ -71,7 +71,7 @@ describe('MdcClient (SPEC §7, §8)', () => {
 
   it('throws MdcRefusedError with status and body when the site keys are wrong (401)', async () => {
     const wrongKey = new SiteHttp({ siteId: 'site-a', privateKey: makeSiteKeyPair().privateKey });
-    const error = await new MdcClient(wrongKey, () => mdc.url)
+    const error = await new MdcClient(wrongKey, () => mdc.target)
       .push({ epoch: 'epoch-0001', changes: [] })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MdcRefusedError);
@@ -80,7 +80,7 @@ describe('MdcClient (SPEC §7, §8)', () => {
 
   it('throws MdcRefusedError for a 400', async () => {
     const refusing = await fakeMdc(400).listen();
-    await expect(new MdcClient(http, () => refusing.url).pull({ cursor: 'x' })).rejects.toMatchObject({
+    await expect(new MdcClient(http, () => refusing.target).pull({ cursor: 'x' })).rejects.toMatchObject({
       name: 'MdcRefusedError',
       status: 400,
     });

@@ -8,14 +8,14 @@ import {
   SYNC_PATHS,
 } from '@dd/sync-protocol';
 import { MdcRefusedError, MdcUnreachableError, SiteUnreachableError } from './errors';
-import { SiteHttp } from './site-http';
+import { SiteHttp, SiteTarget } from './site-http';
 
 /** SPEC §7, §8: the signed calls a site makes to the MDC (push, pull, manifest, snapshot). */
 export class MdcClient {
   constructor(
     private readonly http: SiteHttp,
     /** read on every call, so a config reload that moves the MDC takes effect at once (SPEC §4) */
-    private readonly masterUrl: () => string,
+    private readonly master: () => SiteTarget,
   ) {}
 
   push(req: PushRequest): Promise<PushResponse> {
@@ -35,7 +35,7 @@ export class MdcClient {
   }
 
   private async call<T>(path: string, body: unknown): Promise<T> {
-    const answer = await this.http.request(this.masterUrl(), 'POST', path, body).catch((err: unknown) => {
+    const answer = await this.http.request(this.master(), 'POST', path, body).catch((err: unknown) => {
       throw err instanceof SiteUnreachableError ? new MdcUnreachableError(err.message, { cause: err }) : err;
     });
     // SPEC §8: a 5xx (an MDC restarting, a load balancer with no MDC behind it) is an outage like

@@ -12,8 +12,8 @@ const forwarder = new ProxyForwarder(
 );
 
 const sites: FarSite[] = [];
-async function site(respond: Responder): Promise<FarSite> {
-  const far = await new FarSite(keys, respond).listen();
+async function site(id: string, respond: Responder): Promise<FarSite> {
+  const far = await new FarSite(keys, respond, id).listen();
   sites.push(far);
   return far;
 }
@@ -55,8 +55,8 @@ async function down(id: string) {
 
 describe('ProxyForwarder (SPEC §9 proxying)', () => {
   it('returns the answer of the first target unchanged, with the headers that matter to the client', async () => {
-    const b = await site(serving('site-b'));
-    const answer = await forwarder.forward([{ id: 'site-b', url: b.url }], create);
+    const b = await site('site-b', serving('site-b'));
+    const answer = await forwarder.forward([b.target], create);
     expect(answer).toEqual({
       status: 201,
       headers: {
@@ -70,9 +70,9 @@ describe('ProxyForwarder (SPEC §9 proxying)', () => {
     });
   });
 
-  it('forwards the caller’s identity and conditions, marks the hop, and signs as itself', async () => {
-    const b = await site(serving('site-b'));
-    await forwarder.forward([{ id: 'site-b', url: b.url }], create);
+  it('forwards the caller’s identity and conditions, marks the hop, and signs as itself for the target', async () => {
+    const b = await site('site-b', serving('site-b'));
+    await forwarder.forward([b.target], create);
     const call = b.calls[0];
     expect(call).toMatchObject({
       method: 'POST',
@@ -86,73 +86,64 @@ describe('ProxyForwarder (SPEC §9 proxying)', () => {
       'x-wait-for': 'mdc',
       'x-request-id': 'req-1',
       'x-proxied-by': 'site-a',
+      'x-site-receiver': 'site-b',
     });
     expect(call.headers.cookie).toBeUndefined();
     expect(call.headers.host).not.toBe('site-a.example');
   });
 
   it('skips a dead peer and takes the next target’s answer', async () => {
-    const master = await site(serving('master'));
-    const answer = await forwarder.forward([await down('site-b'), { id: 'master', url: master.url }], create);
+    const master = await site('master', serving('master'));
+    const answer = await forwarder.forward([await down('site-b'), master.target], create);
     expect(answer).toMatchObject({ status: 201, servedBy: 'master' });
   });
 
   it('skips a target that answers 421 (it does not serve the domain and will not proxy again)', async () => {
-    const b = await site(misdirected);
-    const c = await site(serving('site-c'));
-    const answer = await forwarder.forward(
-      [
-        { id: 'site-b', url: b.url },
-        { id: 'site-c', url: c.url },
-      ],
-      { method: 'GET', pathWithQuery: '/api/v1/domains/acme', headers: {} },
-    );
+    const b = await site('site-b', misdirected);
+    const c = await site('site-c', serving('site-c'));
+    const answer = await forwarder.forward([b.target, c.target], {
+      method: 'GET',
+      pathWithQuery: '/api/v1/domains/acme',
+      headers: {},
+    });
     expect(answer).toMatchObject({ status: 201, servedBy: 'site-c' });
     expect(b.calls).toHaveLength(1);
   });
 
   it('returns an error answer of a serving site as it is, without trying further', async () => {
-    const b = await site((_call, res) => sendJson(res, 404, { code: 'entity_not_found' }));
-    const c = await site(serving('site-c'));
-    const answer = await forwarder.forward(
-      [
-        { id: 'site-b', url: b.url },
-        { id: 'site-c', url: c.url },
-      ],
-      { method: 'GET', pathWithQuery: '/api/v1/domains/acme/entities/user/x', headers: {} },
-    );
+    const b = await site('site-b', (_call, res) => sendJson(res, 404, { code: 'entity_not_found' }));
+    const c = await site('site-c', serving('site-c'));
+    const answer = await forwarder.forward([b.target, c.target], {
+      method: 'GET',
+      pathWithQuery: '/api/v1/domains/acme/entities/user/x',
+      headers: {},
+    });
     expect(answer).toMatchObject({ status: 404, body: { code: 'entity_not_found' }, servedBy: 'site-b' });
     expect(c.calls).toHaveLength(0);
   });
 
   it('names every site tried when none answers, never "not found"', async () => {
-    const b = await site(misdirected);
-    const targets = [await down('site-c'), { id: 'site-b', url: b.url }, await down('master')];
+    const b = await site('site-b', misdirected);
+    const targets = [await down('site-c'), b.target, await down('master')];
     const error = await forwarder.forward(targets, create).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SitesUnreachableError);
     expect(error).toMatchObject({ tried: ['site-c', 'site-b', 'master'], mdcOnly: false });
   });
 
   it('gives up on a target that does not answer within its timeout', async () => {
-    const hung = await site(() => undefined);
-    const master = await site(serving('master'));
+    const hung = await site('site-b', () => undefined);
+    const master = await site('master', serving('master'));
     const quick = new ProxyForwarder(
       new SiteHttp({ siteId: 'site-a', privateKey: siteA.privateKey, timeoutMs: 200 }),
       'site-a',
     );
-    const answer = await quick.forward(
-      [
-        { id: 'site-b', url: hung.url },
-        { id: 'master', url: master.url },
-      ],
-      create,
-    );
+    const answer = await quick.forward([hung.target, master.target], create);
     expect(answer.servedBy).toBe('master');
   });
 
   it('joins a repeated header into one value', async () => {
-    const b = await site(serving('site-b'));
-    await forwarder.forward([{ id: 'site-b', url: b.url }], {
+    const b = await site('site-b', serving('site-b'));
+    await forwarder.forward([b.target], {
       ...create,
       headers: { 'X-Request-Id': ['a', 'b'] },
     });

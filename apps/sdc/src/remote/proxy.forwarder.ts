@@ -1,6 +1,6 @@
 import { HEADER, SitesUnreachableError } from '@dd/admin-api';
 import { SiteUnreachableError } from './errors';
-import { SiteHttp } from './site-http';
+import { SiteHttp, SiteTarget } from './site-http';
 
 /** The caller's headers that travel with a proxied request: identity, condition, wait, tracing (SPEC §5, §9, §10). */
 const FORWARDED_REQUEST_HEADERS: string[] = [
@@ -19,11 +19,6 @@ const RETURNED_ANSWER_HEADERS = [
 ];
 /** SPEC §9: the answer of a site that does not serve the domain and will not proxy again. */
 const MISDIRECTED = 421;
-
-export interface ProxyTarget {
-  id: string;
-  url: string;
-}
 
 export interface ProxiedRequest {
   method: string;
@@ -53,14 +48,14 @@ export class ProxyForwarder {
    * for "not found" — and when none answers the error names every site tried (502 `site_unreachable`,
    * or 503 `mdc_unreachable` when `mdcOnly`: a master-domain write, which only the MDC can take).
    */
-  async forward(targets: ProxyTarget[], request: ProxiedRequest, mdcOnly = false): Promise<ProxiedAnswer> {
+  async forward(targets: SiteTarget[], request: ProxiedRequest, mdcOnly = false): Promise<ProxiedAnswer> {
     const headers = this.forwardedHeaders(request.headers);
     const tried: string[] = [];
     for (const target of targets) {
       tried.push(target.id);
       // Each target gets SiteHttp's own timeout (5 s by default), so one dead peer costs at most that.
       const answer = await this.http
-        .request(target.url, request.method, request.pathWithQuery, request.body, headers)
+        .request(target, request.method, request.pathWithQuery, request.body, headers)
         .catch((err: unknown) => {
           if (err instanceof SiteUnreachableError) return undefined;
           throw err;

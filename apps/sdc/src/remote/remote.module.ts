@@ -22,7 +22,7 @@ import { SiteHttp } from './site-http';
       inject: [SiteHttp, ClusterConfigService],
       // SPEC §4: read on every call, so a reload that moves the MDC takes effect at once.
       useFactory: (http: SiteHttp, config: ClusterConfigService) =>
-        new MdcClient(http, () => masterSite(config.current).url),
+        new MdcClient(http, () => masterSite(config.current)),
     },
     {
       provide: ProxyForwarder,

@@ -13,6 +13,12 @@ export interface SiteAnswer {
   text: string;
 }
 
+/** Another site, as the config lists it: its id (which the signature names, SPEC §9) and its URL. */
+export interface SiteTarget {
+  id: string;
+  url: string;
+}
+
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /**
@@ -32,7 +38,7 @@ export class SiteHttp {
   }
 
   async request(
-    baseUrl: string,
+    target: SiteTarget,
     method: string,
     pathWithQuery: string,
     body?: unknown,
@@ -40,9 +46,16 @@ export class SiteHttp {
     timeoutMs = this.timeoutMs,
   ): Promise<SiteAnswer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const url = siteUrl(baseUrl, pathWithQuery);
+    const url = siteUrl(target.url, pathWithQuery);
     try {
-      const res = await this.send(url, method, payload, extraHeaders, AbortSignal.timeout(timeoutMs));
+      const res = await this.send(
+        target.id,
+        url,
+        method,
+        payload,
+        extraHeaders,
+        AbortSignal.timeout(timeoutMs),
+      );
       const text = await readText(res);
       const headers = toHeaders(res.headers);
       return { status: res.statusCode ?? 0, headers, body: parseBody(text, headers), text };
@@ -56,12 +69,12 @@ export class SiteHttp {
    * only the wait for the answer's headers; `signal` ends the stream.
    */
   async openStream(
-    baseUrl: string,
+    target: SiteTarget,
     pathWithQuery: string,
     signal: AbortSignal,
     timeoutMs = this.timeoutMs,
   ): Promise<IncomingMessage> {
-    const url = siteUrl(baseUrl, pathWithQuery);
+    const url = siteUrl(target.url, pathWithQuery);
     const connecting = new AbortController();
     const timer = setTimeout(
       () => connecting.abort(new Error(`no answer within ${timeoutMs} ms`)),
@@ -69,7 +82,14 @@ export class SiteHttp {
     );
     try {
       const headers = { accept: 'text/event-stream' };
-      return await this.send(url, 'GET', undefined, headers, AbortSignal.any([signal, connecting.signal]));
+      return await this.send(
+        target.id,
+        url,
+        'GET',
+        undefined,
+        headers,
+        AbortSignal.any([signal, connecting.signal]),
+      );
     } catch (err) {
       throw new SiteUnreachableError(url, err);
     } finally {
@@ -79,6 +99,7 @@ export class SiteHttp {
 
   /** Resolves with the answer once its headers arrive; redirects are not followed (they would change the signed path). */
   private send(
+    receiver: string,
     url: string,
     method: string,
     payload: string | undefined,
@@ -91,6 +112,7 @@ export class SiteHttp {
       ...extraHeaders,
       ...signRequest({
         siteId: this.opts.siteId,
+        receiver,
         privateKey: this.opts.privateKey,
         method: upperMethod,
         // the path as it goes on the wire (URL percent-encodes it), which is what the receiver verifies

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemoryNonceStore, SiteVerification, verifySiteRequest } from '@dd/site-auth';
+import type { SiteTarget } from './site-http';
 
 /** Test helpers: the far side of a site-to-site call, on loopback. Not for production code. */
 
@@ -23,7 +24,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(JSON.stringify(body));
 }
 
-/** A node:http server that verifies every call's site signature, then hands it to `respond`. */
+/** A node:http server that verifies every call's site signature as site `id`, then hands it to `respond`. */
 export class FarSite {
   readonly calls: ReceivedCall[] = [];
   port = 0;
@@ -33,10 +34,16 @@ export class FarSite {
   constructor(
     private readonly publicKeys: Record<string, KeyObject>,
     private readonly respond: Responder,
+    readonly id = 'mdc',
   ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** where a SiteHttp sends its calls for this site */
+  get target(): SiteTarget {
+    return { id: this.id, url: this.url };
   }
 
   /** Listens on `port`, or on a free one the first time; again on the same port after close(). */
@@ -47,6 +54,7 @@ export class FarSite {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         void verifySiteRequest({
+          receiver: this.id,
           headers: req.headers,
           method: req.method ?? '',
           path: req.url ?? '',

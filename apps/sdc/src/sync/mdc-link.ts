@@ -18,7 +18,7 @@ export class MdcLink implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(http: SiteHttp, config: ClusterConfigService, scheduler: SyncScheduler, metrics: SdcMetrics) {
     this.signal = new ChangeSignalClient({
       http,
-      masterUrl: () => masterSite(config.current).url,
+      master: () => masterSite(config.current),
       onChange: () => scheduler.soon(0),
       onConnectedChange: (connected) => {
         metrics.signalConnected.set(connected ? 1 : 0);

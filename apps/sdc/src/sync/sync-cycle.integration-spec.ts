@@ -32,7 +32,7 @@ describe('SDC core against a real MDC and Redis', () => {
       () => 5,
     );
     const http = new SiteHttp({ siteId: 'site-a', privateKey: files.site('site-a').privateKey });
-    client = new MdcClient(http, () => mdc.url);
+    client = new MdcClient(http, () => mdc.target);
     cycle = new SyncCycle(store, client, new Resync(store, () => 'master'));
     await mdc.admin().post('/domains', { name: 'acme', settings: { plan: 'gold' } });
     await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'alice', attributes: { a: 1 } });
@@ -183,7 +183,7 @@ describe('SDC core against a real MDC and Redis', () => {
       store,
       new MdcClient(
         new SiteHttp({ siteId: 'site-a', privateKey: mdc.files.site('site-a').privateKey }),
-        () => 'http://127.0.0.1:9',
+        () => ({ id: 'master', url: 'http://127.0.0.1:9' }),
       ),
       new Resync(store, () => 'master'),
     );
