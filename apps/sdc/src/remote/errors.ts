@@ -10,9 +10,29 @@ export class SiteUnreachableError extends Error {
   }
 }
 
-/** SPEC §8: the MDC could not be reached, or answered 5xx; the site keeps working alone. */
+/**
+ * SPEC §8: the MDC could not be reached, or something in front of it said so (502/503/504: a load
+ * balancer with no MDC behind it, an MDC restarting or answering `store_unavailable`); the site keeps
+ * working alone.
+ */
 export class MdcUnreachableError extends Error {
   override readonly name = 'MdcUnreachableError';
+}
+
+/**
+ * The MDC was reached and failed the call itself (a 500 `internal_error`, any other 5xx): not an
+ * outage, and not a verdict either — the site keeps its queue and tries again later.
+ */
+export class MdcFailedError extends Error {
+  override readonly name = 'MdcFailedError';
+
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    path: string,
+  ) {
+    super(`the MDC answered ${status} to ${path}: ${bodyText(body)}`);
+  }
 }
 
 /** The MDC answered 4xx: it refused the call itself (e.g. 401 when the site keys are wrong). */
@@ -23,10 +43,12 @@ export class MdcRefusedError extends Error {
     readonly status: number,
     readonly body: unknown,
   ) {
-    super(
-      `the MDC refused the call with ${status}: ${typeof body === 'string' ? body : JSON.stringify(body)}`,
-    );
+    super(`the MDC refused the call with ${status}: ${bodyText(body)}`);
   }
+}
+
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : JSON.stringify(body);
 }
 
 // Duck-typed: a socket error may come from another realm (e.g. under jest), failing instanceof.

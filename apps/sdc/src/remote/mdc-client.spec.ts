@@ -1,6 +1,6 @@
 import { makeSiteKeyPair, publicKeyFromPem } from '@dd/site-auth';
 import type { PushRequest } from '@dd/sync-protocol';
-import { MdcRefusedError, MdcUnreachableError } from './errors';
+import { MdcFailedError, MdcRefusedError, MdcUnreachableError } from './errors';
 import { MdcClient } from './mdc-client';
 import { SiteHttp } from './site-http';
 import { closedPort, FarSite, sendJson } from './testing';
@@ -61,12 +61,29 @@ describe('MdcClient (SPEC §7, §8)', () => {
     await expect(down.manifest(false)).rejects.toBeInstanceOf(MdcUnreachableError);
   });
 
-  it.each([500, 502, 503])('throws MdcUnreachableError when the MDC answers %i', async (status) => {
-    const failing = await fakeMdc(status).listen();
-    await expect(new MdcClient(http, () => failing.target).pull({ cursor: '0' })).rejects.toBeInstanceOf(
-      MdcUnreachableError,
-    );
+  it.each([502, 503, 504])(
+    'throws MdcUnreachableError when the MDC answers %i (nothing behind the balancer, restarting, store down)',
+    async (status) => {
+      const failing = await fakeMdc(status).listen();
+      await expect(new MdcClient(http, () => failing.target).pull({ cursor: '0' })).rejects.toBeInstanceOf(
+        MdcUnreachableError,
+      );
+      await failing.close();
+    },
+  );
+
+  it('throws MdcFailedError with status and body, not MdcUnreachableError, when the MDC answers 500', async () => {
+    const internalError = { statusCode: 500, code: 'internal_error', message: 'error id 7f3a' };
+    const failing = await new FarSite({}, (_call, res) => sendJson(res, 500, internalError)).listen();
+    const error = await new MdcClient(http, () => failing.target)
+      .push({ epoch: 'epoch-0001', changes: [] })
+      .catch((e: unknown) => e);
     await failing.close();
+    expect(error).toBeInstanceOf(MdcFailedError);
+    expect(error).toMatchObject({ status: 500, body: internalError });
+    expect((error as Error).message).toBe(
+      `the MDC answered 500 to /sync/v1/push: ${JSON.stringify(internalError)}`,
+    );
   });
 
   it('throws MdcRefusedError with status and body when the site keys are wrong (401)', async () => {

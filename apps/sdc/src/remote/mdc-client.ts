@@ -7,8 +7,11 @@ import {
   SnapshotResponse,
   SYNC_PATHS,
 } from '@dd/sync-protocol';
-import { MdcRefusedError, MdcUnreachableError, SiteUnreachableError } from './errors';
+import { MdcFailedError, MdcRefusedError, MdcUnreachableError, SiteUnreachableError } from './errors';
 import { SiteHttp, SiteTarget } from './site-http';
+
+/** Bad gateway, service unavailable, gateway timeout: the MDC is not there to answer. */
+const OUTAGE_STATUSES = new Set([502, 503, 504]);
 
 /** SPEC §7, §8: the signed calls a site makes to the MDC (push, pull, manifest, snapshot). */
 export class MdcClient {
@@ -38,11 +41,13 @@ export class MdcClient {
     const answer = await this.http.request(this.master(), 'POST', path, body).catch((err: unknown) => {
       throw err instanceof SiteUnreachableError ? new MdcUnreachableError(err.message, { cause: err }) : err;
     });
-    // SPEC §8: a 5xx (an MDC restarting, a load balancer with no MDC behind it) is an outage like
-    // a refused connection: the cycle ends and the site keeps its state; a 4xx is the MDC's verdict.
-    if (answer.status >= 500) {
+    // SPEC §8: a 502/503/504 (a load balancer with no MDC behind it, an MDC restarting or without
+    // its database) is an outage like a refused connection; any other 5xx is the MDC failing the call
+    // (told apart, so an operator sees it); a 4xx is its verdict. The cycle ends; the queue stays.
+    if (OUTAGE_STATUSES.has(answer.status)) {
       throw new MdcUnreachableError(`the MDC answered ${answer.status} to ${path}: ${answer.text}`);
     }
+    if (answer.status >= 500) throw new MdcFailedError(answer.status, answer.body, path);
     if (answer.status < 200 || answer.status >= 300) throw new MdcRefusedError(answer.status, answer.body);
     if (typeof answer.body !== 'object' || answer.body === null) {
       throw new MdcUnreachableError(`the MDC answered ${path} without a JSON object`);

@@ -122,6 +122,22 @@ describe('ProxyForwarder (SPEC §9 proxying)', () => {
     expect(c.calls).toHaveLength(0);
   });
 
+  it('skips a target that answers 5xx (failing, or its store down) and takes the next target’s answer', async () => {
+    const b = await site('site-b', (_call, res) => sendJson(res, 500, { code: 'internal_error' }));
+    const c = await site('site-c', (_call, res) => sendJson(res, 503, { code: 'store_unavailable' }));
+    const master = await site('master', serving('master'));
+    const answer = await forwarder.forward([b.target, c.target, master.target], create);
+    expect(answer).toMatchObject({ status: 201, servedBy: 'master' });
+    expect([b.calls.length, c.calls.length]).toEqual([1, 1]);
+  });
+
+  it('answers site_unreachable naming the sites tried, never another site’s 500 as its own', async () => {
+    const b = await site('site-b', (_call, res) => sendJson(res, 500, { code: 'internal_error' }));
+    const error = await forwarder.forward([b.target, await down('master')], create).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SitesUnreachableError);
+    expect(error).toMatchObject({ tried: ['site-b', 'master'], mdcOnly: false });
+  });
+
   it('names every site tried when none answers, never "not found"', async () => {
     const b = await site('site-b', misdirected);
     const targets = [await down('site-c'), b.target, await down('master')];

@@ -44,9 +44,11 @@ export class ProxyForwarder {
 
   /**
    * Tries the targets in the caller's order (serving peers in config order, then the MDC) and
-   * returns the first answer unchanged. An unreachable target or a 421 is skipped — never taken
-   * for "not found" — and when none answers the error names every site tried (502 `site_unreachable`,
-   * or 503 `mdc_unreachable` when `mdcOnly`: a master-domain write, which only the MDC can take).
+   * returns the first answer unchanged. An unreachable target, a 421 or a 5xx (a site failing or
+   * without its store) is skipped — never taken for "not found", and another site's 500 is never
+   * passed off as this site's answer — and when none answers the error names every site tried
+   * (502 `site_unreachable`, or 503 `mdc_unreachable` when `mdcOnly`: a master-domain write, which
+   * only the MDC can take).
    */
   async forward(targets: SiteTarget[], request: ProxiedRequest, mdcOnly = false): Promise<ProxiedAnswer> {
     const headers = this.forwardedHeaders(request.headers);
@@ -60,7 +62,7 @@ export class ProxyForwarder {
           if (err instanceof SiteUnreachableError) return undefined;
           throw err;
         });
-      if (answer === undefined || answer.status === MISDIRECTED) continue;
+      if (answer === undefined || answer.status === MISDIRECTED || answer.status >= 500) continue;
       return {
         status: answer.status,
         headers: pick(answer.headers, RETURNED_ANSWER_HEADERS),

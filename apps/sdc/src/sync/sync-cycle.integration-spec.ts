@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import type { JsonObject } from '@dd/directory';
 import { ClusterFiles } from '../../../../test/harness/cluster-files';
 import { TestMdc } from '../../../../test/harness/mdc';
 import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { LocalWrites } from '../domains/local-writes';
 import { MdcClient, SiteHttp } from '../remote';
+import { FarSite, sendJson } from '../remote/testing';
 import { Resync } from './resync';
 import { SyncCycle } from './sync-cycle';
 
@@ -178,33 +180,55 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, repaired: 0 });
   });
 
-  it('keeps a change made while the MDC is unreachable, pending, and reports mdc_unreachable', async () => {
-    const unreachable = new SyncCycle(
+  /** A cycle of site-a against another address for the MDC (one that is down, or that fails). */
+  function cycleAgainst(url: string): SyncCycle {
+    const http = new SiteHttp({ siteId: 'site-a', privateKey: mdc.files.site('site-a').privateKey });
+    return new SyncCycle(
       store,
-      new MdcClient(
-        new SiteHttp({ siteId: 'site-a', privateKey: mdc.files.site('site-a').privateKey }),
-        () => ({ id: 'master', url: 'http://127.0.0.1:9' }),
-      ),
+      new MdcClient(http, () => ({ id: 'master', url })),
       new Resync(store, () => 'master'),
     );
+  }
+
+  async function updateAlice(patch: JsonObject): Promise<void> {
+    const alice = (await store.entity('acme', 'user', 'alice'))!.entity;
     await writes.submit(
-      {
-        op: 'entity.update',
-        id: (await store.entity('acme', 'user', 'alice'))!.entity.id,
-        domain: 'acme',
-        kind: 'user',
-        name: 'alice',
-        patch: { offline: true },
-      },
+      { op: 'entity.update', id: alice.id, domain: 'acme', kind: 'user', name: 'alice', patch },
       'ops',
     );
-    expect(await unreachable.run()).toMatchObject({ ok: false, error: 'mdc_unreachable' });
+  }
+
+  it('keeps a change made while the MDC is unreachable, pending, and reports mdc_unreachable', async () => {
+    await updateAlice({ offline: true });
+    expect(await cycleAgainst('http://127.0.0.1:9').run()).toMatchObject({
+      ok: false,
+      error: 'mdc_unreachable',
+    });
     expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1, offline: true });
     expect(await store.queueLength()).toBe(1);
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
     expect((await mdc.admin().get('/domains/acme/entities/user/alice')).body.attributes).toEqual({
       a: 1,
       offline: true,
+    });
+  });
+
+  it('reports an MDC that fails the push with a 500 as mdc_failed, not unreachable, and keeps the change queued', async () => {
+    const failing = await new FarSite({}, (_call, res) =>
+      sendJson(res, 500, { statusCode: 500, code: 'internal_error', message: 'error id 42' }),
+    ).listen();
+    try {
+      await updateAlice({ failed: true });
+      const report = await cycleAgainst(failing.url).run();
+      expect(report).toMatchObject({ ok: false, pushed: 0 });
+      expect(report.error).toMatch(/^mdc_failed: the MDC answered 500 to \/sync\/v1\/push: .*internal_error/);
+      expect(await store.queueLength()).toBe(1);
+    } finally {
+      await failing.close();
+    }
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
+    expect((await mdc.admin().get('/domains/acme/entities/user/alice')).body.attributes).toMatchObject({
+      failed: true,
     });
   });
 });

@@ -10,7 +10,7 @@ import type {
 } from '@dd/sync-protocol';
 import type { QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
 import type { CycleFigures } from '../ops/sdc.metrics';
-import { MdcUnreachableError, SiteUnreachableError } from '../remote';
+import { MdcFailedError, MdcUnreachableError, SiteUnreachableError } from '../remote';
 import type { Resync } from './resync';
 
 /** What /sync/status shows of the last cycle (SPEC §5). */
@@ -65,7 +65,7 @@ export class SyncCycle {
       await this.pullAndVerify(report);
     } catch (err) {
       report.ok = false;
-      report.error = isUnreachable(err) ? 'mdc_unreachable' : messageOf(err);
+      report.error = cycleError(err);
     }
     report.durationMs = Date.now() - started;
     await this.record(report);
@@ -141,9 +141,14 @@ export class SyncCycle {
   }
 }
 
-/** SPEC §8: the MDC could not be reached (or answered 5xx): the site keeps working alone. */
-function isUnreachable(err: unknown): boolean {
-  return err instanceof MdcUnreachableError || err instanceof SiteUnreachableError;
+/**
+ * What `lastCycle.error` says (SPEC §5): `mdc_unreachable` when the MDC could not be reached (the
+ * site keeps working alone), `mdc_failed: …` when it was reached and failed the call, else the error.
+ */
+function cycleError(err: unknown): string {
+  if (err instanceof MdcUnreachableError || err instanceof SiteUnreachableError) return 'mdc_unreachable';
+  if (err instanceof MdcFailedError) return `mdc_failed: ${err.message}`;
+  return messageOf(err);
 }
 
 function rejectionOf(entry: QueueEntry, verdict: PushVerdict & { status: 'rejected' }): Rejection {
