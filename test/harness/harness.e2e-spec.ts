@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, get as httpGet, Server } from 'node:http';
@@ -9,7 +10,13 @@ import { TestCluster, waitReady } from './cluster';
 import { withDb } from './domaindb';
 import { SiteProcess } from './processes';
 import { TcpRelay } from './relay';
-import { createTestRedisDb, postgresServerUrl, TestRedisDb } from './services';
+import {
+  createTestRedisDb,
+  ownRedisServer,
+  postgresServerUrl,
+  redisServerUrl,
+  TestRedisDb,
+} from './services';
 
 /**
  * GET on a connection of its own (a pooled keep-alive connection that a cut has reset fails on its
@@ -90,6 +97,23 @@ describe('test harness', () => {
   });
 
   describe('createTestRedisDb', () => {
+    it('takes only an empty database: data it did not create is left alone', async () => {
+      const probe = await createTestRedisDb('harness-probe');
+      await probe.release();
+      // the database the next caller would get now holds somebody else's data
+      const theirs = new Redis(probe.url);
+      try {
+        await theirs.set('not-ours', 'keep');
+        const next = await createTestRedisDb('harness-next');
+        await next.release();
+        expect(next.db).not.toBe(probe.db);
+        expect(await theirs.get('not-ours')).toBe('keep');
+      } finally {
+        await theirs.del('not-ours');
+        theirs.disconnect();
+      }
+    });
+
     it('gives two callers two different empty databases, and release frees them', async () => {
       const one = await createTestRedisDb('harness-one');
       let two: TestRedisDb | undefined;
@@ -124,6 +148,64 @@ describe('test harness', () => {
         expect(await lock.dbsize()).toBe(0);
       } finally {
         lock.disconnect();
+      }
+    });
+  });
+
+  describe('a redis-server of the test process’s own (SPEC §12)', () => {
+    async function within(ms: number, condition: () => boolean): Promise<boolean> {
+      for (const deadline = Date.now() + ms; !condition(); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() > deadline) return false;
+      }
+      return true;
+    }
+    const installed = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+    const ownServer = installed && !process.env.TEST_REDIS_URL;
+
+    (ownServer ? it : it.skip)(
+      'is the tests’ Redis, never the one on 6379, and one per process',
+      async () => {
+        const url = await redisServerUrl();
+        expect(new URL(url).port).not.toBe('6379');
+        // the next test file of this process (a fresh module registry) finds the same server
+        expect(await ownRedisServer()).toBe(url);
+        expect(existsSync(join(tmpdir(), `dd-test-redis-${process.pid}.json`))).toBe(true);
+        const redis = new Redis(url);
+        try {
+          expect(await redis.config('GET', 'save')).toEqual(['save', '']);
+          expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'no']);
+          expect(await redis.config('GET', 'bind')).toEqual(['bind', '127.0.0.1']);
+        } finally {
+          redis.disconnect();
+        }
+      },
+    );
+
+    (installed ? it : it.skip)('stops when the process that started it ends', async () => {
+      const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+      try {
+        const url = await ownRedisServer(owner.pid!);
+        const redis = new Redis(url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
+        try {
+          await redis.connect();
+          expect(await redis.ping()).toBe('PONG');
+          const { dir } = JSON.parse(
+            readFileSync(join(tmpdir(), `dd-test-redis-${owner.pid}.json`), 'utf8'),
+          ) as { dir: string };
+          owner.kill('SIGKILL');
+          // the server goes (its connection ends), then its directory and the note
+          const registry = join(tmpdir(), `dd-test-redis-${owner.pid}.json`);
+          expect(await within(5000, () => redis.status === 'end' && !existsSync(dir))).toBe(true);
+          expect(existsSync(registry)).toBe(false);
+        } finally {
+          redis.disconnect();
+        }
+      } finally {
+        owner.kill('SIGKILL');
       }
     });
   });

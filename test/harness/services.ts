@@ -1,9 +1,17 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { freePort } from './cluster-files';
 
 /**
  * SPEC §12: test databases come from TEST_DATABASE_URL / TEST_REDIS_URL when set, else from local
- * servers on their default ports when reachable, else from testcontainers (needs a Docker engine).
+ * servers (PostgreSQL on its default port; for Redis a redis-server of the test process's own when
+ * the binary is installed, else the one on 6379), else from testcontainers (needs a Docker engine).
+ * Tests never destroy data they did not create.
  */
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
@@ -93,10 +101,106 @@ async function redisReachable(url: string): Promise<boolean> {
   }
 }
 
-/** A URL to a Redis server (logical database 0; callers pick their own database). */
+function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Runs redis-server ($2: port, $3: its directory) for as long as process $1 lives, then stops it and
+ * removes its directory and $4 (the registry file): a killed test run leaves no server behind.
+ */
+const REDIS_WATCHDOG = `
+owner=$1 port=$2 dir=$3 registry=$4
+redis-server --save "" --appendonly no --port "$port" --bind 127.0.0.1 --dir "$dir" >"$dir/redis.log" 2>&1 &
+redis=$!
+trap 'kill $redis 2>/dev/null; wait $redis; rm -rf "$dir" "$registry"' EXIT
+trap 'exit 0' INT TERM HUP
+while kill -0 "$owner" 2>/dev/null && kill -0 "$redis" 2>/dev/null; do sleep 1; done
+`;
+
+/**
+ * Where this process notes the redis-server it started. Jest gives each test file a fresh module
+ * registry, so a module variable would start a server per file; the note lets every test file of
+ * one jest worker process share one server.
+ */
+const ownRedisRegistry = (owner: number) => join(tmpdir(), `dd-test-redis-${owner}.json`);
+
+interface OwnRedis {
+  url: string;
+  dir: string;
+}
+
+/** The server this process noted, if it still runs: the same directory proves it is that server. */
+async function notedRedisServer(owner: number): Promise<string | undefined> {
+  let noted: OwnRedis;
+  try {
+    noted = JSON.parse(readFileSync(ownRedisRegistry(owner), 'utf8')) as OwnRedis;
+  } catch {
+    return undefined;
+  }
+  if (!(await redisReachable(noted.url))) return undefined;
+  const dir = await withRedis(noted.url, (redis) => redis.config('GET', 'dir')).catch(() => []);
+  return dir[1] === noted.dir ? noted.url : undefined;
+}
+
+async function waitForRedis(url: string, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+    if (await redisReachable(url)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+/**
+ * SPEC §12: a redis-server of the test process's own (`owner`), on a free loopback port, without
+ * persistence, in a temporary directory; it stops when the owner ends. Used by every test file of
+ * that process.
+ */
+export async function ownRedisServer(owner = process.pid): Promise<string> {
+  const noted = await notedRedisServer(owner);
+  if (noted) return noted;
+  const registry = ownRedisRegistry(owner);
+  let failure = '';
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    // real path: it is how the server reports its directory (CONFIG GET dir), which identifies it
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'dd-test-redis-')));
+    const url = `redis://127.0.0.1:${port}`;
+    const args = [String(owner), String(port), dir, registry];
+    const watchdog = spawn('sh', ['-c', REDIS_WATCHDOG, 'dd-test-redis', ...args], { stdio: 'ignore' });
+    watchdog.unref();
+    if (await waitForRedis(url, 5000)) {
+      writeFileSync(registry, JSON.stringify({ url, dir } satisfies OwnRedis));
+      return url;
+    }
+    // another process took the port first, most likely: stop this one before trying the next port
+    failure = readLog(join(dir, 'redis.log'));
+    if (watchdog.exitCode === null && watchdog.signalCode === null) {
+      const exited = once(watchdog, 'exit');
+      watchdog.kill();
+      await exited;
+    }
+  }
+  throw new Error(`could not start a redis-server for the tests: ${failure}`);
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join('\n');
+  } catch {
+    return `(no log at ${file})`;
+  }
+}
+
+/**
+ * A URL to a Redis server (logical database 0; callers pick their own database). SPEC §12:
+ * TEST_REDIS_URL; else a redis-server of this process's own when the binary is installed (the tests
+ * never touch a server someone else runs); else the local server on 6379; else testcontainers.
+ */
 export function redisServerUrl(): Promise<string> {
   redisServer ??= (async () => {
     if (process.env.TEST_REDIS_URL) return process.env.TEST_REDIS_URL;
+    if (redisServerInstalled()) return ownRedisServer();
     if (await redisReachable(LOCAL_REDIS)) return LOCAL_REDIS;
     return startRedisContainer();
   })();
@@ -115,6 +219,7 @@ export interface TestRedisDb {
 
 const REDIS_DBS = 15;
 const redisDbLock = (db: number) => `dd:test:redis-db:${db}`;
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 async function withRedis<T>(url: string, work: (redis: import('ioredis').Redis) => Promise<T>): Promise<T> {
   const { default: Redis } = await import('ioredis');
@@ -135,22 +240,32 @@ function redisDbUrl(server: string, db: number): string {
 
 /**
  * A logical database 1..15 of the test Redis server for one caller alone (SPEC §12: each test file
- * gets its own key space), empty. Held by a lock key in database 0 that expires after an hour, so
- * a crashed run frees its databases by itself.
+ * gets its own key space). Held by a lock key in database 0 that expires after an hour, so a crashed
+ * run frees its databases by itself; taken only when it is empty, so a test never destroys data it
+ * did not create (on a server it did not start, a database left with data is somebody's).
  */
 export async function createTestRedisDb(label: string): Promise<TestRedisDb> {
   const server = await redisServerUrl();
   const owner = `${label} ${randomBytes(6).toString('hex')}`;
   const db = await withRedis(redisDbUrl(server, 0), async (redis) => {
+    const skipped: string[] = [];
     for (let n = 1; n <= REDIS_DBS; n++) {
-      if ((await redis.set(redisDbLock(n), owner, 'EX', 3600, 'NX')) === 'OK') return n;
+      const lock = redisDbLock(n);
+      if ((await redis.set(lock, owner, 'EX', 3600, 'NX')) !== 'OK') {
+        skipped.push(`${n} held by ${await redis.get(lock)}`);
+        continue;
+      }
+      await redis.select(n);
+      const keys = await redis.dbsize();
+      await redis.select(0);
+      if (keys === 0) return n;
+      skipped.push(`${n} not empty (${keys} keys)`);
+      await redis.eval(UNLOCK, 1, lock, owner);
     }
-    const holders = await redis.mget(...Array.from({ length: REDIS_DBS }, (_, i) => redisDbLock(i + 1)));
-    throw new Error(`no free Redis database on ${server}; held by: ${holders.join(', ')}`);
+    throw new Error(`no free empty Redis database on ${server}: ${skipped.join('; ')}`);
   });
   const url = redisDbUrl(server, db);
   const flush = () => withRedis(url, async (redis) => void (await redis.flushdb()));
-  await flush();
   let released: Promise<void> | undefined;
   return {
     url,
@@ -162,14 +277,7 @@ export async function createTestRedisDb(label: string): Promise<TestRedisDb> {
         const lock = redisDbUrl(server, 0);
         if ((await withRedis(lock, (redis) => redis.get(redisDbLock(db)))) !== owner) return;
         await flush();
-        await withRedis(lock, (redis) =>
-          redis.eval(
-            `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
-            1,
-            redisDbLock(db),
-            owner,
-          ),
-        );
+        await withRedis(lock, (redis) => redis.eval(UNLOCK, 1, redisDbLock(db), owner));
       })()),
   };
 }
