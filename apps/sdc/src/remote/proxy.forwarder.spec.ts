@@ -131,6 +131,14 @@ describe('ProxyForwarder (SPEC §9 proxying)', () => {
     expect([b.calls.length, c.calls.length]).toEqual([1, 1]);
   });
 
+  it('returns a serving peer’s 503 queue_full as it is: its answer to the write, not a failure', async () => {
+    const b = await site('site-b', (_call, res) => sendJson(res, 503, { code: 'queue_full' }));
+    const master = await site('master', serving('master'));
+    const answer = await forwarder.forward([b.target, master.target], create);
+    expect(answer).toMatchObject({ status: 503, body: { code: 'queue_full' }, servedBy: 'site-b' });
+    expect(master.calls).toHaveLength(0);
+  });
+
   it('answers site_unreachable naming the sites tried, never another site’s 500 as its own', async () => {
     const b = await site('site-b', (_call, res) => sendJson(res, 500, { code: 'internal_error' }));
     const error = await forwarder.forward([b.target, await down('master')], create).catch((e: unknown) => e);

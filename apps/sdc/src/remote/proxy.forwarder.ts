@@ -45,7 +45,7 @@ export class ProxyForwarder {
   /**
    * Tries the targets in the caller's order (serving peers in config order, then the MDC) and
    * returns the first answer unchanged. An unreachable target, a 421 or a 5xx (a site failing or
-   * without its store) is skipped — never taken for "not found", and another site's 500 is never
+   * without its store — but not 503 `queue_full`, the serving site's own answer to a write) is skipped — never taken for "not found", and another site's 500 is never
    * passed off as this site's answer — and when none answers the error names every site tried
    * (502 `site_unreachable`, or 503 `mdc_unreachable` when `mdcOnly`: a master-domain write, which
    * only the MDC can take).
@@ -62,7 +62,7 @@ export class ProxyForwarder {
           if (err instanceof SiteUnreachableError) return undefined;
           throw err;
         });
-      if (answer === undefined || answer.status === MISDIRECTED || answer.status >= 500) continue;
+      if (answer === undefined || answer.status === MISDIRECTED || failed(answer)) continue;
       return {
         status: answer.status,
         headers: pick(answer.headers, RETURNED_ANSWER_HEADERS),
@@ -93,4 +93,12 @@ function pick(headers: Headers, names: string[]): Record<string, string> {
     if (value !== null) out[name] = value;
   }
   return out;
+}
+
+/** A 5xx that says the target failed, not what it decided: 503 `queue_full` is a verdict (SPEC §6). */
+function failed(answer: { status: number; body: unknown }): boolean {
+  if (answer.status < 500) return false;
+  const body = answer.body;
+  const code = typeof body === 'object' && body !== null && 'code' in body ? body.code : undefined;
+  return !(answer.status === 503 && code === 'queue_full');
 }
