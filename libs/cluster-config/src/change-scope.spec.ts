@@ -123,6 +123,13 @@ describe('mayChange (SPEC §9: a site can change only what it serves)', () => {
     expect(check(domainCreate('ops.master'))).toEqual(masterRefused);
   });
 
+  it('quotes a name it refuses as JSON, since no rule has checked it yet', () => {
+    expect(check(entityCreate('a\u0000b'))).toEqual({
+      ok: false,
+      message: 'site site-a does not serve domain "a\\u0000b", so it may not change it',
+    });
+  });
+
   it('refuses a site that serves nothing', () => {
     expect(check(entityCreate('acme'), 'master')).toEqual(refused('acme', 'master'));
   });

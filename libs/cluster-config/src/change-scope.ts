@@ -52,10 +52,9 @@ export function mayChange(
       return { ok: false, message: `the master domain "${config.masterDomain}" is changed only at the MDC` };
     }
     if (!servingSites(config, domain).includes(site) && !servedSince(history, site, domain, from, now)) {
-      return {
-        ok: false,
-        message: `site ${site} does not serve domain "${domain}", so it may not change it`,
-      };
+      // JSON-quoted: the name comes from the site and no rule has checked it yet.
+      const quoted = JSON.stringify(domain);
+      return { ok: false, message: `site ${site} does not serve domain ${quoted}, so it may not change it` };
     }
   }
   return { ok: true };

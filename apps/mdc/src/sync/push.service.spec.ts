@@ -1,13 +1,14 @@
 import { Test } from '@nestjs/testing';
 import type { EntityManager } from 'typeorm';
 import { MetricsRegistry } from '@dd/admin-api';
-import type { Change, Decided, Verdict } from '@dd/directory';
+import { type Change, type Decided, type JsonObject, MemoryDirectory, type Verdict } from '@dd/directory';
 import type { PushRequest, PushVerdict, QueuedChange } from '@dd/sync-protocol';
 import { type Fake, strictFake } from '@dd/testing';
-import { ApplyChanges, Submission } from '../directory/apply-changes';
+import { ApplyChanges, Screen, Submission } from '../directory/apply-changes';
 import { DirectoryStore } from '../directory/directory.store';
 import { MdcMetrics } from '../ops/mdc.metrics';
 import { PushLedgerStore } from './push-ledger.store';
+import { PushScope } from './push-scope';
 import { PushService } from './push.service';
 
 const SITE = 'site-a';
@@ -16,8 +17,8 @@ const HEAD = 40n;
 /** The push's transaction: the service only hands it on, so any use of it fails the test. */
 const TX = strictFake<EntityManager>('tx');
 
-function queued(seq: number, name = `d${seq}`): QueuedChange {
-  const change: Change = { op: 'domain.create', id: `id-${seq}`, name, parent: null, settings: {} };
+function queued(seq: number, name = `d${seq}`, settings: JsonObject = {}): QueuedChange {
+  const change: Change = { op: 'domain.create', id: `id-${seq}`, name, parent: null, settings };
   return { seq, change, actor: 'alice', at: '2026-01-01T00:00:00.000Z' };
 }
 
@@ -25,12 +26,32 @@ function push(...changes: QueuedChange[]): PushRequest {
   return { epoch: EPOCH, changes, queueLength: 7 };
 }
 
-const TAKEN: Extract<Verdict, { ok: false }> = {
+type Refusal = Extract<Verdict, { ok: false }>;
+
+const TAKEN: Refusal = {
   ok: false,
   code: 'already_exists',
   message: 'domain "taken" already exists',
   winner: null,
 };
+const FORBIDDEN: Refusal = {
+  ok: false,
+  code: 'forbidden',
+  message: 'site site-a does not serve domain "elsewhere", so it may not change it',
+  winner: null,
+};
+/** A change's verdict as the MDC answers a refusal first decided now. */
+const rejected = (seq: number, { code, message, winner }: Refusal): PushVerdict => ({
+  seq,
+  status: 'rejected',
+  code,
+  message,
+  winner,
+  replayed: false,
+});
+/** The site's scope as PushScope would screen it: everything but the domain `elsewhere`. */
+const notElsewhere: Screen = ({ change }) =>
+  change.op === 'domain.create' && change.name === 'elsewhere' ? FORBIDDEN : null;
 
 describe('PushService (SPEC §7: exactly once)', () => {
   let service: PushService;
@@ -39,11 +60,19 @@ describe('PushService (SPEC §7: exactly once)', () => {
   /** The seqs ApplyChanges was asked to apply, in the order it got them. */
   let applied: Array<number | null>;
 
-  /** Accepts every change but those named `taken`; versions follow the locked head, as ApplyChanges gives them. */
-  const decideAll: ApplyChanges['applyLocked'] = async (_tx, head, _site, _epoch, items) => {
+  let scope: Fake<PushScope>;
+
+  /**
+   * Screens each change, then accepts every one but those named `taken`; versions follow the locked
+   * head, as ApplyChanges gives them (a screened-out change takes none).
+   */
+  const decideAll: ApplyChanges['applyLocked'] = async (_tx, head, _site, _epoch, items, screen) => {
     let next = head;
-    applied.push(...items.map((item) => item.seq));
+    const stored = new MemoryDirectory([], []);
     return items.map((item): Decided<Submission> => {
+      const refusal = screen?.(item, stored);
+      if (refusal) return { item, verdict: refusal };
+      applied.push(item.seq);
       if (item.change.op === 'domain.create' && item.change.name === 'taken') return { item, verdict: TAKEN };
       next += 1n;
       return { item, verdict: { ok: true, effects: [] }, version: next.toString() };
@@ -65,6 +94,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
     });
     applied = [];
     applier = strictFake<ApplyChanges>('ApplyChanges', { applyLocked: decideAll });
+    scope = strictFake<PushScope>('PushScope', { screenFor: async () => notElsewhere });
     const moduleRef = await Test.createTestingModule({
       providers: [
         PushService,
@@ -73,6 +103,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
         { provide: DirectoryStore, useValue: store },
         { provide: PushLedgerStore, useValue: ledger },
         { provide: ApplyChanges, useValue: applier },
+        { provide: PushScope, useValue: scope },
       ],
     }).compile();
     service = moduleRef.get(PushService);
@@ -81,11 +112,18 @@ describe('PushService (SPEC §7: exactly once)', () => {
   it('applies a contiguous run in seq order, each under the locked head', async () => {
     await given(0);
     const response = await service.push(SITE, push(queued(1), queued(2), queued(3)));
-    expect(applier.applyLocked).toHaveBeenCalledWith(TX, HEAD, SITE, EPOCH, [
-      { change: queued(1).change, actor: 'alice', seq: 1 },
-      { change: queued(2).change, actor: 'alice', seq: 2 },
-      { change: queued(3).change, actor: 'alice', seq: 3 },
-    ]);
+    expect(applier.applyLocked).toHaveBeenCalledWith(
+      TX,
+      HEAD,
+      SITE,
+      EPOCH,
+      [
+        { change: queued(1).change, actor: 'alice', seq: 1 },
+        { change: queued(2).change, actor: 'alice', seq: 2 },
+        { change: queued(3).change, actor: 'alice', seq: 3 },
+      ],
+      expect.any(Function),
+    );
     expect(response).toEqual({
       lastSeq: 3,
       verdicts: [
@@ -168,17 +206,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
     const response = await service.push(SITE, push(queued(1, 'taken'), queued(2)));
     expect(response).toEqual({
       lastSeq: 2,
-      verdicts: [
-        {
-          seq: 1,
-          status: 'rejected',
-          code: 'already_exists',
-          message: TAKEN.message,
-          winner: null,
-          replayed: false,
-        },
-        { seq: 2, status: 'applied', version: '41', replayed: false },
-      ],
+      verdicts: [rejected(1, TAKEN), { seq: 2, status: 'applied', version: '41', replayed: false }],
     });
   });
 
@@ -198,5 +226,31 @@ describe('PushService (SPEC §7: exactly once)', () => {
     );
     expect(response.lastSeq).toBe(6);
     expect(ledger.notePush).toHaveBeenCalledWith(SITE, EPOCH, 6, 7);
+  });
+
+  describe('SPEC §9: a site can change only what it serves', () => {
+    it('screens the push with the pushing site’s scope as of now', async () => {
+      await given(0);
+      const before = Date.now();
+      await service.push(SITE, push(queued(1)));
+      expect(scope.screenFor).toHaveBeenCalledWith(SITE, expect.any(Number));
+      expect(scope.screenFor.mock.calls[0][1]).toBeGreaterThanOrEqual(before);
+    });
+
+    it('refuses a change outside the scope as forbidden, gives it no version, and applies the one after it', async () => {
+      await given(0);
+      const response = await service.push(SITE, push(queued(1, 'elsewhere'), queued(2)));
+      expect(applied).toEqual([2]);
+      expect(response).toEqual({
+        lastSeq: 2,
+        verdicts: [rejected(1, FORBIDDEN), { seq: 2, status: 'applied', version: '41', replayed: false }],
+      });
+    });
+
+    it('records the forbidden verdict in the ledger, so a re-sent change gets it again and the queue moves on', async () => {
+      await given(0);
+      await service.push(SITE, push(queued(1, 'elsewhere')));
+      expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [rejected(1, FORBIDDEN)], 1);
+    });
   });
 });
