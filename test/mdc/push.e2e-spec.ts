@@ -347,4 +347,58 @@ describe('MDC push: conflict rules and exactly-once', () => {
       expect(verdict).toMatchObject({ status: 'applied' });
     });
   });
+
+  describe('what PostgreSQL refuses in a change is that change’s verdict, never a 500', () => {
+    it('answers a change holding a NUL byte rejected and applies the valid change after it', async () => {
+      const name = `after-nul-${randomUUID().slice(0, 6)}`;
+      const res = await siteA.call<PushResponse>('POST', '/sync/v1/push', {
+        epoch: randomUUID(),
+        changes: [
+          // JSON.stringify sends "a\u0000b": the MDC parses a real NUL into the value
+          {
+            seq: 1,
+            change: entityCreate('acme', 'nul-value', { note: 'a\u0000b' }),
+            actor: 'ops',
+            at: new Date().toISOString(),
+          },
+          { seq: 2, change: entityCreate('acme', name), actor: 'ops', at: new Date().toISOString() },
+        ],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.lastSeq).toBe(2);
+      expect(res.body.verdicts).toEqual([
+        {
+          seq: 1,
+          status: 'rejected',
+          code: 'validation_failed',
+          message: expect.any(String),
+          winner: null,
+          replayed: false,
+        },
+        { seq: 2, status: 'applied', version: expect.any(String), replayed: false },
+      ]);
+      expect((await admin().get('/domains/acme/entities/user/nul-value')).status).toBe(404);
+      expect((await admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
+    });
+
+    it('answers a NUL in a key and a lone surrogate the same way, each on its own', async () => {
+      const name = `after-bad-${randomUUID().slice(0, 6)}`;
+      const at = new Date().toISOString();
+      const res = await siteA.call<PushResponse>('POST', '/sync/v1/push', {
+        epoch: randomUUID(),
+        changes: [
+          { seq: 1, change: entityCreate('acme', 'nul-key', { ['k\u0000']: 1 }), actor: 'ops', at },
+          { seq: 2, change: entityCreate('acme', name), actor: 'ops', at },
+          { seq: 3, change: entityCreate('acme', 'surrogate', { note: '\ud800' }), actor: 'ops', at },
+        ],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.verdicts.map((v) => [v.seq, v.status])).toEqual([
+        [1, 'rejected'],
+        [2, 'applied'],
+        [3, 'rejected'],
+      ]);
+      expect(res.body.verdicts[2]).toMatchObject({ code: 'validation_failed' });
+    });
+  });
 });

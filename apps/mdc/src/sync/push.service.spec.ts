@@ -1,11 +1,11 @@
 import { Test } from '@nestjs/testing';
 import type { EntityManager } from 'typeorm';
-import { MetricsRegistry } from '@dd/admin-api';
+import { ClusterConfigService, MetricsRegistry } from '@dd/admin-api';
 import { type Change, type Decided, type JsonObject, MemoryDirectory, type Verdict } from '@dd/directory';
-import type { PushRequest, PushVerdict, QueuedChange } from '@dd/sync-protocol';
+import type { PushRequest, PushResponse, PushVerdict, QueuedChange } from '@dd/sync-protocol';
 import { type Fake, strictFake } from '@dd/testing';
 import { ApplyChanges, Screen, Submission } from '../directory/apply-changes';
-import { DirectoryStore } from '../directory/directory.store';
+import { AuditEntry, DirectoryStore, DomainWrite } from '../directory/directory.store';
 import { MdcMetrics } from '../ops/mdc.metrics';
 import { PushLedgerStore } from './push-ledger.store';
 import { PushScope } from './push-scope';
@@ -252,5 +252,188 @@ describe('PushService (SPEC §7: exactly once)', () => {
       await service.push(SITE, push(queued(1, 'elsewhere')));
       expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [rejected(1, FORBIDDEN)], 1);
     });
+  });
+});
+
+/**
+ * DomainDB as the strict fakes of the stores keep it: each transaction stages its writes and
+ * commits them only when its work resolves, as PostgreSQL would. It starts empty.
+ */
+class FakeDomainDb {
+  head = HEAD;
+  lastSeq = 0;
+  verdicts: PushVerdict[] = [];
+  audit: AuditEntry[] = [];
+  private readonly staged = new Map<
+    EntityManager,
+    Partial<Pick<FakeDomainDb, 'head' | 'lastSeq'>> & Pick<FakeDomainDb, 'verdicts' | 'audit'>
+  >();
+
+  constructor(private readonly refuses: (domains: DomainWrite[]) => Error | undefined) {}
+
+  readonly store = strictFake<DirectoryStore>('DirectoryStore', {
+    transaction: async (work) => {
+      const tx = strictFake<EntityManager>(`tx${this.staged.size + 1}`);
+      this.staged.set(tx, { verdicts: [], audit: [] });
+      const result = await work(tx);
+      const { head, lastSeq, verdicts, audit } = this.staged.get(tx)!;
+      this.head = head ?? this.head;
+      this.lastSeq = lastSeq ?? this.lastSeq;
+      this.verdicts.push(...verdicts);
+      this.audit.push(...audit);
+      return result;
+    },
+    lockHead: async () => this.head,
+    loadFor: async () => ({ view: new MemoryDirectory([], []), domains: new Map(), entities: new Map() }),
+    writeObjects: async (_tx, domains) => {
+      const error = this.refuses(domains);
+      if (error) throw error;
+    },
+    appendChangeLog: async () => undefined,
+    appendAudit: async (tx, rows) => void this.staged.get(tx)!.audit.push(...rows),
+    loadDigests: async () => new Map(),
+    writeDigests: async () => undefined,
+    setHead: async (tx, value) => void (this.staged.get(tx)!.head = value),
+    notifyChange: async () => undefined,
+  });
+
+  readonly ledger = strictFake<PushLedgerStore>('PushLedgerStore', {
+    lastSeq: async () => this.lastSeq,
+    firstVerdicts: async (_tx, _site, _epoch, seqs) =>
+      new Map(this.verdicts.filter((v) => seqs.includes(v.seq)).map((v) => [v.seq, v])),
+    record: async (tx, _site, _epoch, verdicts, lastSeq) => {
+      const staged = this.staged.get(tx)!;
+      staged.verdicts.push(...verdicts);
+      staged.lastSeq = lastSeq;
+    },
+    notePush: async () => undefined,
+  });
+}
+
+/** What `pg` throws for a NUL in a jsonb value (TypeORM's QueryFailedError copies `code` and `detail`). */
+function untranslatable(): Error {
+  return Object.assign(new Error('unsupported Unicode escape sequence'), {
+    code: '22P05',
+    detail: '\\u0000 cannot be converted to text.',
+  });
+}
+
+/** PostgreSQL as it stands on a NUL anywhere in a domain's settings, keys included. */
+const refusesNul = (domains: DomainWrite[]) =>
+  domains.some((w) => JSON.stringify(w.domain.settings).includes('\\u0000')) ? untranslatable() : undefined;
+
+const NUL_NOTE = { note: 'a\u0000b' };
+
+function settingsUpdate(seq: number, of: QueuedChange, patch: JsonObject): QueuedChange {
+  const { id, name } = of.change as Extract<Change, { op: 'domain.create' }>;
+  return { seq, change: { op: 'domain.update', id, name, patch }, actor: 'alice', at: of.at };
+}
+
+describe('PushService: what PostgreSQL refuses in a change is that change’s verdict, never the push’s 500', () => {
+  async function serviceOver(db: FakeDomainDb): Promise<PushService> {
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        PushService,
+        ApplyChanges,
+        MdcMetrics,
+        MetricsRegistry,
+        { provide: DirectoryStore, useValue: db.store },
+        { provide: PushLedgerStore, useValue: db.ledger },
+        {
+          provide: PushScope,
+          useValue: strictFake<PushScope>('PushScope', { screenFor: async () => () => null }),
+        },
+        { provide: ClusterConfigService, useValue: { current: { masterDomain: 'master' } } },
+      ],
+    }).compile();
+    return moduleRef.get(PushService);
+  }
+
+  const statuses = (response: PushResponse) => response.verdicts.map((v) => [v.seq, v.status]);
+  const audited = (db: FakeDomainDb) => db.audit.map((a) => [a.seq, a.version]);
+
+  it('answers the refused change validation_failed, saying what PostgreSQL refused, and applies the one after it once', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+
+    const response = await service.push(SITE, push(queued(1, 'al', NUL_NOTE), queued(2)));
+
+    const refusal =
+      'PostgreSQL refused the change: unsupported Unicode escape sequence: \\u0000 cannot be converted to text. (SQLSTATE 22P05)';
+    expect(response).toEqual({
+      lastSeq: 2,
+      verdicts: [
+        rejected(1, { ok: false, code: 'validation_failed', message: refusal, winner: null }),
+        { seq: 2, status: 'applied', version: '41', replayed: false },
+      ],
+    });
+    expect(audited(db)).toEqual([[2, '41']]);
+    expect(db.verdicts).toEqual(response.verdicts);
+    expect([db.lastSeq, db.head]).toEqual([2, 41n]);
+  });
+
+  it('isolates every refused change of a batch and applies all the others exactly once, in seq order', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+    const nulKey = { ['k\u0000']: 1 };
+
+    const response = await service.push(
+      SITE,
+      push(queued(1), queued(2, 'b2', nulKey), queued(3), queued(4, 'b4', NUL_NOTE), queued(5)),
+    );
+
+    expect(statuses(response)).toEqual([
+      [1, 'applied'],
+      [2, 'rejected'],
+      [3, 'applied'],
+      [4, 'rejected'],
+      [5, 'applied'],
+    ]);
+    expect(audited(db)).toEqual([
+      [1, '41'],
+      [3, '42'],
+      [5, '43'],
+    ]);
+    expect(db.verdicts.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('finds a refused update whose target an earlier change of the batch created', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+    const create = queued(1);
+
+    const response = await service.push(SITE, push(create, settingsUpdate(2, create, NUL_NOTE)));
+
+    expect(statuses(response)).toEqual([
+      [1, 'applied'],
+      [2, 'rejected'],
+    ]);
+    expect(response.verdicts[1]).toMatchObject({ code: 'validation_failed' });
+    expect(audited(db)).toEqual([[1, '41']]);
+  });
+
+  it('answers a re-sent refused change with its first verdict, trying nothing again', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+    const batch = push(queued(1, 'dee', NUL_NOTE), queued(2));
+    const first = await service.push(SITE, batch);
+    db.store.writeObjects.mockClear();
+
+    const again = await service.push(SITE, batch);
+
+    expect(again.verdicts).toEqual(first.verdicts.map((v) => ({ ...v, replayed: true })));
+    expect(db.store.writeObjects).not.toHaveBeenCalled();
+    expect(audited(db)).toEqual([[2, '41']]);
+  });
+
+  it('lets any other failure through: an unreachable DomainDB is no verdict on a change', async () => {
+    const lost = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    const db = new FakeDomainDb(() => lost);
+    const service = await serviceOver(db);
+
+    await expect(service.push(SITE, push(queued(1)))).rejects.toBe(lost);
+    expect([db.verdicts, db.audit, db.lastSeq]).toEqual([[], [], 0]);
   });
 });
