@@ -13,6 +13,10 @@ describe('SDC zones: a config reload adds, moves and lists zones', () => {
   beforeAll(async () => {
     cluster = await TestCluster.start('sdc-zones', {
       zones: [{ domain: 'acme', sites: ['site-a'] }],
+      admins: [
+        { name: 'acme-ops', token: 'acme-token', scope: ['acme'] },
+        { name: 'corp-ops', token: 'corp-token', scope: ['corp'] },
+      ],
       // The periodic cycle stays out of the way: the tests run the cycles they rely on.
       sdcEnv: { SYNC_INTERVAL_MS: '600000' },
     });
@@ -278,5 +282,30 @@ describe('SDC zones: a config reload adds, moves and lists zones', () => {
       }),
     ]);
     expect((await at('master').get('/domains/acme/entities/user/late')).status).toBe(404);
+  });
+
+  it('shows an admin with a scoped token only the rejections of its scope, limit counting what it may see', async () => {
+    // site-b (which serves corp) loses a create race in corp while cut off, after its refusal in acme.
+    cluster.cut('site-b');
+    try {
+      const local = await at('site-b').post('/domains/corp/entities', { kind: 'user', name: 'race' });
+      expect(local.status).toBe(201);
+    } finally {
+      cluster.restore('site-b');
+    }
+    await created(at('master').post('/domains/corp/entities', { kind: 'user', name: 'race' }));
+    await syncedOk('site-b');
+
+    const seen = async (token: string, query = '') => {
+      const res = await cluster.admin('site-b', token).get(`/sync/rejections${query}`);
+      expect(res.status).toBe(200);
+      return res.body.items.map((r: { target: string; reason: string }) => `${r.target} ${r.reason}`);
+    };
+    expect(await seen('ops-token')).toEqual(['corp/user/race already_exists', 'acme/user/late forbidden']);
+    expect(await seen('corp-token')).toEqual(['corp/user/race already_exists']);
+    expect(await seen('acme-token')).toEqual(['acme/user/late forbidden']);
+    // the newest rejection is corp's: acme-ops still gets one item of its own
+    expect(await seen('acme-token', '?limit=1')).toEqual(['acme/user/late forbidden']);
+    expect(await seen('ops-token', '?limit=1')).toEqual(['corp/user/race already_exists']);
   });
 });
