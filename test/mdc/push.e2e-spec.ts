@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Change } from '../../libs/directory/src';
 import type { PushResponse, PushVerdict, QueuedChange } from '../../libs/sync-protocol/src';
+import { ClusterFiles } from '../harness/cluster-files';
 import { TestMdc } from '../harness/mdc';
 import { SiteCaller } from '../harness/http';
 import { changeLogRows } from '../harness/domaindb';
 
-/** SPEC §7 through the MDC's push endpoint, against a real PostgreSQL. */
+/**
+ * SPEC §7 through the MDC's push endpoint, against a real PostgreSQL. Both sites serve `shared`, where
+ * the conflict tests race; `acme` is site-a's alone, `umbrella` site-b's (SPEC §9 scope).
+ */
 describe('MDC push: conflict rules and exactly-once', () => {
   let mdc: TestMdc;
   let siteA: SiteCaller;
@@ -14,9 +18,19 @@ describe('MDC push: conflict rules and exactly-once', () => {
   const epochs = new Map<string, string>();
 
   beforeAll(async () => {
-    mdc = await TestMdc.start('push');
+    const files = await ClusterFiles.create({
+      zones: [
+        { domain: 'shared', sites: ['site-a', 'site-b'] },
+        { domain: 'acme', sites: ['site-a'] },
+        { domain: 'umbrella', sites: ['site-b'] },
+      ],
+    });
+    mdc = await TestMdc.start('push', files);
     siteA = mdc.site('site-a');
     siteB = mdc.site('site-b');
+    for (const name of ['shared', 'acme', 'umbrella']) {
+      expect((await mdc.admin().post('/domains', { name })).status).toBe(201);
+    }
   });
   afterAll(() => mdc.stop());
 
@@ -42,9 +56,9 @@ describe('MDC push: conflict rules and exactly-once', () => {
 
   const admin = () => mdc.admin();
   let n = 0;
-  /** A fresh first-level domain for one test, created at the MDC. */
+  /** A fresh domain in the zone both sites serve, for one test, created at the MDC. */
   async function freshDomain(): Promise<string> {
-    const name = `d${++n}-${randomUUID().slice(0, 6)}`;
+    const name = `d${++n}-${randomUUID().slice(0, 6)}.shared`;
     expect((await admin().post('/domains', { name })).status).toBe(201);
     return name;
   }
@@ -91,8 +105,14 @@ describe('MDC push: conflict rules and exactly-once', () => {
   ])('%s', (_order, sites) => {
     it('lets the first create of a domain name to reach the MDC win; the later one gets already_exists', async () => {
       const [first, second] = sites();
-      const name = `race-${randomUUID().slice(0, 8)}`;
-      const mk = (): Change => ({ op: 'domain.create', id: randomUUID(), name, parent: null, settings: {} });
+      const name = `race-${randomUUID().slice(0, 8)}.shared`;
+      const mk = (): Change => ({
+        op: 'domain.create',
+        id: randomUUID(),
+        name,
+        parent: 'shared',
+        settings: {},
+      });
       const [won] = await push(first, mk());
       const [lost] = await push(second, mk());
       expect(won).toMatchObject({ status: 'applied' });
@@ -258,5 +278,127 @@ describe('MDC push: conflict rules and exactly-once', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('validation_failed');
+  });
+
+  describe('SPEC §9: a site can change only what it serves', () => {
+    const forbidden = { status: 'rejected', code: 'forbidden', winner: null, replayed: false };
+
+    it('refuses, holding only its own key, every change of the finding as forbidden and applies the allowed one after them', async () => {
+      const master = (await admin().get('/domains/master')).body;
+      const inUmbrella = (await admin().post('/domains', { name: 'x.umbrella' })).body;
+      const finding: Change[] = [
+        entityCreate('umbrella', 'planted'),
+        {
+          op: 'entity.create',
+          id: randomUUID(),
+          domain: 'master',
+          kind: 'admin',
+          name: 'mallory',
+          attributes: {},
+        },
+        { op: 'domain.create', id: randomUUID(), name: 'newco', parent: null, settings: {} },
+        { op: 'domain.update', id: master.id, name: 'master', patch: { owned: true } },
+        { op: 'domain.delete', id: inUmbrella.id, name: 'x.umbrella', recursive: true },
+        // its own zone's name on another domain's id: the id decides what would change
+        { op: 'domain.update', id: master.id, name: 'acme', patch: { owned: true } },
+      ];
+      const allowed = entityCreate('acme', `mine-${randomUUID().slice(0, 6)}`);
+
+      const verdicts = await push(siteA, ...finding, allowed);
+
+      expect(verdicts.slice(0, finding.length)).toEqual(
+        finding.map((_, i) => ({ ...forbidden, seq: verdicts[i].seq, message: expect.any(String) })),
+      );
+      expect(verdicts[finding.length]).toMatchObject({ status: 'applied', replayed: false });
+      expect(verdicts[1]).toMatchObject({ message: 'the master domain "master" is changed only at the MDC' });
+      expect(verdicts[2]).toMatchObject({
+        message: 'site site-a does not serve domain "newco", so it may not change it',
+      });
+
+      expect((await admin().get('/domains/umbrella/entities/user/planted')).status).toBe(404);
+      expect((await admin().get('/domains/master/entities/admin/mallory')).status).toBe(404);
+      expect((await admin().get('/domains/newco')).status).toBe(404);
+      expect((await admin().get('/domains/master')).body).toEqual(master);
+      expect((await admin().get('/domains/x.umbrella')).status).toBe(200);
+      const name = (allowed as Extract<Change, { op: 'entity.create' }>).name;
+      expect((await admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
+    });
+
+    it('records a forbidden verdict in the exactly-once ledger: re-sent, the change gets it again', async () => {
+      const epoch = randomUUID();
+      const batch: QueuedChange[] = [
+        { seq: 1, change: entityCreate('umbrella', 'again'), actor: 'ops', at: new Date().toISOString() },
+        {
+          seq: 2,
+          change: entityCreate('acme', `again-${randomUUID().slice(0, 6)}`),
+          actor: 'ops',
+          at: new Date().toISOString(),
+        },
+      ];
+      const first = await siteA.call<PushResponse>('POST', '/sync/v1/push', { epoch, changes: batch });
+      const again = await siteA.call<PushResponse>('POST', '/sync/v1/push', { epoch, changes: batch });
+      expect(first.body.lastSeq).toBe(2);
+      expect(first.body.verdicts.map((v) => v.status)).toEqual(['rejected', 'applied']);
+      expect(again.body.verdicts).toEqual(first.body.verdicts.map((v) => ({ ...v, replayed: true })));
+    });
+
+    it('lets the site that serves the zone make the same change', async () => {
+      const [verdict] = await push(siteB, entityCreate('umbrella', `theirs-${randomUUID().slice(0, 6)}`));
+      expect(verdict).toMatchObject({ status: 'applied' });
+    });
+  });
+
+  describe('what PostgreSQL refuses in a change is that change’s verdict, never a 500', () => {
+    it('answers a change holding a NUL byte rejected and applies the valid change after it', async () => {
+      const name = `after-nul-${randomUUID().slice(0, 6)}`;
+      const res = await siteA.call<PushResponse>('POST', '/sync/v1/push', {
+        epoch: randomUUID(),
+        changes: [
+          // JSON.stringify sends "a\u0000b": the MDC parses a real NUL into the value
+          {
+            seq: 1,
+            change: entityCreate('acme', 'nul-value', { note: 'a\u0000b' }),
+            actor: 'ops',
+            at: new Date().toISOString(),
+          },
+          { seq: 2, change: entityCreate('acme', name), actor: 'ops', at: new Date().toISOString() },
+        ],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.lastSeq).toBe(2);
+      expect(res.body.verdicts).toEqual([
+        {
+          seq: 1,
+          status: 'rejected',
+          code: 'validation_failed',
+          message: expect.any(String),
+          winner: null,
+          replayed: false,
+        },
+        { seq: 2, status: 'applied', version: expect.any(String), replayed: false },
+      ]);
+      expect((await admin().get('/domains/acme/entities/user/nul-value')).status).toBe(404);
+      expect((await admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
+    });
+
+    it('answers a NUL in a key and a lone surrogate the same way, each on its own', async () => {
+      const name = `after-bad-${randomUUID().slice(0, 6)}`;
+      const at = new Date().toISOString();
+      const res = await siteA.call<PushResponse>('POST', '/sync/v1/push', {
+        epoch: randomUUID(),
+        changes: [
+          { seq: 1, change: entityCreate('acme', 'nul-key', { ['k\u0000']: 1 }), actor: 'ops', at },
+          { seq: 2, change: entityCreate('acme', name), actor: 'ops', at },
+          { seq: 3, change: entityCreate('acme', 'surrogate', { note: '\ud800' }), actor: 'ops', at },
+        ],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.verdicts.map((v) => [v.seq, v.status])).toEqual([
+        [1, 'rejected'],
+        [2, 'applied'],
+        [3, 'rejected'],
+      ]);
+      expect(res.body.verdicts[2]).toMatchObject({ code: 'validation_failed' });
+    });
   });
 });

@@ -1,4 +1,6 @@
 import { TestCluster } from '../harness/cluster';
+import type { ClusterFilesOptions } from '../harness/cluster-files';
+import { withDb } from '../harness/domaindb';
 import type { Reply } from '../harness/http';
 
 type Zones = Array<{ domain: string; sites: string[] }>;
@@ -11,6 +13,10 @@ describe('SDC zones: a config reload adds, moves and lists zones', () => {
   beforeAll(async () => {
     cluster = await TestCluster.start('sdc-zones', {
       zones: [{ domain: 'acme', sites: ['site-a'] }],
+      admins: [
+        { name: 'acme-ops', token: 'acme-token', scope: ['acme'] },
+        { name: 'corp-ops', token: 'corp-token', scope: ['corp'] },
+      ],
       // The periodic cycle stays out of the way: the tests run the cycles they rely on.
       sdcEnv: { SYNC_INTERVAL_MS: '600000' },
     });
@@ -37,8 +43,13 @@ describe('SDC zones: a config reload adds, moves and lists zones', () => {
    * Rewrites the config by a rename and waits until every process has it in force (SPEC §4: within
    * 1 s): each site lists `probe` as served by `expected`, and each work site reports its zones.
    */
-  async function reloadZones(zones: Zones, probe: string, expected: string[]): Promise<void> {
-    cluster.reload({ zones });
+  async function reloadZones(
+    zones: Zones,
+    probe: string,
+    expected: string[],
+    settings?: ClusterFilesOptions['cluster'],
+  ): Promise<void> {
+    cluster.reload({ zones, ...(settings ? { cluster: settings } : {}) });
     await cluster.waitFor(async () => {
       for (const site of SITES) {
         if (JSON.stringify(await listedServedBy(site, probe)) !== JSON.stringify(expected)) return false;
@@ -142,8 +153,10 @@ describe('SDC zones: a config reload adds, moves and lists zones', () => {
     await syncedOk('site-a');
     await syncedOk('site-b');
 
-    // SPEC §4: the site pushed what it still had queued for the zone before dropping it.
+    // SPEC §4: the site pushed what it still had queued for the zone before dropping it; SPEC §9: the
+    // MDC took it, since the zone moved away from site-a within the grace (default 7 days).
     expect((await cluster.status('site-a')).queue.length).toBe(0);
+    expect((await at('site-a').get('/sync/rejections')).body.items).toEqual([]);
     const atMdc = await at('master').get('/domains/acme/entities/user/bob');
     expect({ status: atMdc.status, attributes: atMdc.body.attributes }).toEqual({
       status: 200,
@@ -210,5 +223,89 @@ describe('SDC zones: a config reload adds, moves and lists zones', () => {
         body: { items: [{ name: 'sales.eu.corp', parent: 'eu.corp', servedBy: ['site-a'] }], next: null },
       });
     }
+  });
+
+  it('refuses as forbidden what the old site queued for a zone moved away longer ago than the grace, and lists it in its rejections', async () => {
+    // acme is site-b's now (the test before). site-b writes in it while cut off …
+    cluster.cut('site-b');
+    let queued: Reply;
+    try {
+      queued = await at('site-b').post('/domains/acme/entities', {
+        kind: 'user',
+        name: 'late',
+        attributes: { written: 'at site-b, offline' },
+      });
+      expect({ status: queued.status, syncState: queued.headers.get('x-sync-state') }).toEqual({
+        status: 201,
+        syncState: 'pending',
+      });
+
+      // … when a reload with a grace of 1 ms moves acme to site-a.
+      await reloadZones(
+        [
+          { domain: 'acme', sites: ['site-a'] },
+          { domain: 'eu.acme', sites: ['site-a', 'site-b'] },
+          { domain: 'corp', sites: ['site-b'] },
+          { domain: 'sales.eu.corp', sites: ['site-a'] },
+        ],
+        'acme',
+        ['site-a'],
+        { zoneMoveGraceMs: 1 },
+      );
+      // The MDC has recorded the move: site-b's period over acme has ended.
+      await cluster.waitFor(() =>
+        withDb(cluster.mdcDb.url, async (db) => {
+          const { rows } = await db.query(
+            `SELECT count(*)::int AS open FROM zone_assignments
+              WHERE zone = 'acme' AND site = 'site-b' AND served_until IS NULL`,
+          );
+          return rows[0].open === 0;
+        }),
+      );
+    } finally {
+      cluster.restore('site-b');
+    }
+    await syncedOk('site-b');
+
+    expect((await cluster.status('site-b')).queue.length).toBe(0);
+    const rejections = (await at('site-b').get('/sync/rejections')).body.items;
+    expect(rejections).toEqual([
+      expect.objectContaining({
+        op: 'entity.create',
+        target: 'acme/user/late',
+        reason: 'forbidden',
+        message: 'site site-b does not serve domain "acme", so it may not change it',
+        change: expect.objectContaining({
+          id: queued.body.id,
+          attributes: { written: 'at site-b, offline' },
+        }),
+      }),
+    ]);
+    expect((await at('master').get('/domains/acme/entities/user/late')).status).toBe(404);
+  });
+
+  it('shows an admin with a scoped token only the rejections of its scope, limit counting what it may see', async () => {
+    // site-b (which serves corp) loses a create race in corp while cut off, after its refusal in acme.
+    cluster.cut('site-b');
+    try {
+      const local = await at('site-b').post('/domains/corp/entities', { kind: 'user', name: 'race' });
+      expect(local.status).toBe(201);
+    } finally {
+      cluster.restore('site-b');
+    }
+    await created(at('master').post('/domains/corp/entities', { kind: 'user', name: 'race' }));
+    await syncedOk('site-b');
+
+    const seen = async (token: string, query = '') => {
+      const res = await cluster.admin('site-b', token).get(`/sync/rejections${query}`);
+      expect(res.status).toBe(200);
+      return res.body.items.map((r: { target: string; reason: string }) => `${r.target} ${r.reason}`);
+    };
+    expect(await seen('ops-token')).toEqual(['corp/user/race already_exists', 'acme/user/late forbidden']);
+    expect(await seen('corp-token')).toEqual(['corp/user/race already_exists']);
+    expect(await seen('acme-token')).toEqual(['acme/user/late forbidden']);
+    // the newest rejection is corp's: acme-ops still gets one item of its own
+    expect(await seen('acme-token', '?limit=1')).toEqual(['acme/user/late forbidden']);
+    expect(await seen('ops-token', '?limit=1')).toEqual(['corp/user/race already_exists']);
   });
 });

@@ -29,6 +29,8 @@ export interface ClusterConfig {
     syncIntervalMs: number;
     submitQueueCapacity: number;
     tombstoneRetentionMs: number;
+    /** SPEC §9: how long the MDC still accepts a site's changes for a zone moved away from it */
+    zoneMoveGraceMs: number;
   };
   masterDomain: string;
   sites: SiteConfig[];
@@ -36,11 +38,12 @@ export interface ClusterConfig {
   admins: AdminConfig[];
 }
 
-/** SPEC §1, §3, §4: the values a file may leave out. */
+/** SPEC §1, §3, §4, §9: the values a file may leave out. */
 export const CLUSTER_DEFAULTS: ClusterConfig['cluster'] = Object.freeze({
   syncIntervalMs: 20_000,
   submitQueueCapacity: 10_000,
   tombstoneRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  zoneMoveGraceMs: 7 * 24 * 60 * 60 * 1000,
 });
 export const DEFAULT_MASTER_DOMAIN = 'master';
 

@@ -44,6 +44,7 @@ describe('parseClusterConfig', () => {
       syncIntervalMs: 20_000,
       submitQueueCapacity: 10_000,
       tombstoneRetentionMs: 7 * 24 * 3600 * 1000,
+      zoneMoveGraceMs: 7 * 24 * 3600 * 1000,
     });
     expect(config.masterDomain).toBe('master');
     expect(config.zones).toEqual([]);
@@ -61,6 +62,11 @@ describe('parseClusterConfig', () => {
   it('fills the cluster defaults a partial cluster section leaves out', () => {
     const config = parseClusterConfig(configYaml({ cluster: { syncIntervalMs: 500 } }), FILE);
     expect(config.cluster).toEqual({ ...CLUSTER_DEFAULTS, syncIntervalMs: 500 });
+  });
+
+  it('reads the grace for changes to a zone moved away (SPEC §9)', () => {
+    const config = parseClusterConfig(configYaml({ cluster: { zoneMoveGraceMs: 1 } }), FILE);
+    expect(config.cluster.zoneMoveGraceMs).toBe(1);
   });
 
   it('accepts two public keys while a new one rolls out (SPEC §9)', () => {
@@ -322,6 +328,30 @@ describe('parseClusterConfig', () => {
       text: () => configYaml().replace(/^/, 'cluster:\n  tombstoneRetentionMs: "7d"\n'),
       key: 'cluster.tombstoneRetentionMs',
       says: /positive integer/,
+    },
+    {
+      refuses: 'a zero zone-move grace',
+      text: () => configYaml({ cluster: { zoneMoveGraceMs: 0 } }),
+      key: 'cluster.zoneMoveGraceMs',
+      says: /positive integer, got number 0/,
+    },
+    {
+      refuses: 'a negative zone-move grace',
+      text: () => configYaml({ cluster: { zoneMoveGraceMs: -1000 } }),
+      key: 'cluster.zoneMoveGraceMs',
+      says: /positive integer/,
+    },
+    {
+      refuses: 'a zone-move grace given as a string',
+      text: () => configYaml().replace(/^/, 'cluster:\n  zoneMoveGraceMs: "7 days"\n'),
+      key: 'cluster.zoneMoveGraceMs',
+      says: /positive integer, got string "7 days"/,
+    },
+    {
+      refuses: 'a misspelt zone-move grace key',
+      text: () => configYaml().replace(/^/, 'cluster:\n  zoneMoveGraceMS: 1000\n'),
+      key: 'cluster.zoneMoveGraceMS',
+      says: /unknown key \(expected one of: .*zoneMoveGraceMs\)/,
     },
   ];
 

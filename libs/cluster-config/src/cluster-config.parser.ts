@@ -202,6 +202,7 @@ const clusterSchema: Schema<ClusterConfig['cluster']> = {
   syncIntervalMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.syncIntervalMs },
   submitQueueCapacity: { read: positiveInteger, default: CLUSTER_DEFAULTS.submitQueueCapacity },
   tombstoneRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.tombstoneRetentionMs },
+  zoneMoveGraceMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.zoneMoveGraceMs },
 };
 
 const siteSchema: Schema<SiteConfig> = {

@@ -45,7 +45,12 @@ export interface ConfigYamlOptions {
   zones?: { domain: string; sites: string[] }[];
   admins?: AdminOptions[];
   masterDomain?: string;
-  cluster?: { syncIntervalMs?: number; submitQueueCapacity?: number; tombstoneRetentionMs?: number };
+  cluster?: {
+    syncIntervalMs?: number;
+    submitQueueCapacity?: number;
+    tombstoneRetentionMs?: number;
+    zoneMoveGraceMs?: number;
+  };
 }
 
 const DEFAULT_SITES: SiteOptions[] = [{ id: 'master', role: 'master' }, { id: 'site-a' }, { id: 'site-b' }];

@@ -122,6 +122,22 @@ export class SyncMetaRow {
   @Column('text') value: string;
 }
 
+/**
+ * SPEC §9: which site served which zone, from when until when (`served_until` null: still serving),
+ * recorded at start-up and on every config reload; a zone moved away keeps its old site's changes
+ * landing for `cluster.zoneMoveGraceMs`. At most one open period per (zone, site).
+ */
+@Entity('zone_assignments')
+@Index('zone_assignments_open', ['zone', 'site'], { unique: true, where: '"served_until" IS NULL' })
+@Index('zone_assignments_until', ['servedUntil'])
+export class ZoneAssignmentRow {
+  @PrimaryGeneratedColumn('increment', { type: 'bigint' }) id: string;
+  @Column('text') zone: string;
+  @Column('text') site: string;
+  @Column('timestamptz', { name: 'served_since' }) servedSince: Date;
+  @Column('timestamptz', { name: 'served_until', nullable: true }) servedUntil: Date | null;
+}
+
 export const SCHEMA_ENTITIES = [
   DomainRow,
   EntityRow,
@@ -134,4 +150,5 @@ export const SCHEMA_ENTITIES = [
   SiteStatusRow,
   SiteNonceRow,
   SyncMetaRow,
+  ZoneAssignmentRow,
 ];

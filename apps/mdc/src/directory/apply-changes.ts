@@ -5,9 +5,11 @@ import {
   Decided,
   decideInOrder,
   digestChanges,
+  DirectoryView,
   Effect,
   targetDomain,
   touchedDomains,
+  Verdict,
 } from '@dd/directory';
 import { ClusterConfigService } from '@dd/admin-api';
 import { AuditEntry, ChangeLogWrite, DirectoryStore, DomainWrite, EntityWrite } from './directory.store';
@@ -21,6 +23,14 @@ export interface Submission {
   /** only for the MDC's own admin API: SPEC §5 If-Match against DomainDB */
   ifMatch?: string;
 }
+
+export type Refusal = Extract<Verdict, { ok: false }>;
+
+/**
+ * A check each submission must pass before the rules see it (a push: SPEC §9 scope); it may look up
+ * the stored state the batch loaded. A refused submission takes no version and is not decided.
+ */
+export type Screen = (submission: Submission, stored: DirectoryView) => Refusal | null;
 
 /**
  * SPEC §7: applies a batch set-wise. One query per table loads every target, the pure rules decide
@@ -51,6 +61,7 @@ export class ApplyChanges {
     site: string,
     epoch: string | null,
     submissions: Submission[],
+    screen?: Screen,
   ): Promise<Decided<Submission>[]> {
     if (submissions.length === 0) return [];
     const at = new Date().toISOString();
@@ -58,14 +69,20 @@ export class ApplyChanges {
       tx,
       submissions.map((s) => s.change),
     );
+    const refusals = submissions.map((item) => screen?.(item, loaded.view) ?? null);
     // SPEC §3: every accepted change gets the next version after the locked head.
-    const { decided, ledger } = decideInOrder(
+    const { decided: ruled, ledger } = decideInOrder(
       loaded,
-      submissions,
+      submissions.filter((_, i) => refusals[i] === null),
       { masterDomain: this.config.current.masterDomain },
       (_, n) => (head + BigInt(n) + 1n).toString(),
       at,
     );
+    let next = 0;
+    const decided = submissions.map((item, i): Decided<Submission> => {
+      const refusal = refusals[i];
+      return refusal ? { item, verdict: refusal } : ruled[next++];
+    });
     const log: ChangeLogWrite[] = [];
     const audit: AuditEntry[] = [];
     for (const { item, verdict, version } of decided) {

@@ -2,10 +2,10 @@ import { Test } from '@nestjs/testing';
 import type { EntityManager } from 'typeorm';
 import { Caller, ClusterConfigService, MetricsRegistry, RefusedError } from '@dd/admin-api';
 import { CLUSTER_DEFAULTS, ClusterConfig } from '@dd/cluster-config';
-import { type Domain, type Entity, MemoryDirectory } from '@dd/directory';
+import { type Change, type Domain, type Entity, MemoryDirectory } from '@dd/directory';
 import { type Fake, strictFake } from '@dd/testing';
 import { MdcMetrics } from '../ops/mdc.metrics';
-import { ApplyChanges } from './apply-changes';
+import { ApplyChanges, Screen, Submission } from './apply-changes';
 import { DirectoryStore } from './directory.store';
 import { MdcDirectoryService } from './mdc-directory.service';
 
@@ -222,5 +222,76 @@ describe('ApplyChanges: one batch, decided in order and written set-wise (SPEC �
     );
     expect(store.appendAudit.mock.calls[0][1]).toHaveLength(1);
     expect(store.setHead).toHaveBeenCalledWith(TX, 42n);
+  });
+});
+
+describe('ApplyChanges with a screen (SPEC §9: a push changes only what its site serves)', () => {
+  const FORBIDDEN = { ok: false as const, code: 'forbidden' as const, message: 'not yours', winner: null };
+  const create = (seq: number, name: string): Submission => ({
+    change: { op: 'entity.create', id: `id-${name}`, domain: 'acme', kind: 'user', name, attributes: {} },
+    actor: 'alice',
+    seq,
+  });
+  /** Refuses the entities named `bob`. */
+  const noBob: Screen = ({ change }) =>
+    change.op === 'entity.create' && change.name === 'bob' ? FORBIDDEN : null;
+
+  it('answers a screened change with the screen’s refusal, gives it no version, and decides the rest in order', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', { ...reads([ACME]), ...writes });
+    const { applier } = await build(store);
+
+    const decided = await applier.applyLocked(
+      TX,
+      HEAD,
+      'site-a',
+      'e1',
+      [create(1, 'al'), create(2, 'bob'), create(3, 'cy')],
+      noBob,
+    );
+
+    expect(decided.map((d) => [d.item.seq, d.verdict.ok, d.version])).toEqual([
+      [1, true, '42'],
+      [2, false, undefined],
+      [3, true, '43'],
+    ]);
+    expect(decided[1].verdict).toEqual(FORBIDDEN);
+    expect(store.appendAudit).toHaveBeenCalledWith(TX, [
+      expect.objectContaining({ seq: 1, version: '42' }),
+      expect.objectContaining({ seq: 3, version: '43' }),
+    ]);
+    expect(store.writeObjects.mock.calls[0][2].map((w: { entity: Entity }) => w.entity.name)).toEqual([
+      'al',
+      'cy',
+    ]);
+    expect(store.setHead).toHaveBeenCalledWith(TX, 43n);
+  });
+
+  it('lets the screen look up the stored state the batch loaded', async () => {
+    const seen: unknown[] = [];
+    const looking: Screen = ({ change }, stored) => {
+      seen.push(stored.domainById(change.id));
+      return FORBIDDEN;
+    };
+    const update: Change = { op: 'domain.update', id: ACME.id, name: 'acme', patch: { a: 1 } };
+    const { applier } = await build(strictFake<DirectoryStore>('DirectoryStore', reads([ACME])));
+
+    await applier.applyLocked(
+      TX,
+      HEAD,
+      'site-a',
+      'e1',
+      [{ change: update, actor: 'alice', seq: 1 }],
+      looking,
+    );
+
+    expect(seen).toEqual([ACME]);
+  });
+
+  it('writes nothing when the screen refuses the whole batch', async () => {
+    const { applier } = await build(strictFake<DirectoryStore>('DirectoryStore', reads([ACME])));
+
+    const decided = await applier.applyLocked(TX, HEAD, 'site-a', 'e1', [create(1, 'al')], () => FORBIDDEN);
+
+    expect(decided).toEqual([{ item: create(1, 'al'), verdict: FORBIDDEN }]);
   });
 });

@@ -1,13 +1,14 @@
 import { Test } from '@nestjs/testing';
 import type { EntityManager } from 'typeorm';
-import { MetricsRegistry } from '@dd/admin-api';
-import type { Change, Decided, Verdict } from '@dd/directory';
-import type { PushRequest, PushVerdict, QueuedChange } from '@dd/sync-protocol';
+import { ClusterConfigService, MetricsRegistry } from '@dd/admin-api';
+import { type Change, type Decided, type JsonObject, MemoryDirectory, type Verdict } from '@dd/directory';
+import type { PushRequest, PushResponse, PushVerdict, QueuedChange } from '@dd/sync-protocol';
 import { type Fake, strictFake } from '@dd/testing';
-import { ApplyChanges, Submission } from '../directory/apply-changes';
-import { DirectoryStore } from '../directory/directory.store';
+import { ApplyChanges, Screen, Submission } from '../directory/apply-changes';
+import { AuditEntry, DirectoryStore, DomainWrite } from '../directory/directory.store';
 import { MdcMetrics } from '../ops/mdc.metrics';
 import { PushLedgerStore } from './push-ledger.store';
+import { PushScope } from './push-scope';
 import { PushService } from './push.service';
 
 const SITE = 'site-a';
@@ -16,8 +17,8 @@ const HEAD = 40n;
 /** The push's transaction: the service only hands it on, so any use of it fails the test. */
 const TX = strictFake<EntityManager>('tx');
 
-function queued(seq: number, name = `d${seq}`): QueuedChange {
-  const change: Change = { op: 'domain.create', id: `id-${seq}`, name, parent: null, settings: {} };
+function queued(seq: number, name = `d${seq}`, settings: JsonObject = {}): QueuedChange {
+  const change: Change = { op: 'domain.create', id: `id-${seq}`, name, parent: null, settings };
   return { seq, change, actor: 'alice', at: '2026-01-01T00:00:00.000Z' };
 }
 
@@ -25,12 +26,32 @@ function push(...changes: QueuedChange[]): PushRequest {
   return { epoch: EPOCH, changes, queueLength: 7 };
 }
 
-const TAKEN: Extract<Verdict, { ok: false }> = {
+type Refusal = Extract<Verdict, { ok: false }>;
+
+const TAKEN: Refusal = {
   ok: false,
   code: 'already_exists',
   message: 'domain "taken" already exists',
   winner: null,
 };
+const FORBIDDEN: Refusal = {
+  ok: false,
+  code: 'forbidden',
+  message: 'site site-a does not serve domain "elsewhere", so it may not change it',
+  winner: null,
+};
+/** A change's verdict as the MDC answers a refusal first decided now. */
+const rejected = (seq: number, { code, message, winner }: Refusal): PushVerdict => ({
+  seq,
+  status: 'rejected',
+  code,
+  message,
+  winner,
+  replayed: false,
+});
+/** The site's scope as PushScope would screen it: everything but the domain `elsewhere`. */
+const notElsewhere: Screen = ({ change }) =>
+  change.op === 'domain.create' && change.name === 'elsewhere' ? FORBIDDEN : null;
 
 describe('PushService (SPEC §7: exactly once)', () => {
   let service: PushService;
@@ -39,11 +60,19 @@ describe('PushService (SPEC §7: exactly once)', () => {
   /** The seqs ApplyChanges was asked to apply, in the order it got them. */
   let applied: Array<number | null>;
 
-  /** Accepts every change but those named `taken`; versions follow the locked head, as ApplyChanges gives them. */
-  const decideAll: ApplyChanges['applyLocked'] = async (_tx, head, _site, _epoch, items) => {
+  let scope: Fake<PushScope>;
+
+  /**
+   * Screens each change, then accepts every one but those named `taken`; versions follow the locked
+   * head, as ApplyChanges gives them (a screened-out change takes none).
+   */
+  const decideAll: ApplyChanges['applyLocked'] = async (_tx, head, _site, _epoch, items, screen) => {
     let next = head;
-    applied.push(...items.map((item) => item.seq));
+    const stored = new MemoryDirectory([], []);
     return items.map((item): Decided<Submission> => {
+      const refusal = screen?.(item, stored);
+      if (refusal) return { item, verdict: refusal };
+      applied.push(item.seq);
       if (item.change.op === 'domain.create' && item.change.name === 'taken') return { item, verdict: TAKEN };
       next += 1n;
       return { item, verdict: { ok: true, effects: [] }, version: next.toString() };
@@ -65,6 +94,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
     });
     applied = [];
     applier = strictFake<ApplyChanges>('ApplyChanges', { applyLocked: decideAll });
+    scope = strictFake<PushScope>('PushScope', { screenFor: async () => notElsewhere });
     const moduleRef = await Test.createTestingModule({
       providers: [
         PushService,
@@ -73,6 +103,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
         { provide: DirectoryStore, useValue: store },
         { provide: PushLedgerStore, useValue: ledger },
         { provide: ApplyChanges, useValue: applier },
+        { provide: PushScope, useValue: scope },
       ],
     }).compile();
     service = moduleRef.get(PushService);
@@ -81,11 +112,18 @@ describe('PushService (SPEC §7: exactly once)', () => {
   it('applies a contiguous run in seq order, each under the locked head', async () => {
     await given(0);
     const response = await service.push(SITE, push(queued(1), queued(2), queued(3)));
-    expect(applier.applyLocked).toHaveBeenCalledWith(TX, HEAD, SITE, EPOCH, [
-      { change: queued(1).change, actor: 'alice', seq: 1 },
-      { change: queued(2).change, actor: 'alice', seq: 2 },
-      { change: queued(3).change, actor: 'alice', seq: 3 },
-    ]);
+    expect(applier.applyLocked).toHaveBeenCalledWith(
+      TX,
+      HEAD,
+      SITE,
+      EPOCH,
+      [
+        { change: queued(1).change, actor: 'alice', seq: 1 },
+        { change: queued(2).change, actor: 'alice', seq: 2 },
+        { change: queued(3).change, actor: 'alice', seq: 3 },
+      ],
+      expect.any(Function),
+    );
     expect(response).toEqual({
       lastSeq: 3,
       verdicts: [
@@ -168,17 +206,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
     const response = await service.push(SITE, push(queued(1, 'taken'), queued(2)));
     expect(response).toEqual({
       lastSeq: 2,
-      verdicts: [
-        {
-          seq: 1,
-          status: 'rejected',
-          code: 'already_exists',
-          message: TAKEN.message,
-          winner: null,
-          replayed: false,
-        },
-        { seq: 2, status: 'applied', version: '41', replayed: false },
-      ],
+      verdicts: [rejected(1, TAKEN), { seq: 2, status: 'applied', version: '41', replayed: false }],
     });
   });
 
@@ -198,5 +226,214 @@ describe('PushService (SPEC §7: exactly once)', () => {
     );
     expect(response.lastSeq).toBe(6);
     expect(ledger.notePush).toHaveBeenCalledWith(SITE, EPOCH, 6, 7);
+  });
+
+  describe('SPEC §9: a site can change only what it serves', () => {
+    it('screens the push with the pushing site’s scope as of now', async () => {
+      await given(0);
+      const before = Date.now();
+      await service.push(SITE, push(queued(1)));
+      expect(scope.screenFor).toHaveBeenCalledWith(SITE, expect.any(Number));
+      expect(scope.screenFor.mock.calls[0][1]).toBeGreaterThanOrEqual(before);
+    });
+
+    it('refuses a change outside the scope as forbidden, gives it no version, and applies the one after it', async () => {
+      await given(0);
+      const response = await service.push(SITE, push(queued(1, 'elsewhere'), queued(2)));
+      expect(applied).toEqual([2]);
+      expect(response).toEqual({
+        lastSeq: 2,
+        verdicts: [rejected(1, FORBIDDEN), { seq: 2, status: 'applied', version: '41', replayed: false }],
+      });
+    });
+
+    it('records the forbidden verdict in the ledger, so a re-sent change gets it again and the queue moves on', async () => {
+      await given(0);
+      await service.push(SITE, push(queued(1, 'elsewhere')));
+      expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [rejected(1, FORBIDDEN)], 1);
+    });
+  });
+});
+
+/**
+ * DomainDB as the strict fakes of the stores keep it: each transaction stages its writes and
+ * commits them only when its work resolves, as PostgreSQL would. It starts empty.
+ */
+class FakeDomainDb {
+  head = HEAD;
+  lastSeq = 0;
+  verdicts: PushVerdict[] = [];
+  audit: AuditEntry[] = [];
+  private readonly staged = new Map<
+    EntityManager,
+    Partial<Pick<FakeDomainDb, 'head' | 'lastSeq'>> & Pick<FakeDomainDb, 'verdicts' | 'audit'>
+  >();
+
+  constructor(private readonly refuses: (domains: DomainWrite[]) => Error | undefined) {}
+
+  readonly store = strictFake<DirectoryStore>('DirectoryStore', {
+    transaction: async (work) => {
+      const tx = strictFake<EntityManager>(`tx${this.staged.size + 1}`);
+      this.staged.set(tx, { verdicts: [], audit: [] });
+      const result = await work(tx);
+      const { head, lastSeq, verdicts, audit } = this.staged.get(tx)!;
+      this.head = head ?? this.head;
+      this.lastSeq = lastSeq ?? this.lastSeq;
+      this.verdicts.push(...verdicts);
+      this.audit.push(...audit);
+      return result;
+    },
+    lockHead: async () => this.head,
+    loadFor: async () => ({ view: new MemoryDirectory([], []), domains: new Map(), entities: new Map() }),
+    writeObjects: async (_tx, domains) => {
+      const error = this.refuses(domains);
+      if (error) throw error;
+    },
+    appendChangeLog: async () => undefined,
+    appendAudit: async (tx, rows) => void this.staged.get(tx)!.audit.push(...rows),
+    loadDigests: async () => new Map(),
+    writeDigests: async () => undefined,
+    setHead: async (tx, value) => void (this.staged.get(tx)!.head = value),
+    notifyChange: async () => undefined,
+  });
+
+  readonly ledger = strictFake<PushLedgerStore>('PushLedgerStore', {
+    lastSeq: async () => this.lastSeq,
+    firstVerdicts: async (_tx, _site, _epoch, seqs) =>
+      new Map(this.verdicts.filter((v) => seqs.includes(v.seq)).map((v) => [v.seq, v])),
+    record: async (tx, _site, _epoch, verdicts, lastSeq) => {
+      const staged = this.staged.get(tx)!;
+      staged.verdicts.push(...verdicts);
+      staged.lastSeq = lastSeq;
+    },
+    notePush: async () => undefined,
+  });
+}
+
+/** What `pg` throws for a NUL in a jsonb value (TypeORM's QueryFailedError copies `code` and `detail`). */
+function untranslatable(): Error {
+  return Object.assign(new Error('unsupported Unicode escape sequence'), {
+    code: '22P05',
+    detail: '\\u0000 cannot be converted to text.',
+  });
+}
+
+/** PostgreSQL as it stands on a NUL anywhere in a domain's settings, keys included. */
+const refusesNul = (domains: DomainWrite[]) =>
+  domains.some((w) => JSON.stringify(w.domain.settings).includes('\\u0000')) ? untranslatable() : undefined;
+
+const NUL_NOTE = { note: 'a\u0000b' };
+
+function settingsUpdate(seq: number, of: QueuedChange, patch: JsonObject): QueuedChange {
+  const { id, name } = of.change as Extract<Change, { op: 'domain.create' }>;
+  return { seq, change: { op: 'domain.update', id, name, patch }, actor: 'alice', at: of.at };
+}
+
+describe('PushService: what PostgreSQL refuses in a change is that change’s verdict, never the push’s 500', () => {
+  async function serviceOver(db: FakeDomainDb): Promise<PushService> {
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        PushService,
+        ApplyChanges,
+        MdcMetrics,
+        MetricsRegistry,
+        { provide: DirectoryStore, useValue: db.store },
+        { provide: PushLedgerStore, useValue: db.ledger },
+        {
+          provide: PushScope,
+          useValue: strictFake<PushScope>('PushScope', { screenFor: async () => () => null }),
+        },
+        { provide: ClusterConfigService, useValue: { current: { masterDomain: 'master' } } },
+      ],
+    }).compile();
+    return moduleRef.get(PushService);
+  }
+
+  const statuses = (response: PushResponse) => response.verdicts.map((v) => [v.seq, v.status]);
+  const audited = (db: FakeDomainDb) => db.audit.map((a) => [a.seq, a.version]);
+
+  it('answers the refused change validation_failed, saying what PostgreSQL refused, and applies the one after it once', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+
+    const response = await service.push(SITE, push(queued(1, 'al', NUL_NOTE), queued(2)));
+
+    const refusal =
+      'PostgreSQL refused the change: unsupported Unicode escape sequence: \\u0000 cannot be converted to text. (SQLSTATE 22P05)';
+    expect(response).toEqual({
+      lastSeq: 2,
+      verdicts: [
+        rejected(1, { ok: false, code: 'validation_failed', message: refusal, winner: null }),
+        { seq: 2, status: 'applied', version: '41', replayed: false },
+      ],
+    });
+    expect(audited(db)).toEqual([[2, '41']]);
+    expect(db.verdicts).toEqual(response.verdicts);
+    expect([db.lastSeq, db.head]).toEqual([2, 41n]);
+  });
+
+  it('isolates every refused change of a batch and applies all the others exactly once, in seq order', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+    const nulKey = { ['k\u0000']: 1 };
+
+    const response = await service.push(
+      SITE,
+      push(queued(1), queued(2, 'b2', nulKey), queued(3), queued(4, 'b4', NUL_NOTE), queued(5)),
+    );
+
+    expect(statuses(response)).toEqual([
+      [1, 'applied'],
+      [2, 'rejected'],
+      [3, 'applied'],
+      [4, 'rejected'],
+      [5, 'applied'],
+    ]);
+    expect(audited(db)).toEqual([
+      [1, '41'],
+      [3, '42'],
+      [5, '43'],
+    ]);
+    expect(db.verdicts.map((v) => v.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('finds a refused update whose target an earlier change of the batch created', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+    const create = queued(1);
+
+    const response = await service.push(SITE, push(create, settingsUpdate(2, create, NUL_NOTE)));
+
+    expect(statuses(response)).toEqual([
+      [1, 'applied'],
+      [2, 'rejected'],
+    ]);
+    expect(response.verdicts[1]).toMatchObject({ code: 'validation_failed' });
+    expect(audited(db)).toEqual([[1, '41']]);
+  });
+
+  it('answers a re-sent refused change with its first verdict, trying nothing again', async () => {
+    const db = new FakeDomainDb(refusesNul);
+    const service = await serviceOver(db);
+    const batch = push(queued(1, 'dee', NUL_NOTE), queued(2));
+    const first = await service.push(SITE, batch);
+    db.store.writeObjects.mockClear();
+
+    const again = await service.push(SITE, batch);
+
+    expect(again.verdicts).toEqual(first.verdicts.map((v) => ({ ...v, replayed: true })));
+    expect(db.store.writeObjects).not.toHaveBeenCalled();
+    expect(audited(db)).toEqual([[2, '41']]);
+  });
+
+  it('lets any other failure through: an unreachable DomainDB is no verdict on a change', async () => {
+    const lost = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    const db = new FakeDomainDb(() => lost);
+    const service = await serviceOver(db);
+
+    await expect(service.push(SITE, push(queued(1)))).rejects.toBe(lost);
+    expect([db.verdicts, db.audit, db.lastSeq]).toEqual([[], [], 0]);
   });
 });

@@ -5,6 +5,7 @@ import { DirectoryModule } from '../directory/directory.module';
 import { ChangeSignalService } from './change-signal.service';
 import { PgNonceStore } from './pg-nonce.store';
 import { PushLedgerStore } from './push-ledger.store';
+import { PushScope } from './push-scope';
 import { PushService } from './push.service';
 import { RetentionService } from './retention.service';
 import { RetentionStore } from './retention.store';
@@ -12,6 +13,7 @@ import { SiteCallGuard } from './site-call.guard';
 import { SiteFeedService } from './site-feed.service';
 import { SiteFeedStore } from './site-feed.store';
 import { SiteSyncController } from './site-sync.controller';
+import { ZoneHistoryStore } from './zone-history.store';
 
 @Module({
   imports: [DirectoryModule],
@@ -24,12 +26,14 @@ import { SiteSyncController } from './site-sync.controller';
     { provide: SITE_ROUTING, useValue: ANSWER_HERE },
     { provide: APP_INTERCEPTOR, useClass: RoutingInterceptor },
     PushLedgerStore,
+    PushScope,
     PushService,
     RetentionService,
     RetentionStore,
     SiteCallGuard,
     SiteFeedService,
     SiteFeedStore,
+    ZoneHistoryStore,
   ],
   exports: [PushLedgerStore, ChangeSignalService],
 })

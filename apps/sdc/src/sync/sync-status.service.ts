@@ -1,10 +1,12 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ClusterConfigService, messageOf } from '@dd/admin-api';
 import { zonesOf } from '@dd/cluster-config';
+import { targetDomain } from '@dd/directory';
+import { AdminIdentity, scopeAllows } from '@dd/site-auth';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
-import type { CycleReport } from './sync-cycle';
+import { type CycleReport, REJECTIONS_KEPT } from './sync-cycle';
 import { SyncScheduler } from './sync.scheduler';
 
 /** What `/sync/status`, `/sync/rejections` and `POST /sync/run` answer (SPEC §5), and the queue gauges. */
@@ -44,8 +46,15 @@ export class SyncStatusService implements OnModuleInit {
     return { length, oldestAgeMs: head.length > 0 ? Date.now() - Date.parse(head[0].at) : null };
   }
 
-  async rejections(limit: number) {
-    return { items: await this.store.rejections(limit) };
+  /**
+   * SPEC §9: an admin with a scoped token sees only the rejections of its scope (by the domain each
+   * refused change is about); `limit` counts the ones it may see. The log is capped, so a scoped
+   * admin's read of it is bounded too.
+   */
+  async rejections(scope: AdminIdentity['scope'], limit: number) {
+    if (scope === '*') return { items: await this.store.rejections(limit) };
+    const kept = await this.store.rejections(REJECTIONS_KEPT);
+    return { items: kept.filter((r) => scopeAllows(scope, targetDomain(r.change))).slice(0, limit) };
   }
 
   /** SPEC §5: 200 with `lastCycle` even when the cycle failed — or could not run in time. */

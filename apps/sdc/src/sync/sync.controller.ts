@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { parseLimit } from '@dd/admin-api';
+import { Caller, CurrentCaller, parseLimit } from '@dd/admin-api';
 import { SyncStatusService } from './sync-status.service';
 
 /** SPEC §5 sync routes of a work site. */
@@ -16,8 +16,8 @@ export class SyncController {
   }
 
   @Get('rejections')
-  rejections(@Query('limit') limit?: string) {
-    return this.status.rejections(parseLimit(limit));
+  rejections(@CurrentCaller() caller: Caller, @Query('limit') limit?: string) {
+    return this.status.rejections(caller.admin.scope, parseLimit(limit));
   }
 
   /** Runs one cycle now; 200 with `lastCycle` also when it failed (`ok: false`, `error`). */

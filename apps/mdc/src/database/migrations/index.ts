@@ -1,4 +1,5 @@
 import { Initial1795385177651 } from './1795385177651-Initial';
+import { ZoneAssignments1795923149572 } from './1795923149572-ZoneAssignments';
 
 /** In order; the MDC applies the pending ones at start. */
-export const MIGRATIONS = [Initial1795385177651];
+export const MIGRATIONS = [Initial1795385177651, ZoneAssignments1795923149572];
