@@ -1,27 +1,10 @@
 import { TestCluster, waitFor } from '../harness/cluster';
 import { AdminClient, Reply } from '../harness/http';
+import { expectStoreUnavailable, QUICK_MS, timed } from '../harness/outage';
 import { OwnRedis } from '../harness/own-servers';
 
-/** SPEC §5: with its store away a site answers at once — never a hang, never a 500. */
-const QUICK_MS = 3000;
 /** A frozen Redis answers nothing: the site gives up on a command within its command timeout (~1.5 s). */
 const FROZEN_MS = 4000;
-
-async function timed(call: () => Promise<Reply>): Promise<{ reply: Reply; ms: number }> {
-  const started = Date.now();
-  const reply = await call();
-  return { reply, ms: Date.now() - started };
-}
-
-/** SPEC §5: 503 `store_unavailable` with Retry-After. */
-function expectStoreUnavailable(what: string, reply: Reply): void {
-  expect({ what, status: reply.status, code: reply.body?.code }).toEqual({
-    what,
-    status: 503,
-    code: 'store_unavailable',
-  });
-  expect(reply.headers.get('retry-after')).toMatch(/^\d+$/);
-}
 
 /**
  * SPEC §5, §10, §12: a work site whose own Redis is stopped, then frozen (SIGSTOP), answers every
