@@ -100,6 +100,19 @@ describe('SDC whose own Redis goes away', () => {
       expect((await fetch(`${cluster.url('site-a')}/health/live`)).status).toBe(200);
     });
 
+    it('keeps serving /metrics (SPEC §10: an outage is when they are wanted)', async () => {
+      const { reply, ms } = await timed(() =>
+        fetch(`${cluster.url('site-a')}/metrics`).then(async (r) => ({
+          status: r.status,
+          headers: r.headers,
+          body: await r.text(),
+        })),
+      );
+      expect(reply.status).toBe(200);
+      expect(reply.body).toContain('dd_sdc_queue_length');
+      expect(ms).toBeLessThan(QUICK_MS);
+    });
+
     it('answers POST /sync/run within its deadline: 200, the cycle could not run for store_unavailable', async () => {
       for (const query of ['?timeoutMs=5000', '']) {
         const { reply, ms } = await timed(() => site.post(`/sync/run${query}`, {}));
