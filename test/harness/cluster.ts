@@ -23,6 +23,10 @@ export interface TestClusterOptions {
   sdcReady?: { path: string; fallback?: string };
   /** per process start. Default 30 s */
   readyTimeoutMs?: number;
+  /** the MDC's DATABASE_URL on a server the test owns (test/harness/own-servers.ts); default: a new database */
+  databaseUrl?: string;
+  /** a work site's REDIS_URL on a server the test owns; default: a free database of the test Redis */
+  redisUrls?: Record<string, string>;
 }
 
 interface WorkSite {
@@ -72,7 +76,8 @@ export class TestCluster {
 
   private async boot(): Promise<void> {
     const master = this.files.master;
-    this.mdcDatabase = await createTestDatabase(this.label);
+    const { databaseUrl } = this.options;
+    this.mdcDatabase = databaseUrl ? borrowed(databaseUrl) : await createTestDatabase(this.label);
     this.envs.set(master.id, {
       ...this.files.env(master.id),
       DATABASE_URL: this.mdcDatabase.url,
@@ -84,10 +89,13 @@ export class TestCluster {
       this.launch(master.id),
       ...workSites.map(async (site) => {
         const relay = await TcpRelay.start({ host: '127.0.0.1', port: master.port });
-        const redis = await createTestRedisDb(`${this.label}:${site.id}`).catch(async (err: unknown) => {
-          await relay.close();
-          throw err;
-        });
+        const ownUrl = this.options.redisUrls?.[site.id];
+        const redis = ownUrl
+          ? borrowedRedis(ownUrl)
+          : await createTestRedisDb(`${this.label}:${site.id}`).catch(async (err: unknown) => {
+              await relay.close();
+              throw err;
+            });
         this.work.set(site.id, { redis, relay });
         this.files.useOwnConfig(site.id, { [master.id]: relay.url });
         this.envs.set(site.id, {
@@ -247,6 +255,21 @@ export class TestCluster {
     if (!site) throw new Error(`${siteId} is not a work site of this cluster`);
     return site;
   }
+}
+
+/** A database the test owns: the cluster uses it and leaves it to its owner. */
+function borrowed(url: string): TestDatabase {
+  return { url, name: new URL(url).pathname.slice(1), drop: () => Promise.resolve() };
+}
+
+/** A Redis database the test owns: the cluster uses it and leaves it to its owner. */
+function borrowedRedis(url: string): TestRedisDb {
+  return {
+    url,
+    db: Number(new URL(url).pathname.slice(1) || 0),
+    flush: () => Promise.reject(new Error(`${url} belongs to the test: flush it there`)),
+    release: () => Promise.resolve(),
+  };
 }
 
 /** Waits for every promise to settle, then rejects with the first failure if any. */

@@ -1,2 +1,3 @@
 export * from './strict-fake';
 export * from './site-config';
+export * from './errors';

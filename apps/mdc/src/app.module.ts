@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { EnvError, readSiteEnv, SiteEnv, SiteRuntimeModule } from '@dd/admin-api';
 import { ClusterModule } from './cluster/cluster.module';
 import { dataSourceOptions } from './database/data-source';
+import { isPostgresFailure } from './database/store-failure';
 import { DirectoryModule } from './directory/directory.module';
 import { HealthController } from './ops/health.controller';
 import { SyncModule } from './sync/sync.module';
@@ -16,7 +17,7 @@ export class MdcModule {
     return {
       module: MdcModule,
       imports: [
-        SiteRuntimeModule.forRoot(env),
+        SiteRuntimeModule.forRoot(env, isPostgresFailure),
         TypeOrmModule.forRoot(dataSourceOptions(env.databaseUrl)),
         TerminusModule,
         DirectoryModule,

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { readSiteEnv, SiteEnv, SiteRuntimeModule } from '@dd/admin-api';
 import { CacheModule } from './cache/cache.module';
+import { isRedisFailure } from './cache/store-failure';
 import { DomainsModule } from './domains/domains.module';
 import { HealthController } from './ops/health.controller';
 import { SdcMetricsModule } from './ops/metrics.module';
@@ -19,7 +20,7 @@ export class SdcModule {
     return {
       module: SdcModule,
       imports: [
-        SiteRuntimeModule.forRoot(env),
+        SiteRuntimeModule.forRoot(env, isRedisFailure),
         TerminusModule,
         SdcMetricsModule,
         CacheModule,

@@ -1,4 +1,5 @@
 export * from './errors';
+export * from './store-failure';
 export * from './headers';
 export * from './paging';
 export * from './exception.filter';
@@ -12,4 +13,5 @@ export * from './metrics';
 export * from './site-runtime.module';
 export * from './bootstrap';
 export * from './routing';
+export * from './readiness';
 export * from './change-directory';

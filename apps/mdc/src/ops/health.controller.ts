@@ -1,9 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { Public } from '@dd/admin-api';
+import { checkReady, Public } from '@dd/admin-api';
 
-/** SPEC §10: live while the process runs; ready while DomainDB answers. */
+/** SPEC §10: live while the process runs; ready while DomainDB answers (503 `store_unavailable` naming it when not). */
 @ApiTags('operations')
 @Public()
 @Controller('health')
@@ -21,6 +21,6 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.db.pingCheck('domaindb', { timeout: 2000 })]);
+    return checkReady(this.health, [() => this.db.pingCheck('domaindb', { timeout: 2000 })]);
   }
 }

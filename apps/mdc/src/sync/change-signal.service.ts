@@ -1,7 +1,7 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Client } from 'pg';
 import { messageOf, SITE_ENV, SiteEnv } from '@dd/admin-api';
-import { Inject } from '@nestjs/common';
+import { SiteFeedService } from './site-feed.service';
 
 export interface ChangeNotice {
   version: string;
@@ -18,16 +18,24 @@ const RECONNECT_MS = 500;
 /**
  * SPEC §8 change signal, the MDC's side. Every replica LISTENs on DomainDB, so a change applied by
  * any replica reaches the sites connected to every replica (SPEC §11: nothing in one process's memory).
+ * A LISTEN connection that DomainDB drops (a restart, a failover) is made again every RECONNECT_MS
+ * until it is back; then every connected site is told to resync, since a change applied while no
+ * LISTEN was open was never signalled.
  */
 @Injectable()
 export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ChangeSignal');
   private readonly listeners = new Set<Listener>();
   private client: Client | undefined;
+  /** a LISTEN connection was open before: the next one that opens is a return */
+  private listened = false;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
 
-  constructor(@Inject(SITE_ENV) private readonly env: SiteEnv) {}
+  constructor(
+    @Inject(SITE_ENV) private readonly env: SiteEnv,
+    private readonly feed: SiteFeedService,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     await this.connect();
@@ -50,34 +58,53 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
 
   private async connect(): Promise<void> {
     const client = new Client({ connectionString: this.env.databaseUrl });
-    client.on('notification', (msg) => this.deliver(msg.payload));
-    client.on('error', (err) => {
-      this.logger.warn(`LISTEN connection lost: ${err.message}`);
+    let lost = false;
+    // A connection is lost once, whichever of its events says so first ('error', then 'end').
+    const lose = (why: string) => {
+      if (lost || this.stopped) return;
+      lost = true;
+      this.logger.warn(why);
+      if (this.client === client) this.client = undefined;
+      void client.end().catch(() => undefined);
       this.scheduleReconnect();
+    };
+    client.on('notification', (msg) => {
+      if (msg.payload) this.deliver(JSON.parse(msg.payload) as ChangeNotice);
     });
+    client.on('error', (err) => lose(`LISTEN connection lost: ${err.message}`));
+    client.on('end', () => lose('LISTEN connection ended'));
     try {
       await client.connect();
       await client.query('LISTEN dd_change');
-      this.client = client;
     } catch (err) {
-      this.logger.warn(`cannot LISTEN yet: ${messageOf(err)}`);
-      await client.end().catch(() => undefined);
-      this.scheduleReconnect();
+      lose(`cannot LISTEN yet: ${messageOf(err)}`);
+      return;
+    }
+    if (lost) return;
+    this.client = client;
+    if (this.listened) await this.tellEveryoneToResync();
+    this.listened = true;
+  }
+
+  /** Back after an outage: a notice relevant to every site (`tree`), at the log's head. */
+  private async tellEveryoneToResync(): Promise<void> {
+    this.logger.log('LISTEN connection back: every connected site resyncs');
+    try {
+      this.deliver({ version: await this.feed.head(), domains: null, tree: true });
+    } catch (err) {
+      this.logger.warn(`cannot read the log's head to tell the sites: ${messageOf(err)}`);
     }
   }
 
   private scheduleReconnect(): void {
     if (this.stopped || this.retry) return;
-    this.client = undefined;
     this.retry = setTimeout(() => {
       this.retry = undefined;
       void this.connect();
     }, RECONNECT_MS);
   }
 
-  private deliver(payload: string | undefined): void {
-    if (!payload) return;
-    const notice = JSON.parse(payload) as ChangeNotice;
+  private deliver(notice: ChangeNotice): void {
     for (const listener of this.listeners) listener(notice);
   }
 }

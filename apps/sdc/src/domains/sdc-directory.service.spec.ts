@@ -146,7 +146,7 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
     const update: Change = { op: 'domain.update', id: 'd-acme', name: 'acme', patch: { a: 1 } };
 
     it('answers synced once a cycle pushed the change and the MDC applied it', async () => {
-      await build({ submit: accepted, runNow: async () => cycled, queue: [] });
+      await build({ submit: accepted, runNow: async () => ({ finished: true, report: cycled }), queue: [] });
       const written = await service.patchDomain(waiting, 'acme', { a: 1 }, {});
       expect(written.syncState).toBe('synced');
       expect(scheduler.runNow).toHaveBeenCalledTimes(1);
@@ -165,14 +165,30 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
         actor: 'ops',
         winner: { id: 'd-acme', deletedAt: 'now' },
       };
-      await build({ submit: accepted, runNow: async () => cycled, rejections: [rejection] });
+      await build({
+        submit: accepted,
+        runNow: async () => ({ finished: true, report: cycled }),
+        rejections: [rejection],
+      });
       const refusal = await service.patchDomain(waiting, 'acme', { a: 1 }, {}).catch((e: unknown) => e);
       expect(refusal).toBeInstanceOf(RefusedError);
       expect(refusal).toMatchObject({ verdict: { code: 'domain_not_found', winner: { id: 'd-acme' } } });
     });
 
     it('answers 202 pending when the change is still queued, or no cycle finished in time', async () => {
-      await build({ submit: accepted, runNow: async () => cycled, queue: [entry(update, 12)] });
+      await build({
+        submit: accepted,
+        runNow: async () => ({ finished: true, report: cycled }),
+        queue: [entry(update, 12)],
+      });
+      expect(await service.patchDomain(waiting, 'acme', { a: 1 }, {})).toMatchObject({
+        syncState: 'pending',
+        accepted: true,
+      });
+      await build({
+        submit: accepted,
+        runNow: async () => ({ finished: false, progress: { phase: 'push', pages: 0, objects: 0 } }),
+      });
       expect(await service.patchDomain(waiting, 'acme', { a: 1 }, {})).toMatchObject({
         syncState: 'pending',
         accepted: true,
@@ -180,7 +196,7 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
       await build({
         submit: accepted,
         runNow: async () => {
-          throw new Error('timed out');
+          throw new Error('Command timed out');
         },
       });
       expect(await service.patchDomain(waiting, 'acme', { a: 1 }, {})).toMatchObject({

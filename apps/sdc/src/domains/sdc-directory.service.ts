@@ -79,7 +79,7 @@ export class SdcDirectoryService extends ChangeDirectory {
 
   private async waitForMdc(seq: number, id: string): Promise<'applied' | 'pending' | Rejection> {
     try {
-      await this.scheduler.runNow(WAIT_FOR_MDC_MS);
+      if (!(await this.scheduler.runNow(WAIT_FOR_MDC_MS)).finished) return 'pending';
     } catch {
       return 'pending';
     }

@@ -1,10 +1,14 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { messageOf, Public } from '@dd/admin-api';
+import { checkReady, Public } from '@dd/admin-api';
 import { SiteCacheStore } from '../cache/site-cache.store';
+import { REDIS_COMMAND_TIMEOUT_MS } from '../cache/site-redis';
 
-/** SPEC §10: ready while the site's Redis answers — and while the MDC is down: a site works alone. */
+/**
+ * SPEC §10: ready while the site's Redis answers (503 `store_unavailable` naming it when it does not) —
+ * and while the MDC is down: a site works alone.
+ */
 @ApiTags('operations')
 @Public()
 @Controller('health')
@@ -23,16 +27,12 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([
-      async () => {
-        const redis = this.indicators.check('redis');
-        try {
-          await this.store.ping();
-          return redis.up();
-        } catch (err) {
-          return redis.down({ message: messageOf(err) });
-        }
-      },
+    return checkReady(this.health, [
+      () =>
+        this.indicators
+          .check('redis')
+          .attempt(() => this.store.ping())
+          .withTimeout(REDIS_COMMAND_TIMEOUT_MS),
     ]);
   }
 }

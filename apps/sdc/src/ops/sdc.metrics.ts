@@ -83,7 +83,8 @@ export class SdcMetrics {
       help: 'Proxied request latency',
       registers,
     });
-    const source = () => this.queueSource?.();
+    // SPEC §10: a Redis that is away leaves the queue gauges as they were; /metrics keeps answering.
+    const source = () => this.queueSource?.().catch(() => undefined);
     this.queueLength = new Gauge({
       name: 'dd_sdc_queue_length',
       help: 'Changes in the submit queue',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import type { JsonObject } from '@dd/directory';
-import { ClusterFiles } from '../../../../test/harness/cluster-files';
+import { ClusterFiles, freePort } from '../../../../test/harness/cluster-files';
 import { TestMdc } from '../../../../test/harness/mdc';
 import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
 import { SiteCacheStore } from '../cache/site-cache.store';
@@ -9,7 +9,7 @@ import { LocalWrites } from '../domains/local-writes';
 import { MdcClient, SiteHttp } from '../remote';
 import { FarSite, sendJson } from '../remote/testing';
 import { Resync } from './resync';
-import { SyncCycle } from './sync-cycle';
+import { CycleProgress, SyncCycle } from './sync-cycle';
 
 /** The SDC's core without NestJS: cache + write path + cycle, against a real MDC and a real Redis. */
 describe('SDC core against a real MDC and Redis', () => {
@@ -73,8 +73,18 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await store.queueLength()).toBe(1);
     expect((await store.pendingIds([entry!.ids[0]])).size).toBe(1);
 
-    const report = await cycle.run();
+    const progress: CycleProgress[] = [];
+    const report = await cycle.run((p) => progress.push(p));
     expect(report).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
+    // SPEC §5: what `POST /sync/run` shows of a cycle running past its deadline, step by step.
+    expect(progress).toEqual([
+      { phase: 'push', pages: 0, objects: 0 },
+      { phase: 'push', pages: 1, objects: 1 },
+      { phase: 'pull', pages: 1, objects: 1 },
+      { phase: 'pull', pages: 2, objects: 1 + report.pulled },
+      { phase: 'verify', pages: 2, objects: 1 + report.pulled },
+      { phase: 'record', pages: 2, objects: 1 + report.pulled },
+    ]);
     expect(await store.queueLength()).toBe(0);
     const atMdc = (await mdc.admin().get('/domains/acme/entities/user/bob')).body;
     expect((await store.entity('acme', 'user', 'bob'))?.entity).toEqual(atMdc);
@@ -230,5 +240,22 @@ describe('SDC core against a real MDC and Redis', () => {
     expect((await mdc.admin().get('/domains/acme/entities/user/alice')).body.attributes).toMatchObject({
       failed: true,
     });
+  });
+
+  it('reports store_unavailable, without throwing, when its own Redis cannot be reached', async () => {
+    // Connected as the site connects (no offline queue, no retries), to a port nothing listens on.
+    const gone = new Redis(`redis://127.0.0.1:${await freePort()}`, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    try {
+      const cut = new SiteCacheStore(gone, 'site-a');
+      const report = await new SyncCycle(cut, client, new Resync(cut, () => 'master')).run();
+      expect(report).toMatchObject({ ok: false, error: 'store_unavailable' });
+    } finally {
+      gone.disconnect();
+    }
   });
 });

@@ -9,6 +9,7 @@ import type {
   SnapshotResponse,
 } from '@dd/sync-protocol';
 import type { QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
+import { isRedisFailure } from '../cache/store-failure';
 import type { CycleFigures } from '../ops/sdc.metrics';
 import { MdcFailedError, MdcUnreachableError, SiteUnreachableError } from '../remote';
 import type { Resync } from './resync';
@@ -17,6 +18,20 @@ import type { Resync } from './resync';
 export interface CycleReport extends CycleFigures {
   at: string;
 }
+
+/** What a cycle is doing: pushing the queue, pulling the log, verifying against the manifest, recording. */
+export type CyclePhase = 'queued' | 'push' | 'pull' | 'verify' | 'record';
+
+/** How far a running cycle has got (SPEC §5: `POST /sync/run` past its deadline answers 202 with it). */
+export interface CycleProgress {
+  phase: CyclePhase;
+  /** push batches, pulled pages and snapshots done */
+  pages: number;
+  /** changes pushed and objects pulled so far */
+  objects: number;
+}
+
+type Tick = (phase: CyclePhase, pageDone?: boolean) => void;
 
 /** The MDC calls a cycle makes; unreachability is an error whose name says so. */
 export interface MdcPort {
@@ -47,7 +62,11 @@ export class SyncCycle {
     private readonly resync: Resync,
   ) {}
 
-  async run(): Promise<CycleReport> {
+  /**
+   * A cycle that could not run or finish says why in its report (`ok: false`, `error`) — also when the
+   * site's Redis went away and the report cannot even be recorded.
+   */
+  async run(onProgress: (progress: CycleProgress) => void = () => undefined): Promise<CycleReport> {
     const started = Date.now();
     const report: CycleReport = {
       ok: true,
@@ -59,21 +78,35 @@ export class SyncCycle {
       repaired: 0,
       at: new Date(started).toISOString(),
     };
+    let pages = 0;
+    const tick: Tick = (phase, pageDone = false) => {
+      if (pageDone) pages += 1;
+      onProgress({ phase, pages, objects: report.pushed + report.rejected + report.pulled });
+    };
     try {
       await this.store.ensureEpoch(randomUUID());
-      await this.push(report);
-      await this.pullAndVerify(report);
+      await this.push(report, tick);
+      await this.pullAndVerify(report, tick);
     } catch (err) {
       report.ok = false;
       report.error = cycleError(err);
     }
     report.durationMs = Date.now() - started;
-    await this.record(report);
+    tick('record');
+    try {
+      await this.record(report);
+    } catch (err) {
+      // SPEC §5: a store that went away is the cycle's error, not a crash of the job.
+      if (!isRedisFailure(err)) throw err;
+      report.ok = false;
+      report.error = 'store_unavailable';
+    }
     return report;
   }
 
   /** Step 1: the queued changes in order, in batches, until the queue is empty. */
-  private async push(report: CycleReport): Promise<void> {
+  private async push(report: CycleReport, tick: Tick): Promise<void> {
+    tick('push');
     for (;;) {
       const head = await this.store.queueHead(PUSH_BATCH);
       if (head.length === 0) return;
@@ -98,26 +131,30 @@ export class SyncCycle {
       plan.setStatus('lastPushAt', new Date().toISOString());
       // Only a cycle takes from the queue's head, and one runs at a time: no generation check needed.
       await this.store.commit(plan, false);
+      tick('push', true);
       if (decided < head.length) throw new Error(`the MDC refused seq ${head[decided].seq} as a gap`);
     }
   }
 
   /** Step 2: MDC-authoritative resync — the log since the cursor, then the manifest. */
-  private async pullAndVerify(report: CycleReport): Promise<void> {
+  private async pullAndVerify(report: CycleReport, tick: Tick): Promise<void> {
+    tick('pull');
     let meta = await this.store.meta();
-    if (!meta.loaded) await this.reload(report);
+    if (!meta.loaded) await this.reload(report, tick);
     else {
       for (let more = true; more;) {
         const page = await this.mdc.pull({ cursor: meta.cursor });
         if (page.reload) {
-          await this.reload(report);
+          await this.reload(report, tick);
           break;
         }
         report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
+        tick('pull', true);
         meta = { ...meta, cursor: page.cursor };
         more = page.more;
       }
     }
+    tick('verify');
     const scrubbed = await this.resync.scrub(SCRUB_BUDGET);
     const root = await this.mdc.manifest(false);
     if (root.root !== (await this.resync.localRoot()) || scrubbed.length > 0) {
@@ -130,10 +167,11 @@ export class SyncCycle {
     await this.store.commit(this.store.plan().setStatus('lastResyncAt', new Date().toISOString()), false);
   }
 
-  private async reload(report: CycleReport): Promise<void> {
+  private async reload(report: CycleReport, tick: Tick): Promise<void> {
     const snapshot = await this.mdc.snapshot();
     await this.resync.applySnapshot(snapshot, 'all');
     report.pulled += snapshot.tree.length + snapshot.entities.length;
+    tick('pull', true);
   }
 
   private async record(report: CycleReport): Promise<void> {
@@ -143,12 +181,13 @@ export class SyncCycle {
 
 /**
  * What `lastCycle.error` says (SPEC §5): `mdc_unreachable` when the MDC could not be reached (the
- * site keeps working alone), `mdc_failed: …` when it was reached and failed the call, else the error.
+ * site keeps working alone), `mdc_failed: …` when it was reached and failed the call,
+ * `store_unavailable` when the site's own Redis could not be, else the error's message.
  */
 function cycleError(err: unknown): string {
   if (err instanceof MdcUnreachableError || err instanceof SiteUnreachableError) return 'mdc_unreachable';
   if (err instanceof MdcFailedError) return `mdc_failed: ${err.message}`;
-  return messageOf(err);
+  return isRedisFailure(err) ? 'store_unavailable' : messageOf(err);
 }
 
 function rejectionOf(entry: QueueEntry, verdict: PushVerdict & { status: 'rejected' }): Rejection {

@@ -1,13 +1,30 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { ClusterConfigService, messageOf } from '@dd/admin-api';
+import { ApiError, ClusterConfigService, messageOf, StoreUnavailableError } from '@dd/admin-api';
 import { zonesOf } from '@dd/cluster-config';
 import { targetDomain } from '@dd/directory';
 import { AdminIdentity, scopeAllows } from '@dd/site-auth';
 import { SiteCacheStore } from '../cache/site-cache.store';
+import { isRedisFailure } from '../cache/store-failure';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
-import { type CycleReport, REJECTIONS_KEPT } from './sync-cycle';
-import { SyncScheduler } from './sync.scheduler';
+import { type CycleProgress, type CycleReport, REJECTIONS_KEPT } from './sync-cycle';
+import { RUN_NOW_TIMEOUT_MS, SyncScheduler } from './sync.scheduler';
+
+/** The longest `POST /sync/run?timeoutMs=` may wait. */
+const MAX_RUN_TIMEOUT_MS = 600_000;
+
+/** `POST /sync/run`'s answer (SPEC §5): 200 with the cycle's report, or 202 with a running cycle's progress. */
+export type RunAnswer =
+  { status: 200; body: { lastCycle: CycleReport } } | { status: 202; body: CycleProgress };
+
+/** `?timeoutMs=`: whole milliseconds from 1 to MAX_RUN_TIMEOUT_MS; none, the default. */
+export function parseRunTimeout(raw: unknown): number {
+  if (raw === undefined || raw === '') return RUN_NOW_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_RUN_TIMEOUT_MS)
+    throw new ApiError('validation_failed', `timeoutMs must be an integer from 1 to ${MAX_RUN_TIMEOUT_MS}`);
+  return ms;
+}
 
 /** What `/sync/status`, `/sync/rejections` and `POST /sync/run` answer (SPEC §5), and the queue gauges. */
 @Injectable()
@@ -57,24 +74,31 @@ export class SyncStatusService implements OnModuleInit {
     return { items: kept.filter((r) => scopeAllows(scope, targetDomain(r.change))).slice(0, limit) };
   }
 
-  /** SPEC §5: 200 with `lastCycle` even when the cycle failed — or could not run in time. */
-  async runNow(): Promise<{ lastCycle: CycleReport }> {
+  /**
+   * SPEC §5: 200 with `lastCycle` when the cycle is over — also when it failed or could not run at all
+   * (`ok: false`, `error`: e.g. `store_unavailable`) — or 202 with its progress when it is still running
+   * at the deadline (it goes on).
+   */
+  async runNow(timeoutMs: number): Promise<RunAnswer> {
     const started = Date.now();
     try {
-      return { lastCycle: await this.scheduler.runNow() };
+      const run = await this.scheduler.runNow(timeoutMs);
+      return run.finished
+        ? { status: 200, body: { lastCycle: run.report } }
+        : { status: 202, body: run.progress };
     } catch (err) {
-      return {
-        lastCycle: {
-          ok: false,
-          error: `cycle_not_finished: ${messageOf(err)}`,
-          durationMs: Date.now() - started,
-          pushed: 0,
-          rejected: 0,
-          pulled: 0,
-          repaired: 0,
-          at: new Date(started).toISOString(),
-        },
+      const storeDown = err instanceof StoreUnavailableError || isRedisFailure(err);
+      const lastCycle: CycleReport = {
+        ok: false,
+        error: storeDown ? 'store_unavailable' : messageOf(err),
+        durationMs: Date.now() - started,
+        pushed: 0,
+        rejected: 0,
+        pulled: 0,
+        repaired: 0,
+        at: new Date(started).toISOString(),
       };
+      return { status: 200, body: { lastCycle } };
     }
   }
 }

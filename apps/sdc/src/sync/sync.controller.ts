@@ -1,7 +1,8 @@
-import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { Caller, CurrentCaller, parseLimit } from '@dd/admin-api';
-import { SyncStatusService } from './sync-status.service';
+import { parseRunTimeout, SyncStatusService } from './sync-status.service';
 
 /** SPEC §5 sync routes of a work site. */
 @ApiTags('sync')
@@ -20,10 +21,15 @@ export class SyncController {
     return this.status.rejections(caller.admin.scope, parseLimit(limit));
   }
 
-  /** Runs one cycle now; 200 with `lastCycle` also when it failed (`ok: false`, `error`). */
+  /** Runs one cycle now; 200 with `lastCycle` also when it failed (`ok: false`, `error`), 202 if still running at the deadline. */
   @Post('run')
   @HttpCode(200)
-  run() {
-    return this.status.runNow();
+  async run(
+    @Query('timeoutMs') timeoutMs: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    const { status, body } = await this.status.runNow(parseRunTimeout(timeoutMs));
+    void reply.status(status);
+    return body;
   }
 }

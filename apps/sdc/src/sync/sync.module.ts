@@ -4,7 +4,7 @@ import { ClusterConfigService, SITE_ENV, SiteEnv } from '@dd/admin-api';
 import { CacheModule } from '../cache/cache.module';
 import { CacheKeys } from '../cache/cache-keys';
 import { SiteCacheStore } from '../cache/site-cache.store';
-import { siteRedisUrl } from '../cache/site-redis';
+import { REDIS_RECONNECT, siteRedisUrl } from '../cache/site-redis';
 import { MdcClient } from '../remote';
 import { RemoteModule } from '../remote/remote.module';
 import { MdcLink } from './mdc-link';
@@ -27,8 +27,10 @@ import { SYNC_QUEUE, SyncEvents, SyncScheduler } from './sync.scheduler';
     BullModule.forRootAsync({
       inject: [SITE_ENV],
       useFactory: (env: SiteEnv) => ({
-        // BullMQ opens (and closes) its own connections: its workers block on theirs.
-        connection: { url: siteRedisUrl(env) },
+        // BullMQ opens (and closes) its own connections: its workers block on theirs, so they keep
+        // their offline queue and no command timeout, but come back as soon as the site's own does.
+        // What an HTTP request waits for on them is bounded by SyncScheduler.runNow (SPEC §5).
+        connection: { url: siteRedisUrl(env), ...REDIS_RECONNECT },
         prefix: new CacheKeys(env.siteId).bullPrefix,
       }),
     }),

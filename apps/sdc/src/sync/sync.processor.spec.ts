@@ -1,10 +1,11 @@
 import { Test } from '@nestjs/testing';
+import type { Job } from 'bullmq';
 import { MetricsRegistry } from '@dd/admin-api';
 import { Fake, strictFake } from '@dd/testing';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
-import { CycleReport, SyncCycle } from './sync-cycle';
+import { CycleProgress, CycleReport, SyncCycle } from './sync-cycle';
 import { SyncProcessor } from './sync.processor';
 import { SyncScheduler } from './sync.scheduler';
 
@@ -27,6 +28,7 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
   let scheduler: Fake<SyncScheduler>;
   let link: Fake<MdcLink>;
   let events: string[];
+  const job = () => strictFake<Job>('Job', { updateProgress: async () => undefined });
 
   async function build(options: {
     lockFreeAfter?: number;
@@ -75,7 +77,7 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
 
   it('runs the cycle under the site’s cycle lock and releases it after', async () => {
     await build({});
-    expect(await processor.process()).toMatchObject({ ok: true });
+    expect(await processor.process(job())).toMatchObject({ ok: true });
     expect(events).toEqual(['try', 'cycle', 'release']);
     expect(link.noteCycle).toHaveBeenCalledWith(expect.objectContaining({ ok: true }));
     expect(scheduler.resetRetry).toHaveBeenCalledTimes(1);
@@ -83,20 +85,20 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
 
   it('waits while another replica holds the lock, then runs its own cycle', async () => {
     await build({ lockFreeAfter: 3 });
-    await processor.process();
+    await processor.process(job());
     expect(events).toEqual(['try', 'try', 'try', 'try', 'cycle', 'release']);
   });
 
   it('releases the lock when the cycle throws', async () => {
     await build({});
     cycle.run.mockRejectedValueOnce(new Error('Redis went away'));
-    await expect(processor.process()).rejects.toThrow('Redis went away');
+    await expect(processor.process(job())).rejects.toThrow('Redis went away');
     expect(events).toEqual(['try', 'release']);
   });
 
   it('retries on its own, with backoff, when a cycle failed and changes wait', async () => {
     await build({ outcome: report(false, 'mdc_unreachable'), queued: 3 });
-    await processor.process();
+    await processor.process(job());
     expect(scheduler.retryLater).toHaveBeenCalledTimes(1);
     expect(scheduler.resetRetry).not.toHaveBeenCalled();
     expect(link.noteCycle).toHaveBeenCalledWith(expect.objectContaining({ error: 'mdc_unreachable' }));
@@ -104,13 +106,46 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
 
   it('does not retry a failed cycle with nothing queued: the period and the signal will do', async () => {
     await build({ outcome: report(false, 'mdc_unreachable'), queued: 0 });
-    await processor.process();
+    await processor.process(job());
     expect(scheduler.retryLater).not.toHaveBeenCalled();
   });
 
   it('stops waiting for the lock when the site is stopping', async () => {
     await build({ lockFreeAfter: Infinity, stopping: true });
-    await expect(processor.process()).rejects.toThrow('stopping');
+    await expect(processor.process(job())).rejects.toThrow('stopping');
     expect(cycle.run).not.toHaveBeenCalled();
+  });
+
+  it('retries on its own while its store is away, so it converges once Redis is back', async () => {
+    await build({ outcome: report(false, 'store_unavailable') });
+    store.queueLength.mockRejectedValue(new Error('Command timed out'));
+    await processor.process(job());
+    expect(scheduler.retryLater).toHaveBeenCalledTimes(1);
+    expect(store.queueLength).not.toHaveBeenCalled();
+  });
+
+  it('writes a long cycle’s progress to its job, and nothing for a short cycle', async () => {
+    await build({});
+    const progress: CycleProgress = { phase: 'pull', pages: 2, objects: 700 };
+    let finish = () => undefined as void;
+    cycle.run.mockImplementationOnce(async (onProgress: (p: CycleProgress) => void) => {
+      onProgress(progress);
+      await new Promise<void>((resolve) => (finish = resolve));
+      return report(true);
+    });
+    const long = job();
+    jest.useFakeTimers();
+    try {
+      const done = processor.process(long);
+      await jest.advanceTimersByTimeAsync(600);
+      expect(long.updateProgress).toHaveBeenCalledWith(progress);
+      finish();
+      await done;
+    } finally {
+      jest.useRealTimers();
+    }
+    const short = job();
+    await processor.process(short);
+    expect(short.updateProgress).not.toHaveBeenCalled();
   });
 });

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject } from '@nestjs/common';
+import type { Job } from 'bullmq';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
-import { CycleReport, SyncCycle } from './sync-cycle';
+import { CycleProgress, CycleReport, SyncCycle } from './sync-cycle';
 import { SYNC_QUEUE, SyncScheduler } from './sync.scheduler';
 
 /** The cycle lock's lifetime; renewed while the cycle runs, so a dead replica frees it within this. */
 const LOCK_MS = 3000;
 const LOCK_POLL_MS = 25;
+/** A cycle's progress is written to its job at most this often — and not at all by a short cycle. */
+const PROGRESS_EVERY_MS = 500;
 
 /**
  * SPEC §8: runs the sync cycle's jobs. Several replicas of a site never run two cycles at once: each
@@ -28,11 +31,14 @@ export class SyncProcessor extends WorkerHost {
     super();
   }
 
-  async process(): Promise<CycleReport> {
-    const report = await this.underCycleLock(() => this.cycle.run());
+  async process(job: Job): Promise<CycleReport> {
+    const progress = throttledProgress(job);
+    const report = await this.underCycleLock(() => this.cycle.run(progress.set)).finally(progress.stop);
     this.metrics.recordCycle(report);
     this.link.noteCycle(report);
-    if (!report.ok && (await this.store.queueLength()) > 0) this.scheduler.retryLater();
+    // SPEC §6: retried on its own while changes wait — or while the store is away, to converge once it is back.
+    if (!report.ok && (report.error === 'store_unavailable' || (await this.store.queueLength()) > 0))
+      this.scheduler.retryLater();
     else this.scheduler.resetRetry();
     return report;
   }
@@ -54,4 +60,21 @@ export class SyncProcessor extends WorkerHost {
       await this.store.releaseCycleLock(token).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The running cycle's progress on its job, for `POST /sync/run` past its deadline (SPEC §5): the latest
+ * value, written every PROGRESS_EVERY_MS, so a cycle of a few milliseconds costs no extra round trip.
+ */
+function throttledProgress(job: Job): { set: (progress: CycleProgress) => void; stop: () => void } {
+  let latest: CycleProgress | undefined;
+  const timer = setInterval(() => {
+    if (!latest) return;
+    void job.updateProgress(latest).catch(() => undefined);
+    latest = undefined;
+  }, PROGRESS_EVERY_MS);
+  return {
+    set: (progress) => (latest = progress),
+    stop: () => clearInterval(timer),
+  };
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectQueue, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Queue } from 'bullmq';
-import { ClusterConfigService, messageOf } from '@dd/admin-api';
+import { Job, Queue } from 'bullmq';
+import { ClusterConfigService, messageOf, StoreUnavailableError } from '@dd/admin-api';
 import { SiteCacheStore } from '../cache/site-cache.store';
-import type { CycleReport } from './sync-cycle';
+import type { CycleProgress, CycleReport } from './sync-cycle';
 
 export const SYNC_QUEUE = 'sync';
 const SCHEDULER_ID = 'cycle';
@@ -14,7 +15,15 @@ const SOON_MS = 20;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
 /** SPEC §5: how long `POST /sync/run` waits for its cycle by default. */
-const RUN_NOW_TIMEOUT_MS = 30_000;
+export const RUN_NOW_TIMEOUT_MS = 120_000;
+/** While waiting for a cycle, how often the site's Redis is asked whether it still answers. */
+const STORE_WATCH_MS = 1000;
+/** Past the deadline, how long reading the cycle's progress may take before the answer goes without it. */
+const PROGRESS_READ_MS = 1000;
+const NOT_STARTED: CycleProgress = { phase: 'queued', pages: 0, objects: 0 };
+
+/** A cycle asked for now: its report when it finished in time, else how far it has got (it goes on). */
+export type CycleRun = { finished: true; report: CycleReport } | { finished: false; progress: CycleProgress };
 
 /** The sync queue's events, for waiting on one cycle's job (`POST /sync/run`, `X-Wait-For: mdc`). */
 @QueueEventsListener(SYNC_QUEUE)
@@ -79,10 +88,56 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     return this.stopped;
   }
 
-  /** Runs a cycle now and answers with its report (SPEC §5 `POST /sync/run`). */
-  async runNow(timeoutMs = RUN_NOW_TIMEOUT_MS): Promise<CycleReport> {
+  /**
+   * Runs a cycle now and waits for it until `timeoutMs` (SPEC §5 `POST /sync/run`): its report, or its
+   * progress if it is still running then. Whatever the store does, it answers in time: BullMQ keeps its
+   * commands while Redis is away (its worker must wait for Redis's return), so the wait is raced with a
+   * watch on the site's own, fail-fast connection — a store that stops answering rejects it with
+   * `StoreUnavailableError` — and with the deadline itself. A failed cycle job rejects with its reason.
+   */
+  async runNow(timeoutMs = RUN_NOW_TIMEOUT_MS): Promise<CycleRun> {
+    const done = new AbortController();
+    try {
+      return await Promise.race([
+        this.runAndWait(timeoutMs),
+        this.whileStoreAnswers(done.signal),
+        sleep(timeoutMs + PROGRESS_READ_MS, undefined, { signal: done.signal }).then((): CycleRun => ({
+          finished: false,
+          progress: NOT_STARTED,
+        })),
+      ]);
+    } finally {
+      done.abort();
+    }
+  }
+
+  private async runAndWait(timeoutMs: number): Promise<CycleRun> {
+    const until = Date.now() + timeoutMs;
     const job = await this.queue.add(JOB.name, {}, JOB.opts);
-    return (await job.waitUntilFinished(this.events.queueEvents, timeoutMs)) as CycleReport;
+    try {
+      const report = (await job.waitUntilFinished(
+        this.events.queueEvents,
+        Math.max(1, until - Date.now()),
+      )) as CycleReport;
+      return { finished: true, report };
+    } catch (err) {
+      // Failed, or not finished by the deadline: only the job's state tells which.
+      if ((await job.getState()) === 'failed') throw err;
+      const progress = (await Job.fromId(this.queue, job.id!))?.progress;
+      return { finished: false, progress: isProgress(progress) ? progress : NOT_STARTED };
+    }
+  }
+
+  /** Never resolves; rejects once the site's Redis stops answering, or with an AbortError when `signal` aborts. */
+  private async whileStoreAnswers(signal: AbortSignal): Promise<never> {
+    for (;;) {
+      try {
+        await this.store.ping();
+      } catch (err) {
+        throw new StoreUnavailableError(messageOf(err));
+      }
+      await sleep(STORE_WATCH_MS, undefined, { signal });
+    }
   }
 
   /**
@@ -129,4 +184,8 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`cannot check the sync schedule: ${messageOf(err)}`);
     }
   }
+}
+
+function isProgress(value: unknown): value is CycleProgress {
+  return typeof value === 'object' && value !== null && typeof (value as CycleProgress).phase === 'string';
 }
