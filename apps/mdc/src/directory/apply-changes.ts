@@ -6,6 +6,7 @@ import {
   decideInOrder,
   digestChanges,
   Effect,
+  fieldError,
   targetDomain,
   touchedDomains,
 } from '@dd/directory';
@@ -54,9 +55,11 @@ export class ApplyChanges {
   ): Promise<Decided<Submission>[]> {
     if (submissions.length === 0) return [];
     const at = new Date().toISOString();
+    // SPEC §5: a change that fails the field checks is refused by `decide` without its targets, so
+    // its names (a NUL, say) never reach a query.
     const loaded = await this.store.loadFor(
       tx,
-      submissions.map((s) => s.change),
+      submissions.map((s) => s.change).filter((change) => fieldError(change) === null),
     );
     // SPEC §3: every accepted change gets the next version after the locked head.
     const { decided, ledger } = decideInOrder(
