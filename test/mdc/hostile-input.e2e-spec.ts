@@ -1,8 +1,15 @@
 import type { ErrorCode } from '../../libs/admin-api/src/errors';
-import { ClusterFiles } from '../harness/cluster-files';
+import { waitFor } from '../harness/cluster';
+import { ClusterFiles, TestAdmin } from '../harness/cluster-files';
 import { AdminClient } from '../harness/http';
 import { TestMdc } from '../harness/mdc';
 import { httpAsIs, RawReply, rawHttp } from '../harness/raw-http';
+
+/** `limited` has a request limit of its own (SPEC §5); `plain` has none. */
+const ADMINS: TestAdmin[] = [
+  { name: 'limited', token: 'limited-token', scope: '*', rateLimit: { max: 3, windowMs: 60_000 } },
+  { name: 'plain', token: 'plain-token', scope: '*' },
+];
 
 /** This MDC's request timeout (REQUEST_TIMEOUT_MS), short so a test can wait it out. */
 const REQUEST_TIMEOUT_MS = 3000;
@@ -19,7 +26,10 @@ describe('MDC: hostile input', () => {
   const auth = { authorization: 'Bearer ops-token' };
 
   beforeAll(async () => {
-    const files = await ClusterFiles.create({ zones: [{ domain: 'acme', sites: ['site-a'] }] });
+    const files = await ClusterFiles.create({
+      zones: [{ domain: 'acme', sites: ['site-a'] }],
+      admins: ADMINS,
+    });
     mdc = await TestMdc.start('hostile_input', files, { REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
     ops = mdc.admin();
     port = Number(new URL(mdc.url).port);
@@ -453,6 +463,42 @@ describe('MDC: hostile input', () => {
         },
       );
       expectError(res, 408, 'validation_failed');
+    });
+  });
+
+  describe('per-token rate limits (SPEC §5)', () => {
+    it('answers an admin past its limit with 429 rate_limited and Retry-After, counting per token, not per address', async () => {
+      const limited = ops.as('limited-token');
+      await leavesDirectoryUnchanged(async () => {
+        for (let i = 0; i < 3; i++) expect((await limited.get('/domains/acme')).status).toBe(200);
+        const refused = await limited.post('/domains', { name: 'too-many' });
+        expectError(refused, 429, 'rate_limited');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+        // the same address, another token: not limited
+        expect((await ops.as('plain-token').get('/domains/acme')).status).toBe(200);
+      });
+    });
+
+    it('follows a config reload: a raised limit at once, and cluster.rateLimit for every token without its own', async () => {
+      const limited = ops.as('limited-token');
+      const plain = ops.as('plain-token');
+      try {
+        mdc.files.write({
+          admins: [{ ...ADMINS[0], rateLimit: { max: 1000, windowMs: 60_000 } }, ADMINS[1]],
+        });
+        await waitFor(async () => (await limited.get('/domains/acme')).status === 200, 3000);
+        mdc.files.write({ cluster: { rateLimit: { max: 2, windowMs: 60_000 } } });
+        const refused = await waitFor(async () => {
+          const res = await plain.get('/domains/acme');
+          return res.status === 429 ? res : undefined;
+        }, 3000);
+        expectError(refused, 429, 'rate_limited');
+        expect((await limited.get('/domains/acme')).status).toBe(200);
+      } finally {
+        mdc.files.write({ admins: ADMINS, cluster: {} });
+      }
+      await waitFor(async () => (await plain.get('/domains/acme')).status === 200, 3000);
     });
   });
 

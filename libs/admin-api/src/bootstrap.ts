@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { DynamicModule, INestApplication, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import fastifyRateLimit from '@fastify/rate-limit';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -96,6 +97,8 @@ export async function createSiteApp(
   app.useGlobalPipes(new BodyValidationPipe());
   const fastify = app.getHttpAdapter().getInstance();
   acceptJsonBodiesOnly(fastify, BODY_LIMIT_BYTES);
+  // SPEC §5: the counter `AdminRateLimitGuard` uses, per admin, after authentication — no route hook of its own.
+  await app.register(fastifyRateLimit, { global: false });
   // SPEC §5: every response names the site that answered from its own data; a proxied answer keeps the peer's.
   fastify.addHook('onSend', async (request, reply) => {
     if (!reply.hasHeader(HEADER.servedBy)) reply.header(HEADER.servedBy, env.siteId);

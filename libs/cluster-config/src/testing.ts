@@ -37,6 +37,7 @@ export interface AdminOptions {
   token?: string;
   tokenSha256?: string;
   scope: string | string[];
+  rateLimit?: { max: number; windowMs: number };
 }
 
 export interface ConfigYamlOptions {
@@ -45,7 +46,12 @@ export interface ConfigYamlOptions {
   zones?: { domain: string; sites: string[] }[];
   admins?: AdminOptions[];
   masterDomain?: string;
-  cluster?: { syncIntervalMs?: number; submitQueueCapacity?: number; tombstoneRetentionMs?: number };
+  cluster?: {
+    syncIntervalMs?: number;
+    submitQueueCapacity?: number;
+    tombstoneRetentionMs?: number;
+    rateLimit?: { max: number; windowMs: number };
+  };
 }
 
 const DEFAULT_SITES: SiteOptions[] = [{ id: 'master', role: 'master' }, { id: 'site-a' }, { id: 'site-b' }];
@@ -65,6 +71,7 @@ export function configYaml(options: ConfigYamlOptions = {}): string {
     name: admin.name,
     tokenSha256: admin.tokenSha256 ?? sha256Hex(admin.token ?? admin.name),
     scope: admin.scope,
+    ...(admin.rateLimit === undefined ? {} : { rateLimit: admin.rateLimit }),
   }));
   return stringify({
     ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
