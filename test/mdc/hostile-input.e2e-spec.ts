@@ -3,6 +3,15 @@ import { waitFor } from '../harness/cluster';
 import { ClusterFiles, TestAdmin } from '../harness/cluster-files';
 import { AdminClient } from '../harness/http';
 import { TestMdc } from '../harness/mdc';
+import {
+  expectApiError,
+  forgedCursor,
+  nestedObjects,
+  PROTO_KEY_JSON,
+  PROTOTYPE_KEYS,
+  rawHead,
+  sendAsIs,
+} from '../harness/hostile';
 import { httpAsIs, RawReply, rawHttp } from '../harness/raw-http';
 
 /** `limited` has a request limit of its own (SPEC §5); `plain` has none. */
@@ -24,6 +33,7 @@ describe('MDC: hostile input', () => {
   let ops: AdminClient;
   let port: number;
   const auth = { authorization: 'Bearer ops-token' };
+  const json = { ...auth, 'content-type': 'application/json' };
 
   beforeAll(async () => {
     const files = await ClusterFiles.create({
@@ -39,21 +49,9 @@ describe('MDC: hostile input', () => {
   afterAll(() => mdc?.stop());
 
   /** SPEC §5: `{ statusCode, code, message }`, the status it names, and the site that answered. */
-  function expectError(
-    res: { status: number; body: unknown; headers: unknown },
-    status: number,
-    code: ErrorCode,
-  ) {
-    expect({ status: res.status, body: res.body }).toEqual({
-      status,
-      body: expect.objectContaining({ statusCode: status, code, message: expect.any(String) }),
-    });
-    const served =
-      res.headers instanceof Headers
-        ? res.headers.get('x-served-by')
-        : (res.headers as Record<string, string>)['x-served-by'];
-    expect(served).toBe('master');
-  }
+  /** SPEC §5: `{ statusCode, code, message }`, the status it names, answered by the MDC. */
+  const expectError = (res: Parameters<typeof expectApiError>[0], status: number, code: ErrorCode) =>
+    expectApiError(res, status, code, 'master');
 
   /** What an admin can see of the directory: every domain with its settings and entities, and the audit's head. */
   async function directoryState() {
@@ -75,12 +73,8 @@ describe('MDC: hostile input', () => {
     expect(await directoryState()).toEqual(before);
   }
 
-  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${mdc.url}/api/v1${path}`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json', ...headers },
-      body,
-    }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
+  const post = (path: string, body: string, contentType?: string) =>
+    sendAsIs(ops, 'POST', path, body, contentType);
 
   describe('values are validated the same way before any store sees them (400 validation_failed)', () => {
     const CONTROLS = ['\u0000', '\u0001', '\u0009', '\u000a', '\u001f', '\u007f'];
@@ -160,10 +154,9 @@ describe('MDC: hostile input', () => {
     });
 
     it('refuses JSON nested deeper than 64 levels, 10000 deep included, and takes 64', async () => {
-      const levels = (n: number) => '{"a":'.repeat(n - 1) + '{}' + '}'.repeat(n - 1);
       await leavesDirectoryUnchanged(async () => {
         expectError(
-          await post('/domains', `{"name":"deep","settings":${levels(64)}}`),
+          await post('/domains', `{"name":"deep","settings":${nestedObjects(64)}}`),
           400,
           'validation_failed',
         );
@@ -182,46 +175,46 @@ describe('MDC: hostile input', () => {
         );
       });
       // the body itself is level 1, so settings may nest 63 levels inside it
-      const ok = await post('/domains', `{"name":"deep63","settings":${levels(63)}}`);
+      const ok = await post('/domains', `{"name":"deep63","settings":${nestedObjects(63)}}`);
       expect(ok.status).toBe(201);
     });
   });
 
   describe('what is accepted is stored exactly as given', () => {
-    const KEYS = ['constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
+    it.each(PROTOTYPE_KEYS)(
+      'stores a %s key in settings and in attributes, created and patched',
+      async (key) => {
+        const settings = { [key]: { x: 'yes' } };
+        const patched = await ops.patch('/domains/acme', { settings });
+        expect(patched.status).toBe(200);
+        expect(patched.body.settings[key]).toEqual({ x: 'yes' });
+        expect((await ops.get('/domains/acme')).body.settings).toMatchObject({
+          keep: 1,
+          [key]: { x: 'yes' },
+        });
 
-    it.each(KEYS)('stores a %s key in settings and in attributes, created and patched', async (key) => {
-      const settings = { [key]: { x: 'yes' } };
-      const patched = await ops.patch('/domains/acme', { settings });
-      expect(patched.status).toBe(200);
-      expect(patched.body.settings[key]).toEqual({ x: 'yes' });
-      expect((await ops.get('/domains/acme')).body.settings).toMatchObject({ keep: 1, [key]: { x: 'yes' } });
-
-      const name = `holder-${key.toLowerCase()}`;
-      const created = await ops.post('/domains/acme/entities', {
-        kind: 'user',
-        name,
-        attributes: { [key]: 1 },
-      });
-      expect(created.status).toBe(201);
-      expect(created.body.attributes).toEqual({ [key]: 1 });
-      const again = await ops.patch(`/domains/acme/entities/user/${name}`, {
-        attributes: { [key]: { deep: { [key]: 2 } } },
-      });
-      expect(again.status).toBe(200);
-      expect((await ops.get(`/domains/acme/entities/user/${name}`)).body.attributes).toEqual({
-        [key]: { deep: { [key]: 2 } },
-      });
-      expect(({} as Record<string, unknown>).x).toBeUndefined();
-    });
+        const name = `holder-${key.toLowerCase()}`;
+        const created = await ops.post('/domains/acme/entities', {
+          kind: 'user',
+          name,
+          attributes: { [key]: 1 },
+        });
+        expect(created.status).toBe(201);
+        expect(created.body.attributes).toEqual({ [key]: 1 });
+        const again = await ops.patch(`/domains/acme/entities/user/${name}`, {
+          attributes: { [key]: { deep: { [key]: 2 } } },
+        });
+        expect(again.status).toBe(200);
+        expect((await ops.get(`/domains/acme/entities/user/${name}`)).body.attributes).toEqual({
+          [key]: { deep: { [key]: 2 } },
+        });
+        expect(({} as Record<string, unknown>).x).toBeUndefined();
+      },
+    );
 
     it('refuses a __proto__ key with 400, never dropping it or polluting anything', async () => {
       await leavesDirectoryUnchanged(async () => {
-        for (const text of [
-          '{"__proto__":{"x":1}}',
-          '{"a":{"__proto__":{"x":1}}}',
-          '{"\\u005f_proto__":1}',
-        ]) {
+        for (const text of PROTO_KEY_JSON) {
           expectError(
             await ops.request('PATCH', '/domains/acme', `{"settings":${text}}`),
             400,
@@ -287,7 +280,6 @@ describe('MDC: hostile input', () => {
         const path = `/api/v1/domains/acme/entities/user/${encoded}`;
         const read = await httpAsIs(mdc.url, 'GET', path, auth);
         expect({ status: read.status, name: read.body.name }).toEqual({ status: 200, name });
-        const json = { ...auth, 'content-type': 'application/json' };
         expect(
           (await httpAsIs(mdc.url, 'PATCH', path, json, '{"attributes":{"dot":true}}')).body.attributes,
         ).toEqual({ dot: true });
@@ -311,28 +303,27 @@ describe('MDC: hostile input', () => {
       ['application/x-www-form-urlencoded', 'name=x'],
     ])('answers a body of type %s with 415 unsupported_media_type', async (type, body) => {
       await leavesDirectoryUnchanged(async () => {
-        expectError(await post('/domains', body, { 'content-type': type }), 415, 'unsupported_media_type');
+        expectError(await post('/domains', body, type), 415, 'unsupported_media_type');
       });
     });
 
     it('answers a body without a Content-Type, and a body route without a body, with 415', async () => {
       await leavesDirectoryUnchanged(async () => {
-        const bare = (body?: string) =>
-          `POST /api/v1/domains HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ops-token\r\nconnection: close\r\n` +
-          (body === undefined ? '\r\n' : `content-length: ${body.length}\r\n\r\n${body}`);
-        expectError(await rawHttp(port, bare('{"name":"x"}')), 415, 'unsupported_media_type');
-        expectError(await rawHttp(port, bare()), 415, 'unsupported_media_type');
+        const withBody =
+          rawHead('POST', '/api/v1/domains', { ...auth, 'content-length': '12' }) + '{"name":"x"}';
+        expectError(await rawHttp(port, withBody), 415, 'unsupported_media_type');
+        expectError(
+          await rawHttp(port, rawHead('POST', '/api/v1/domains', auth)),
+          415,
+          'unsupported_media_type',
+        );
       });
     });
 
     it('answers an unknown route with 404 not_found', async () => {
       expectError(await ops.get('/no-such-route'), 404, 'not_found');
       expectError(await ops.post('/no-such-route', {}), 404, 'not_found');
-      expectError(
-        await rawHttp(port, 'PROPFIND /api/v1/domains HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'),
-        404,
-        'not_found',
-      );
+      expectError(await rawHttp(port, rawHead('PROPFIND', '/api/v1/domains')), 404, 'not_found');
     });
 
     it('answers a bad % escape in the path or the query with 400 validation_failed', async () => {
@@ -346,36 +337,24 @@ describe('MDC: hostile input', () => {
 
     it('answers what Node’s HTTP parser refuses in the spec’s shape: unknown method, 20 KB URL, Content-Length: abc', async () => {
       await leavesDirectoryUnchanged(async () => {
-        const unknownMethod = await rawHttp(
-          port,
-          'FOO /api/v1/domains HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
-        );
-        expectError(unknownMethod, 400, 'validation_failed');
-        const longUrl = await rawHttp(
-          port,
-          `GET /api/v1/domains/${'a'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
-        );
-        expectError(longUrl, 431, 'validation_failed');
-        const badLength = await rawHttp(
-          port,
-          'POST /api/v1/domains HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ops-token\r\n' +
-            'content-type: application/json\r\ncontent-length: abc\r\n\r\n{"name":"x"}',
-        );
-        expectError(badLength, 400, 'validation_failed');
+        expectError(await rawHttp(port, rawHead('FOO', '/api/v1/domains')), 400, 'validation_failed');
+        const longUrl = rawHead('GET', `/api/v1/domains/${'a'.repeat(20_000)}`);
+        expectError(await rawHttp(port, longUrl), 431, 'validation_failed');
+        const badLength = rawHead('POST', '/api/v1/domains', { ...json, 'content-length': 'abc' });
+        expectError(await rawHttp(port, badLength + '{"name":"x"}'), 400, 'validation_failed');
       });
     });
 
     it('answers a NUL or an unpaired surrogate in a query or path parameter with 400 before any store sees it', async () => {
-      const forged = (key: string[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
       await leavesDirectoryUnchanged(async () => {
         for (const path of [
           '/domains?parent=%00',
           '/domains?parent=a%01b',
           '/domains/acme/entities?kind=user%00',
-          `/domains?after=${forged(['ac\u0000me'])}`,
-          `/domains?after=${forged(['\ud800'])}`,
-          `/domains/acme/entities?after=${forged(['user', 'a\u0000'])}`,
-          `/domains/acme/entities?after=${forged(['user', '\udc00'])}`,
+          `/domains?after=${forgedCursor(['ac\u0000me'])}`,
+          `/domains?after=${forgedCursor(['\ud800'])}`,
+          `/domains/acme/entities?after=${forgedCursor(['user', 'a\u0000'])}`,
+          `/domains/acme/entities?after=${forgedCursor(['user', '\udc00'])}`,
           '/domains/ac%00me',
           '/domains/acme/entities/user/al%00ice',
           '/domains/acme/entities/us%00er/alice',
@@ -413,9 +392,7 @@ describe('MDC: hostile input', () => {
 
     it('lets a client that sends its whole 2 MiB body before reading finish sending, then answers 413', async () => {
       const body = Buffer.alloc(2 * 1024 * 1024, 'x');
-      const head =
-        'POST /api/v1/domains HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ops-token\r\n' +
-        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
+      const head = rawHead('POST', '/api/v1/domains', { ...json, 'content-length': String(body.length) });
       const res = await rawHttp(port, Buffer.concat([Buffer.from(head), body]), {
         everyMs: 10,
         chunkBytes: 128 * 1024,
@@ -440,28 +417,22 @@ describe('MDC: hostile input', () => {
     it('cuts off a client that sends its headers and then drips its body, with 408 in the spec’s shape', async () => {
       await leavesDirectoryUnchanged(async () => {
         const body = '{"name":"slowpoke"}';
-        const head =
-          'POST /api/v1/domains HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ops-token\r\n' +
-          `content-type: application/json\r\ncontent-length: ${body.length + 100}\r\n\r\n`;
-        const socket = rawHttp(port, head + body + ' '.repeat(100), {
+        const head = rawHead('POST', '/api/v1/domains', {
+          ...json,
+          'content-length': String(body.length + 100),
+        });
+        const res = await rawHttp(port, head + body + ' '.repeat(100), {
           everyMs: 250,
           timeoutMs: REQUEST_TIMEOUT_MS + 5000,
         });
-        const res = await socket;
         expectError(res, 408, 'validation_failed');
         expect(res.elapsedMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2000);
       });
     });
 
     it('cuts off a client that drips its headers too', async () => {
-      const res = await rawHttp(
-        port,
-        'GET /api/v1/domains HTTP/1.1\r\nhost: x\r\nx-slow: ' + 'y'.repeat(100),
-        {
-          everyMs: 250,
-          timeoutMs: REQUEST_TIMEOUT_MS + 5000,
-        },
-      );
+      const slowHeaders = rawHead('GET', '/api/v1/domains', { 'x-slow': 'y'.repeat(100) });
+      const res = await rawHttp(port, slowHeaders, { everyMs: 250, timeoutMs: REQUEST_TIMEOUT_MS + 5000 });
       expectError(res, 408, 'validation_failed');
     });
   });
