@@ -32,6 +32,8 @@ export interface TestAdmin {
   name: string;
   token: string;
   scope: '*' | string[];
+  /** SPEC §5: this admin's own request limit */
+  rateLimit?: { max: number; windowMs: number };
 }
 
 export interface ClusterFilesOptions {
@@ -112,6 +114,7 @@ export class ClusterFiles {
         name: a.name,
         token: a.token,
         scope: a.scope,
+        rateLimit: 'rateLimit' in a ? a.rateLimit : undefined,
       })),
       cluster: options.cluster,
     });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { configYaml, ConfigYamlOptions, makeSiteKeys } from '../../libs/cluster-config/src/testing';
 import { loadPrivateKey } from '@dd/site-auth';
-import type { SiteEnv } from '../../libs/admin-api/src/site-env';
+import { DEFAULT_REQUEST_TIMEOUT_MS, type SiteEnv } from '../../libs/admin-api/src/site-env';
 
 export interface SiteConfigFile {
   file: string;
@@ -34,6 +34,7 @@ export function siteEnv(siteId: string, configFile: string, more: Partial<SiteEn
     syncIntervalMs: undefined,
     databaseUrl: undefined,
     redisUrl: undefined,
+    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     ...more,
   };
 }

@@ -3,7 +3,7 @@ import { MdcModule } from './app.module';
 
 async function main(): Promise<void> {
   const env = readSiteEnv();
-  const app = await createSiteApp(MdcModule.forRoot(env), 'Domain directory — master site (MDC)');
+  const app = await createSiteApp(MdcModule.forRoot(env), 'Domain directory — master site (MDC)', env);
   await listen(app, env.port);
 }
 

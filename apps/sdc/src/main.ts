@@ -3,7 +3,7 @@ import { SdcModule } from './app.module';
 
 async function main(): Promise<void> {
   const env = readSiteEnv();
-  const app = await createSiteApp(SdcModule.forRoot(env), 'Domain directory — work site (SDC)');
+  const app = await createSiteApp(SdcModule.forRoot(env), 'Domain directory — work site (SDC)', env);
   await listen(app, env.port);
 }
 

@@ -1,31 +1,104 @@
-import { DynamicModule, INestApplication, Type, ValidationPipe } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { DynamicModule, INestApplication, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import fastifyRateLimit from '@fastify/rate-limit';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
+import { BodyValidationPipe } from './body-validation.pipe';
 import { HEADER } from './headers';
+import { acceptJsonBodiesOnly } from './json-body';
+import { discardRestOfBody } from './lingering-close';
 import { requestIdOf } from './site-runtime.module';
-import { SITE_ENV, SiteEnv } from './site-env';
-import { toErrorResponse } from './exception.filter';
+import { readSiteEnv, SiteEnv } from './site-env';
+import { clientErrorBody, toErrorResponse } from './exception.filter';
 
 /** SPEC §9: request bodies over 1 MiB get 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * SPEC §3: every valid name fits in a path parameter, percent-encoded: an entity name of 255 code
+ * points of up to 4 UTF-8 bytes, each byte written `%XX` (Fastify's default, 100, cut names short).
+ */
+export const MAX_PARAM_LENGTH = 255 * 4 * 3;
+
+/** How often Node looks for requests past their time (its default, 30 s, would stretch a short timeout). */
+const TIMEOUT_CHECK_MS = 1000;
+
+/**
+ * SPEC §5: a request Node's HTTP layer refuses before Fastify sees it (unknown method, bad
+ * Content-Length, headers too large, too slow to arrive) is answered in the spec's shape too.
+ */
+function answerClientError(siteId: string) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    // A reset connection has no one left to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // As Node does: never write into an answer that has already begun.
+    const answering = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage;
+    if (socket.writable && !answering?.headersSent) {
+      const answer = clientErrorBody(error);
+      const body = JSON.stringify(answer);
+      socket.write(
+        `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\n` +
+          'content-type: application/json; charset=utf-8\r\n' +
+          `content-length: ${Buffer.byteLength(body)}\r\n` +
+          `${HEADER.servedBy}: ${siteId}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
+}
+
+const frameworkLog = new NestLogger('HttpErrors');
+
+/**
+ * SPEC §5: what Fastify's router refuses before any hook or handler runs (a bad `%` escape, a path
+ * parameter too long) is answered in the spec's shape too. (Every later error reaches the one
+ * exception filter: Nest installs it as Fastify's error handler.)
+ */
+function answerRouterError(siteId: string) {
+  return async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { body, headers } = toErrorResponse(error, frameworkLog);
+    await discardRestOfBody(request.raw);
+    reply.headers({ ...headers, [HEADER.servedBy]: siteId, [HEADER.requestId]: String(request.id) });
+    return reply.status(body.statusCode).send(body);
+  };
+}
 
 /** Builds a site's HTTP app on Fastify (SPEC §2) with the pieces every site shares. */
 export async function createSiteApp(
   module: Type<unknown> | DynamicModule,
   title: string,
+  env: SiteEnv = readSiteEnv(),
 ): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, genReqId: requestIdOf });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: requestIdOf,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // SPEC §5: the whole request, body included, must arrive in time (a body sent a byte at a time too).
+    requestTimeout: env.requestTimeoutMs,
+    http: {
+      requestTimeout: env.requestTimeoutMs,
+      headersTimeout: env.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, env.requestTimeoutMs),
+    },
+    clientErrorHandler: answerClientError(env.siteId),
+    frameworkErrors: answerRouterError(env.siteId),
+  });
+  // The JSON parser is this app's own (json-body.ts), so Nest's body parsers stay out.
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
-    rawBody: true,
+    bodyParser: false,
     bufferLogs: true,
   });
   const logger = app.get(Logger);
   app.useLogger(logger);
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: false }));
-  const env = app.get<SiteEnv>(SITE_ENV);
+  app.useGlobalPipes(new BodyValidationPipe());
   const fastify = app.getHttpAdapter().getInstance();
+  acceptJsonBodiesOnly(fastify, BODY_LIMIT_BYTES);
+  // SPEC §5: the counter `AdminRateLimitGuard` uses, per admin, after authentication — no route hook of its own.
+  await app.register(fastifyRateLimit, { global: false });
   // SPEC §5: every response names the site that answered from its own data; a proxied answer keeps the peer's.
   fastify.addHook('onSend', async (request, reply) => {
     if (!reply.hasHeader(HEADER.servedBy)) reply.header(HEADER.servedBy, env.siteId);
@@ -48,13 +121,6 @@ export async function createSiteApp(
       },
       'request completed',
     );
-  });
-  // Errors Fastify raises before a handler runs (body too large, bad JSON) get the spec's shape too.
-  fastify.setErrorHandler((error, _request, reply) => {
-    const { body, headers } = toErrorResponse(error, {
-      error: (message: unknown, ...rest: unknown[]) => logger.error(message, ...rest),
-    });
-    void reply.status(body.statusCode).headers(headers).send(body);
   });
   const document = SwaggerModule.createDocument(
     app,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Change, isValidDomainName, JsonObject, parentOf } from '@dd/directory';
+import { Change, fieldError, isValidDomainName, JsonObject, parentOf } from '@dd/directory';
 import type {
   Caller,
   Conditional,
@@ -9,6 +9,7 @@ import type {
   EntityView,
   Written,
 } from './directory.service';
+import { RefusedError } from './errors';
 import { Page, pageOf } from './paging';
 import { scopeAllows } from '@dd/site-auth';
 import { ClusterConfig, servingSites } from '@dd/cluster-config';
@@ -46,6 +47,22 @@ export abstract class ChangeDirectory implements DirectoryService {
     ifMatch: string | undefined,
     read: (() => Promise<T>) | undefined,
   ): Promise<Written<T>>;
+
+  /**
+   * SPEC §5: a change is checked with the rules' own field checks before the site's store sees it,
+   * so the MDC and every site refuse the same things (400 `validation_failed`) and no store is asked
+   * about a name or value it could not keep as given.
+   */
+  private checkedSubmit<T>(
+    caller: Caller,
+    change: Change,
+    ifMatch: string | undefined,
+    read: (() => Promise<T>) | undefined,
+  ): Promise<Written<T>> {
+    const message = fieldError(change);
+    if (message !== null) throw new RefusedError({ code: 'validation_failed', message, winner: null });
+    return this.submit(caller, change, ifMatch, read);
+  }
 
   /** SPEC §5: the tree, by name; an admin sees the domains in its scope (filtered, so fetch until full). */
   async listDomains(caller: Caller, parent: string | undefined, limit: number, after: string | undefined) {
@@ -93,13 +110,13 @@ export abstract class ChangeDirectory implements DirectoryService {
       parent: input.parent === undefined ? derived : input.parent,
       settings: input.settings,
     };
-    return this.submit(caller, change, undefined, () => this.domainOrThrow(input.name));
+    return this.checkedSubmit(caller, change, undefined, () => this.domainOrThrow(input.name));
   }
 
   async patchDomain(caller: Caller, name: string, settings: JsonObject, cond: Conditional) {
     const current = await this.domainOrThrow(name);
     const change: Change = { op: 'domain.update', id: current.id, name, patch: settings };
-    return this.submit(caller, change, cond.ifMatch, () => this.domainOrThrow(name));
+    return this.checkedSubmit(caller, change, cond.ifMatch, () => this.domainOrThrow(name));
   }
 
   async deleteDomain(
@@ -109,7 +126,7 @@ export abstract class ChangeDirectory implements DirectoryService {
     cond: Conditional,
   ): Promise<Written<never>> {
     const current = await this.domainOrThrow(name);
-    return this.submit<never>(
+    return this.checkedSubmit<never>(
       caller,
       { op: 'domain.delete', id: current.id, name, recursive },
       cond.ifMatch,
@@ -128,7 +145,9 @@ export abstract class ChangeDirectory implements DirectoryService {
   ) {
     await this.domainOrThrow(domain);
     const change: Change = { op: 'entity.create', id: randomUUID(), domain, ...input };
-    return this.submit(caller, change, undefined, () => this.entityOrThrow(domain, input.kind, input.name));
+    return this.checkedSubmit(caller, change, undefined, () =>
+      this.entityOrThrow(domain, input.kind, input.name),
+    );
   }
 
   async patchEntity(
@@ -141,12 +160,12 @@ export abstract class ChangeDirectory implements DirectoryService {
   ) {
     const current = await this.entityOrThrow(domain, kind, name);
     const change: Change = { op: 'entity.update', id: current.id, domain, kind, name, patch: attributes };
-    return this.submit(caller, change, cond.ifMatch, () => this.entityOrThrow(domain, kind, name));
+    return this.checkedSubmit(caller, change, cond.ifMatch, () => this.entityOrThrow(domain, kind, name));
   }
 
   async deleteEntity(caller: Caller, domain: string, kind: string, name: string, cond: Conditional) {
     const current = await this.entityOrThrow(domain, kind, name);
     const change: Change = { op: 'entity.delete', id: current.id, domain, kind, name };
-    return this.submit<never>(caller, change, cond.ifMatch, undefined);
+    return this.checkedSubmit<never>(caller, change, cond.ifMatch, undefined);
   }
 }

@@ -64,7 +64,8 @@ export class DirectoryController {
     @Body() dto: CreateDomainDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const written = await this.directory.createDomain(caller, { ...dto, settings: dto.settings ?? {} });
+    const { name, parent, settings = {} } = dto;
+    const written = await this.directory.createDomain(caller, { name, parent, settings });
     return answer(reply, written, true);
   }
 
@@ -123,10 +124,8 @@ export class DirectoryController {
     @Body() dto: CreateEntityDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const written = await this.directory.createEntity(caller, name, {
-      ...dto,
-      attributes: dto.attributes ?? {},
-    });
+    const { kind, name: entityName, attributes = {} } = dto;
+    const written = await this.directory.createEntity(caller, name, { kind, name: entityName, attributes });
     return answer(reply, written, true);
   }
 

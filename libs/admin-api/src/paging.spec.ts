@@ -25,6 +25,16 @@ describe('SPEC §5 paging', () => {
     expect(() => decodeCursor(encodeCursor(['only-one']), 2)).toThrow(ApiError);
   });
 
+  it.each([
+    ['a NUL', ['user', 'a\u0000']],
+    ['a control character', ['us\u0007er', 'alice']],
+    ['an unpaired surrogate', ['user', '\ud800']],
+    ['a number', ['user', 7]],
+  ])('refuses a cursor that carries %s, before any store sees it', (_why, key) => {
+    const forged = Buffer.from(JSON.stringify(key)).toString('base64url');
+    expect(() => decodeCursor(forged, 2)).toThrow(ApiError);
+  });
+
   it('gives next only when a row beyond the page was fetched', () => {
     const keyOf = (n: number) => [String(n)];
     expect(pageOf([1, 2, 3], 2, keyOf)).toEqual({ items: [1, 2], next: encodeCursor(['2']) });

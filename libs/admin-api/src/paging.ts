@@ -1,3 +1,4 @@
+import { isCleanText } from '@dd/directory';
 import { ApiError } from './errors';
 
 /** SPEC §5: lists take `limit` (default 100, at most 1000) and an opaque `after` cursor. */
@@ -27,7 +28,9 @@ export function decodeCursor(raw: unknown, parts: number): string[] | undefined 
   if (raw === undefined || raw === '') return undefined;
   try {
     const key: unknown = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8'));
-    if (Array.isArray(key) && key.length === parts && key.every((k) => typeof k === 'string')) return key;
+    // SPEC §5: what a cursor carries reaches the store, so it is held to the names' rules (no NUL, no unpaired surrogate).
+    const valid = (k: unknown) => typeof k === 'string' && isCleanText(k);
+    if (Array.isArray(key) && key.length === parts && key.every(valid)) return key;
   } catch {
     // fall through to the refusal below
   }

@@ -2,6 +2,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } fr
 import type { FastifyReply } from 'fastify';
 import { Observable, of } from 'rxjs';
 import { NonceStore, scopeAllows } from '@dd/site-auth';
+import { assertAddressable } from './addressing';
 import type { AdminRequest } from './auth';
 import { ClusterConfigService } from './cluster-config.service';
 import { ApiError } from './errors';
@@ -43,8 +44,10 @@ export const ANSWER_HERE: SiteRouting = { route: async () => 'here' };
 type RoutedRequest = AdminRequest & { rawBody?: Buffer };
 
 /**
- * SPEC §9 inside the Nest pipeline, after the admin auth guard: a proxied request must carry the
- * forwarding site's signature; a request about a domain is checked against the caller's scope —
+ * SPEC §9 inside the Nest pipeline, after the admin auth guard: the names a request addresses are
+ * checked first (SPEC §5, `assertAddressable`: before routing or a store sees them); a proxied
+ * request must carry the forwarding site's signature; a request about a domain is checked against
+ * the caller's scope —
  * here, once, for every directory route — and then answered here or forwarded. A site thus never
  * forwards what it would refuse itself, and every refusal goes through the one exception filter.
  */
@@ -59,6 +62,7 @@ export class RoutingInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const http = context.switchToHttp();
     const request = http.getRequest<RoutedRequest>();
+    assertAddressable(request);
     const proxiedBy = await this.verifiedHop(request);
     const domain = routedDomain(request);
     if (domain === undefined) return next.handle();

@@ -9,7 +9,12 @@ export interface SiteEnv {
   syncIntervalMs: number | undefined;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** SPEC §5: the whole request — headers and body — must arrive within this (a slow body is cut off too) */
+  requestTimeoutMs: number;
 }
+
+/** How long a request may take to arrive, headers and body, unless REQUEST_TIMEOUT_MS says otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export const SITE_ENV = Symbol('SiteEnv');
 
@@ -42,5 +47,6 @@ export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
     syncIntervalMs: positiveInt(env, 'SYNC_INTERVAL_MS'),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS') ?? DEFAULT_REQUEST_TIMEOUT_MS,
   };
 }

@@ -9,6 +9,7 @@ import { ApiExceptionFilter } from './exception.filter';
 import { STORE_FAILURE, StoreFailureCheck } from './errors';
 import { HEADER } from './headers';
 import { MetricsController, MetricsRegistry } from './metrics';
+import { AdminRateLimitGuard } from './rate-limit';
 import { readSiteEnv, SITE_ENV, SiteEnv } from './site-env';
 
 /** SPEC §10: a request id that follows a request across a proxy hop; made here if the caller sent none. */
@@ -45,6 +46,8 @@ export class SiteRuntimeModule {
         { provide: ADMIN_REGISTRY, useExisting: ClusterConfigService },
         MetricsRegistry,
         { provide: APP_GUARD, useClass: AdminAuthGuard },
+        // after authentication: requests are counted per admin (SPEC §5)
+        { provide: APP_GUARD, useClass: AdminRateLimitGuard },
         { provide: STORE_FAILURE, useValue: isStoreFailure },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],

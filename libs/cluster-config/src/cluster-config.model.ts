@@ -16,12 +16,20 @@ export interface ZoneConfig {
   sites: string[];
 }
 
+/** SPEC §5: at most `max` requests per admin token in a window of `windowMs` (429 `rate_limited` past it). */
+export interface RateLimitConfig {
+  max: number;
+  windowMs: number;
+}
+
 export interface AdminConfig {
   name: string;
   /** hex SHA-256 of the bearer token, 64 lowercase characters (SPEC §9) */
   tokenSha256: string;
   /** every domain, or a list of domains each with its descendants (SPEC §9) */
   scope: '*' | string[];
+  /** this admin's own limit, in place of `cluster.rateLimit` */
+  rateLimit?: RateLimitConfig;
 }
 
 export interface ClusterConfig {
@@ -31,6 +39,8 @@ export interface ClusterConfig {
     tombstoneRetentionMs: number;
     /** SPEC §9: how long the MDC still accepts a site's changes for a zone moved away from it */
     zoneMoveGraceMs: number;
+    /** the limit of every admin token without one of its own; none: no limit */
+    rateLimit?: RateLimitConfig;
   };
   masterDomain: string;
   sites: SiteConfig[];

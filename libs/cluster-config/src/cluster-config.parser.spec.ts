@@ -92,6 +92,24 @@ describe('parseClusterConfig', () => {
     ]);
   });
 
+  it('reads rate limits, for every admin token and per admin, and leaves them out when not given (SPEC §5)', () => {
+    const config = parseClusterConfig(
+      configYaml({
+        cluster: { rateLimit: { max: 100, windowMs: 60_000 } },
+        admins: [
+          { name: 'ops', token: 'a', scope: '*' },
+          { name: 'ci', token: 'b', scope: '*', rateLimit: { max: 5000, windowMs: 1000 } },
+        ],
+      }),
+      FILE,
+    );
+    expect(config.cluster.rateLimit).toEqual({ max: 100, windowMs: 60_000 });
+    expect(config.admins.map((a) => a.rateLimit)).toEqual([undefined, { max: 5000, windowMs: 1000 }]);
+    const plain = parseClusterConfig(configYaml({ admins: [{ name: 'ops', token: 'a', scope: '*' }] }), FILE);
+    expect('rateLimit' in plain.cluster).toBe(false);
+    expect('rateLimit' in plain.admins[0]).toBe(false);
+  });
+
   it('returns a frozen config, since its zone index is cached per object', () => {
     const config = parseClusterConfig(configYaml({ zones: [{ domain: 'acme', sites: ['site-a'] }] }), FILE);
     expect(Object.isFrozen(config.zones[0].sites)).toBe(true);
@@ -352,6 +370,36 @@ describe('parseClusterConfig', () => {
       text: () => configYaml().replace(/^/, 'cluster:\n  zoneMoveGraceMS: 1000\n'),
       key: 'cluster.zoneMoveGraceMS',
       says: /unknown key \(expected one of: .*zoneMoveGraceMs\)/,
+    },
+    {
+      refuses: 'a rate limit without a window',
+      text: () => configYaml({ cluster: { rateLimit: { max: 10 } as { max: number; windowMs: number } } }),
+      key: 'cluster.rateLimit.windowMs',
+      says: /required/,
+    },
+    {
+      refuses: 'a rate limit of zero requests',
+      text: () => configYaml({ cluster: { rateLimit: { max: 0, windowMs: 1000 } } }),
+      key: 'cluster.rateLimit.max',
+      says: /positive integer/,
+    },
+    {
+      refuses: 'an unknown key in a rate limit',
+      text: () =>
+        configYaml({
+          cluster: { rateLimit: { max: 1, windowMs: 1000, burst: 5 } as { max: number; windowMs: number } },
+        }),
+      key: 'cluster.rateLimit.burst',
+      says: /unknown key/,
+    },
+    {
+      refuses: 'an admin’s rate limit with a bad window',
+      text: () =>
+        configYaml({
+          admins: [{ name: 'ci', token: 't', scope: '*', rateLimit: { max: 5, windowMs: 1.5 } }],
+        }),
+      key: 'admins[0].rateLimit.windowMs',
+      says: /positive integer/,
     },
   ];
 

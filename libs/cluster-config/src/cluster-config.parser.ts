@@ -7,6 +7,7 @@ import {
   ClusterConfig,
   ConfigError,
   DEFAULT_MASTER_DOMAIN,
+  RateLimitConfig,
   SiteConfig,
   ZoneConfig,
 } from './cluster-config.model';
@@ -35,6 +36,8 @@ interface Field<T> {
   fileKey?: string;
   /** used when the key is absent or empty; a field without one is required */
   default?: T;
+  /** the key may be left out, and is then absent from the result too */
+  optional?: boolean;
 }
 
 type Schema<T> = { [K in keyof T]-?: Field<T[K]> };
@@ -74,7 +77,7 @@ function record<T>(schema: Schema<T>): Reader<T> {
       const raw = value[fileKey];
       if (raw !== undefined && raw !== null) result[property] = field.read(raw, child(key, fileKey));
       else if (field.default !== undefined) result[property] = field.default;
-      else throw new Invalid(child(key, fileKey), 'required');
+      else if (!field.optional) throw new Invalid(child(key, fileKey), 'required');
     }
     return result as T;
   };
@@ -198,11 +201,18 @@ const adminScope: Reader<AdminConfig['scope']> = (value, key) => {
   return listOf(domainName, 'domain names, or "*"', { min: 1 })(value, key);
 };
 
+// SPEC §5: per admin token; no limit unless one is configured.
+const rateLimit: Reader<RateLimitConfig> = record<RateLimitConfig>({
+  max: { read: positiveInteger },
+  windowMs: { read: positiveInteger },
+});
+
 const clusterSchema: Schema<ClusterConfig['cluster']> = {
   syncIntervalMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.syncIntervalMs },
   submitQueueCapacity: { read: positiveInteger, default: CLUSTER_DEFAULTS.submitQueueCapacity },
   tombstoneRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.tombstoneRetentionMs },
   zoneMoveGraceMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.zoneMoveGraceMs },
+  rateLimit: { read: rateLimit, optional: true },
 };
 
 const siteSchema: Schema<SiteConfig> = {
@@ -221,6 +231,7 @@ const adminSchema: Schema<AdminConfig> = {
   name: { read: nonEmptyString },
   tokenSha256: { read: tokenSha256 },
   scope: { read: adminScope },
+  rateLimit: { read: rateLimit, optional: true },
 };
 
 const configSchema: Schema<ClusterConfig> = {

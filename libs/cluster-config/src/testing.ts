@@ -37,6 +37,7 @@ export interface AdminOptions {
   token?: string;
   tokenSha256?: string;
   scope: string | string[];
+  rateLimit?: { max: number; windowMs: number };
 }
 
 export interface ConfigYamlOptions {
@@ -50,6 +51,7 @@ export interface ConfigYamlOptions {
     submitQueueCapacity?: number;
     tombstoneRetentionMs?: number;
     zoneMoveGraceMs?: number;
+    rateLimit?: { max: number; windowMs: number };
   };
 }
 
@@ -70,6 +72,7 @@ export function configYaml(options: ConfigYamlOptions = {}): string {
     name: admin.name,
     tokenSha256: admin.tokenSha256 ?? sha256Hex(admin.token ?? admin.name),
     scope: admin.scope,
+    ...(admin.rateLimit === undefined ? {} : { rateLimit: admin.rateLimit }),
   }));
   return stringify({
     ...(options.cluster === undefined ? {} : { cluster: options.cluster }),

@@ -1,4 +1,5 @@
 import { canonicalJson } from './canonical-json';
+import type { JsonValue } from './model';
 
 describe('canonicalJson (SPEC §8)', () => {
   it('sorts keys recursively and leaves no whitespace', () => {
@@ -35,5 +36,14 @@ describe('canonicalJson (SPEC §8)', () => {
   it('handles empty containers', () => {
     expect(canonicalJson({})).toBe('{}');
     expect(canonicalJson([])).toBe('[]');
+  });
+
+  it('writes keys that name prototype members as the data they are, __proto__ included', () => {
+    const v = JSON.parse(
+      '{"valueOf":1,"toString":2,"prototype":3,"hasOwnProperty":4,"constructor":{"x":"yes"},"__proto__":{"p":1}}',
+    ) as JsonValue;
+    expect(canonicalJson(v)).toBe(
+      '{"__proto__":{"p":1},"constructor":{"x":"yes"},"hasOwnProperty":4,"prototype":3,"toString":2,"valueOf":1}',
+    );
   });
 });

@@ -1,5 +1,6 @@
 export * from './model';
 export * from './names';
+export * from './json-value';
 export * from './merge-patch';
 export * from './canonical-json';
 export * from './digest';

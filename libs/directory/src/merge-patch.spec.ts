@@ -91,26 +91,56 @@ describe('mergeObjectPatch', () => {
     expect(target).toEqual(targetBefore);
   });
 
-  describe('prototype pollution', () => {
-    it('drops a __proto__ key and leaves Object.prototype alone', () => {
+  describe('keys that name prototype members: data, kept as given, never a prototype change', () => {
+    const ownKeys = (v: JsonValue) => Object.keys(v as object);
+
+    it('keeps a __proto__ key as an own key and leaves every prototype alone', () => {
       const patch = JSON.parse('{"__proto__":{"polluted":1},"ok":1}') as JsonObject;
       const result = mergeObjectPatch({}, patch);
-      expect(result).toEqual({ ok: 1 });
-      expect(Object.keys(result)).toEqual(['ok']);
+      expect(ownKeys(result)).toEqual(['__proto__', 'ok']);
+      expect(Object.getOwnPropertyDescriptor(result, '__proto__')?.value).toEqual({ polluted: 1 });
       expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect((result as Record<string, unknown>).polluted).toBeUndefined();
+      expect(JSON.stringify(result)).toBe('{"__proto__":{"polluted":1},"ok":1}');
     });
 
-    it('drops __proto__ keys nested in the patch and inside arrays', () => {
+    it('keeps __proto__ keys nested in the patch and inside arrays, and merges into one', () => {
       const patch = JSON.parse(
         '{"a":{"__proto__":{"polluted":1}},"l":[{"__proto__":{"polluted":1}}]}',
       ) as JsonObject;
       const result = applyMergePatch({ a: { b: 1 } }, patch) as JsonObject;
-      expect(result).toEqual({ a: { b: 1 }, l: [{}] });
+      expect(JSON.stringify(result)).toBe(
+        '{"a":{"b":1,"__proto__":{"polluted":1}},"l":[{"__proto__":{"polluted":1}}]}',
+      );
       expect(Object.getPrototypeOf(result.a)).toBe(Object.prototype);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      const merged = mergeObjectPatch(result.a as JsonObject, JSON.parse('{"__proto__":{"more":2}}'));
+      expect(JSON.stringify(merged)).toBe('{"b":1,"__proto__":{"polluted":1,"more":2}}');
+      const removed = mergeObjectPatch(result.a as JsonObject, JSON.parse('{"__proto__":null}'));
+      expect(JSON.stringify(removed)).toBe('{"b":1}');
     });
+
+    it('copies a __proto__ key in a deep copy, without touching the copy’s prototype', () => {
+      const value = JSON.parse('{"x":{"__proto__":[1]}}') as JsonValue;
+      const copy = cloneJson(value) as JsonObject;
+      expect(JSON.stringify(copy)).toBe('{"x":{"__proto__":[1]}}');
+      expect(Object.getPrototypeOf(copy.x)).toBe(Object.prototype);
+    });
+
+    it.each(['constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'])(
+      'sets, merges and removes a %s key like any other',
+      (key) => {
+        const set = mergeObjectPatch({}, { [key]: { x: 'yes' } });
+        expect(ownKeys(set)).toEqual([key]);
+        expect(set[key]).toEqual({ x: 'yes' });
+        const merged = mergeObjectPatch(set, { [key]: { y: 1 } });
+        expect(merged[key]).toEqual({ x: 'yes', y: 1 });
+        expect(mergeObjectPatch(merged, { [key]: null })).toEqual({});
+        expect(mergeObjectPatch({ a: 1 }, { [key]: null })).toEqual({ a: 1 });
+        expect(({} as Record<string, unknown>)[key]).toBe((Object.prototype as Record<string, unknown>)[key]);
+      },
+    );
 
     it('keeps constructor and prototype as ordinary data keys', () => {
       const patch = JSON.parse(

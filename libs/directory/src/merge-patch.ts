@@ -8,17 +8,24 @@ export function isJsonObject(v: unknown): v is JsonObject {
   return proto === Object.prototype || proto === null;
 }
 
-// A `__proto__` key is dropped wherever it appears: kept as an own key it would become a prototype change in the next `obj[key] = …` or Object.assign downstream.
-const DROPPED_KEY = '__proto__';
+/**
+ * Sets an own key, `__proto__` included: assigned, that key would change the object's prototype
+ * instead. The rules refuse `__proto__` keys (json-value.ts); this keeps even those as given.
+ */
+function setKey(target: JsonObject, key: string, value: JsonValue): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
 
-/** A deep copy of a JSON value, without `__proto__` keys. */
+/** A deep copy of a JSON value, every key kept as it is. */
 export function cloneJson(value: JsonValue): JsonValue {
   if (Array.isArray(value)) return value.map(cloneJson);
   if (isJsonObject(value)) {
     const copy: JsonObject = {};
-    for (const key of Object.keys(value)) {
-      if (key !== DROPPED_KEY) copy[key] = cloneJson(value[key]);
-    }
+    for (const key of Object.keys(value)) setKey(copy, key, cloneJson(value[key]));
     return copy;
   }
   return value;
@@ -37,12 +44,12 @@ export function applyMergePatch(target: JsonValue, patch: JsonValue): JsonValue 
 export function mergeObjectPatch(target: JsonObject, patch: JsonObject): JsonObject {
   const result = cloneJson(target) as JsonObject;
   for (const key of Object.keys(patch)) {
-    if (key === DROPPED_KEY) continue;
     const value = patch[key];
     if (value === null) {
       delete result[key];
     } else {
-      result[key] = applyMergePatch(Object.hasOwn(result, key) ? result[key] : null, value);
+      // Own keys only: a key such as `constructor` or `toString` is data here, never the prototype's.
+      setKey(result, key, applyMergePatch(Object.hasOwn(result, key) ? result[key] : null, value));
     }
   }
   return result;

@@ -1,6 +1,7 @@
 import {
   checkDomainCreate,
   depth,
+  isCleanText,
   isValidDomainName,
   isValidEntityName,
   isValidKind,
@@ -89,7 +90,59 @@ describe('entity names (SPEC §3)', () => {
     ['the last C1 control', 'a\u009fb'],
     ['a number', 42],
     ['null', null],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', 'a\udc00b'],
+    ['a surrogate pair in the wrong order', '\ude00\ud83d'],
+    ['a high surrogate at the end', 'alice\ud83d'],
   ])('refuses %s', (_why, name) => expect(isValidEntityName(name)).toBe(false));
+});
+
+/** Every control character: C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F). */
+const CONTROLS = [
+  ...Array.from({ length: 0x20 }, (_, i) => i),
+  ...Array.from({ length: 0x21 }, (_, i) => 0x7f + i),
+].map((code) => String.fromCharCode(code));
+const LONE_SURROGATES = ['\ud800', '\udbff', '\udc00', '\udfff', '\ude00\ud83d'];
+
+describe('clean text: what a store keeps exactly as given (SPEC §3, §5)', () => {
+  it.each(['', 'alice', 'Zoë Müller +1 (HQ)', '🙂', '\ud83d\ude00', '\u00a0', '\u2028', '\uffff'])(
+    'accepts %j',
+    (text) => expect(isCleanText(text)).toBe(true),
+  );
+
+  it('refuses every control character, wherever it is', () => {
+    for (const c of CONTROLS) {
+      for (const text of [c, `a${c}`, `${c}a`, `a${c}b`])
+        expect({ text, clean: isCleanText(text) }).toEqual({ text, clean: false });
+    }
+  });
+
+  it('refuses every kind of unpaired surrogate, wherever it is', () => {
+    for (const s of LONE_SURROGATES) {
+      for (const text of [s, `a${s}`, `${s}a`, `🙂${s}🙂`])
+        expect({ text, clean: isCleanText(text) }).toEqual({ text, clean: false });
+    }
+  });
+});
+
+describe('no name takes a control character or an unpaired surrogate (SPEC §3)', () => {
+  const bad = [...CONTROLS, ...LONE_SURROGATES];
+
+  it('refuses them in a domain name', () => {
+    for (const c of bad) {
+      for (const name of [`ac${c}me`, `acme${c}`, `${c}.acme`]) expect(isValidDomainName(name)).toBe(false);
+    }
+  });
+
+  it('refuses them in a kind', () => {
+    for (const c of bad) expect(isValidKind(`user${c}`)).toBe(false);
+  });
+
+  it('refuses them in an entity name', () => {
+    for (const c of bad) {
+      for (const name of [c, `alice${c}`, `${c}alice`]) expect(isValidEntityName(name)).toBe(false);
+    }
+  });
 });
 
 describe('checkDomainCreate (SPEC §3)', () => {

@@ -35,19 +35,23 @@ export function isValidKind(kind: unknown): kind is string {
   return typeof kind === 'string' && KIND.test(kind);
 }
 
-function isControl(codePoint: number): boolean {
-  return codePoint <= 0x1f || (codePoint >= 0x7f && codePoint <= 0x9f);
+/** A control character (C0, DEL, C1) or an unpaired UTF-16 surrogate (`u` mode sees a pair as one code point). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNCLEAN = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+
+/**
+ * Text a store keeps exactly as given: no control characters (SPEC §3: names have none; PostgreSQL
+ * refuses NUL) and no unpaired surrogate (UTF-8 cannot carry one: it would come back as U+FFFD).
+ */
+export function isCleanText(text: string): boolean {
+  return !UNCLEAN.test(text);
 }
 
-/** 1–255 characters (code points), no '/', no control characters (C0, DEL, C1). */
+/** 1–255 characters (code points), no '/', no control characters (C0, DEL, C1), no unpaired surrogates. */
 export function isValidEntityName(name: unknown): name is string {
-  if (typeof name !== 'string') return false;
-  const chars = Array.from(name);
-  return (
-    chars.length >= 1 &&
-    chars.length <= MAX_ENTITY_NAME &&
-    chars.every((c) => c !== '/' && !isControl(c.codePointAt(0) ?? 0))
-  );
+  if (typeof name !== 'string' || name.includes('/') || !isCleanText(name)) return false;
+  const length = Array.from(name).length;
+  return length >= 1 && length <= MAX_ENTITY_NAME;
 }
 
 export type DomainCreateCheck =

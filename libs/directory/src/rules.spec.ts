@@ -817,6 +817,81 @@ describe('validation comes first (SPEC §3)', () => {
   });
 });
 
+describe('nothing gets in that a store would change or refuse (SPEC §3, §5)', () => {
+  const deep = (levels: number): JsonObject => {
+    let v: JsonObject = {};
+    for (let i = 1; i < levels; i++) v = { a: v };
+    return v;
+  };
+  const proto = JSON.parse('{"__proto__":{"polluted":1}}') as JsonObject;
+  /** The values settings, attributes and both patches must refuse, and why. */
+  const badValues: [string, JsonObject][] = [
+    ['a NUL in a string', { a: 'x\u0000y' }],
+    ['a NUL in a key', { 'a\u0000': 1 }],
+    ['an unpaired surrogate in a string', { a: ['\ud800'] }],
+    ['an unpaired surrogate in a key', { '\udc00': 1 }],
+    ['a __proto__ key', proto],
+    ['65 levels of nesting', deep(65)],
+  ];
+  /** Each value in every place a change carries JSON. */
+  const carriers: [string, (v: JsonObject) => Change][] = [
+    ['domain settings', (v) => createDomain('d-x', 'hooli', v)],
+    ['a settings patch', (v) => updateDomain('d-acme', 'acme', v)],
+    ['entity attributes', (v) => createEntity('e-x', 'x', v)],
+    ['an attributes patch', (v) => updateEntity('e-alice', 'alice', v)],
+  ];
+
+  it.each(carriers)(
+    'refuses each bad value in %s with validation_failed and changes nothing',
+    (_where, make) => {
+      for (const [why, value] of badValues) {
+        const v = refused(arrive([make(value)])[0]);
+        expect({ why, code: v.code }).toEqual({ why, code: 'validation_failed' });
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    },
+  );
+
+  it.each(carriers)('accepts 64 levels of nesting in %s', (_where, make) => {
+    expect(arrive([make(deep(64))])[0].ok).toBe(true);
+  });
+
+  const names: [string, string][] = [
+    ['a NUL', 'a\u0000b'],
+    ['a DEL', 'a\u007fb'],
+    ['a C1 control', 'a\u0085b'],
+    ['an unpaired high surrogate', 'a\ud800'],
+    ['an unpaired low surrogate', '\udfffb'],
+  ];
+
+  it.each(names)('refuses %s in a domain name, a kind or an entity name, in every operation', (_why, bad) => {
+    const changes: Change[] = [
+      createDomain('d-x', `x${bad}`),
+      updateDomain('d-acme', `acme${bad}`, {}),
+      deleteDomain('d-acme', `${bad}acme`),
+      createEntity('e-x', bad),
+      createEntity('e-x', 'x', {}, `user${bad}`),
+      createEntity('e-x', 'x', {}, 'user', `acme${bad}`),
+      updateEntity('e-alice', `alice${bad}`, {}),
+      deleteEntity('e-alice', bad),
+    ];
+    for (const v of arrive(changes)) expect(refused(v).code).toBe('validation_failed');
+  });
+
+  it.each(['constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'stores a %s key in settings and attributes exactly as given',
+    (key) => {
+      const [created, patched] = arrive([
+        createEntity('e-x', 'x', { [key]: { x: 'yes' } }),
+        updateDomain('d-acme', 'acme', { [key]: { x: 'yes' } }),
+      ]);
+      expect(attributesOf(created)).toEqual({ [key]: { x: 'yes' } });
+      expect(Object.keys(settingsOf(patched))).toContain(key);
+      expect(settingsOf(patched)[key]).toEqual({ x: 'yes' });
+    },
+  );
+});
+
 describe('decideInOrder (SPEC §7)', () => {
   it('hands a version only to accepted changes, counting from 0, no-op deletes included', () => {
     const versions = jest.fn(versionFor);

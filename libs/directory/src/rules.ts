@@ -4,6 +4,7 @@
  */
 import { canonicalJson } from './canonical-json';
 import { type DirectoryView, isTombstone } from './directory-view';
+import { jsonValueProblem } from './json-value';
 import { cloneJson, isJsonObject, mergeObjectPatch } from './merge-patch';
 import type { Change, Domain, Effect, Entity, JsonObject, RuleCode, Tombstone, Verdict } from './model';
 import { checkDomainCreate, isValidDomainName, isValidEntityName, isValidKind, parentOf } from './names';
@@ -36,18 +37,28 @@ function attributesTooLarge(attributes: JsonObject): boolean {
   return new TextEncoder().encode(canonicalJson(attributes)).length > MAX_ATTRIBUTES_BYTES;
 }
 
-/** The field checks every change passes before the state is looked at; a message, or null if valid. */
-function fieldError(change: Change): string | null {
+/** A JSON object that can be stored exactly as given (json-value.ts), or why not. */
+function jsonObjectError(value: unknown, what: string, form = 'a JSON object'): string | null {
+  if (!isJsonObject(value)) return `${what} must be ${form}`;
+  return jsonValueProblem(value, what);
+}
+
+/**
+ * The field checks every change passes before the state is looked at; a message, or null if valid.
+ * The same at the MDC and every site, so they refuse the same things; a store may be asked about a
+ * change only once it passed (SPEC §5: validated before any store sees it).
+ */
+export function fieldError(change: Change): string | null {
   if (!isNonEmptyString(change.id)) return 'id must be a non-empty string';
   switch (change.op) {
     case 'domain.create': {
       const check = checkDomainCreate(change.name, change.parent);
       if (!check.ok) return check.message;
-      return isJsonObject(change.settings) ? null : 'settings must be a JSON object';
+      return jsonObjectError(change.settings, 'settings');
     }
     case 'domain.update':
       if (!isValidDomainName(change.name)) return `invalid domain name ${JSON.stringify(change.name)}`;
-      return isJsonObject(change.patch) ? null : 'settings must be a JSON object (a merge patch)';
+      return jsonObjectError(change.patch, 'settings', 'a JSON object (a merge patch)');
     case 'domain.delete':
       if (!isValidDomainName(change.name)) return `invalid domain name ${JSON.stringify(change.name)}`;
       return typeof change.recursive === 'boolean' ? null : 'recursive must be true or false';
@@ -59,14 +70,15 @@ function fieldError(change: Change): string | null {
         return `invalid kind ${JSON.stringify(change.kind)}: [a-z][a-z0-9_-], at most 63 characters`;
       }
       if (!isValidEntityName(change.name)) {
-        return `invalid entity name ${JSON.stringify(change.name)}: 1–255 characters, no '/', no control characters`;
+        return `invalid entity name ${JSON.stringify(change.name)}: 1–255 characters, no '/', no control characters, no unpaired surrogates`;
       }
       if (change.op === 'entity.create') {
-        if (!isJsonObject(change.attributes)) return 'attributes must be a JSON object';
+        const error = jsonObjectError(change.attributes, 'attributes');
+        if (error) return error;
         if (attributesTooLarge(change.attributes)) return 'attributes exceed 64 KiB';
       }
-      if (change.op === 'entity.update' && !isJsonObject(change.patch)) {
-        return 'attributes must be a JSON object (a merge patch)';
+      if (change.op === 'entity.update') {
+        return jsonObjectError(change.patch, 'attributes', 'a JSON object (a merge patch)');
       }
       return null;
     }

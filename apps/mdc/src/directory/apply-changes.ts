@@ -7,6 +7,7 @@ import {
   digestChanges,
   DirectoryView,
   Effect,
+  fieldError,
   targetDomain,
   touchedDomains,
   Verdict,
@@ -65,9 +66,11 @@ export class ApplyChanges {
   ): Promise<Decided<Submission>[]> {
     if (submissions.length === 0) return [];
     const at = new Date().toISOString();
+    // SPEC §5: a change that fails the field checks is refused by `decide` without its targets, so
+    // its names (a NUL, say) never reach a query.
     const loaded = await this.store.loadFor(
       tx,
-      submissions.map((s) => s.change),
+      submissions.map((s) => s.change).filter((change) => fieldError(change) === null),
     );
     const refusals = submissions.map((item) => screen?.(item, loaded.view) ?? null);
     // SPEC §3: every accepted change gets the next version after the locked head.

@@ -151,9 +151,51 @@ describe('MdcDirectoryService: admin writes at the master site (SPEC §5, §7)',
 
     expect(verdict).toMatchObject({ ok: false, code: 'version_conflict', winner: ACME });
   });
+
+  it.each([
+    ['a NUL in the entity name', { kind: 'user', name: 'a\u0000b', attributes: {} }],
+    ['an unpaired surrogate in the entity name', { kind: 'user', name: 'a\ud800', attributes: {} }],
+    ['a NUL in an attribute', { kind: 'user', name: 'bob', attributes: { a: '\u0000' } }],
+  ])(
+    'refuses %s with validation_failed before the change reaches the store (SPEC §5)',
+    async (_why, input) => {
+      // only the domain is looked up (by its name from the path); no transaction, no load, no write
+      const store = strictFake<DirectoryStore>('DirectoryStore', { domainByName: async () => ACME });
+      const { directory } = await build(store);
+
+      const { verdict } = await refusal(directory.createEntity(CALLER, 'acme', input));
+
+      expect(verdict).toMatchObject({ code: 'validation_failed', winner: null });
+    },
+  );
 });
 
 describe('ApplyChanges: one batch, decided in order and written set-wise (SPEC §7)', () => {
+  it('never asks the store about a change that fails the field checks, and refuses it (SPEC §5)', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', { ...reads([ACME]), ...writes });
+    const { applier } = await build(store);
+    const bad = {
+      op: 'entity.create',
+      id: 'id-bad',
+      domain: 'acme',
+      kind: 'user',
+      name: 'nul\u0000name',
+      attributes: {},
+    } as const;
+    const good = { op: 'domain.create', id: 'id-hooli', name: 'hooli', parent: null, settings: {} } as const;
+
+    const decided = await applier.apply('mdc', [
+      { change: bad, actor: 'site-a', seq: 1 },
+      { change: good, actor: 'site-a', seq: 2 },
+    ]);
+
+    expect(store.loadFor).toHaveBeenCalledWith(TX, [good]);
+    expect(decided.map((d) => (d.verdict.ok ? 'applied' : d.verdict.code))).toEqual([
+      'validation_failed',
+      'applied',
+    ]);
+  });
+
   it('gives accepted changes consecutive versions after the head and none to a refused one', async () => {
     const store = strictFake<DirectoryStore>('DirectoryStore', { ...reads([ACME]), ...writes });
     const { applier } = await build(store);

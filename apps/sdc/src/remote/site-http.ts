@@ -107,6 +107,9 @@ export class SiteHttp {
     signal: AbortSignal,
   ): Promise<IncomingMessage> {
     const target = new URL(url);
+    // The path exactly as given: a WHATWG URL would drop `%2E` segments (an entity named `.`) and
+    // change what was asked for (and what is signed); the URL gives only protocol, host and port.
+    const path = wirePath(url, target);
     const upperMethod = method.toUpperCase();
     const headers: Record<string, string> = {
       ...extraHeaders,
@@ -115,8 +118,8 @@ export class SiteHttp {
         receiver,
         privateKey: this.opts.privateKey,
         method: upperMethod,
-        // the path as it goes on the wire (URL percent-encodes it), which is what the receiver verifies
-        path: target.pathname + target.search,
+        // the path as it goes on the wire, which is what the receiver verifies
+        path,
         body: payload,
       }),
     };
@@ -126,11 +129,19 @@ export class SiteHttp {
     }
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(target, { method: upperMethod, headers, signal }, resolve);
+      const req = send(target, { method: upperMethod, path, headers, signal }, resolve);
       req.on('error', reject);
       req.end(payload);
     });
   }
+}
+
+/** `url` from its path on: everything after `scheme://authority`, untouched. */
+function wirePath(url: string, parsed: URL): string {
+  const rest = url.slice(url.indexOf('//') + 2 + parsed.host.length);
+  // what a URL would percent-encode (WHATWG's path set), and nothing else: dots and escapes stay as given
+  const encoded = rest.replace(/[^\x21-\x7e]|["<>`{}]/gu, (c) => encodeURIComponent(c));
+  return encoded.startsWith('/') ? encoded : `/${encoded}`;
 }
 
 function siteUrl(baseUrl: string, pathWithQuery: string): string {

@@ -1,0 +1,18 @@
+import { DEFAULT_REQUEST_TIMEOUT_MS, EnvError, readSiteEnv } from './site-env';
+
+describe('readSiteEnv (SPEC §4)', () => {
+  const base = { SITE_ID: 'site-a', CLUSTER_CONFIG: '/etc/dd/cluster.yml' };
+
+  it('gives a request 30 s to arrive unless REQUEST_TIMEOUT_MS says otherwise', () => {
+    expect(readSiteEnv(base).requestTimeoutMs).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
+    expect(DEFAULT_REQUEST_TIMEOUT_MS).toBe(30_000);
+    expect(readSiteEnv({ ...base, REQUEST_TIMEOUT_MS: '1500' }).requestTimeoutMs).toBe(1500);
+  });
+
+  it.each(['abc', '0', '-5', '2.5', '1e3x'])('refuses REQUEST_TIMEOUT_MS=%s, naming the variable', (raw) => {
+    expect(() => readSiteEnv({ ...base, REQUEST_TIMEOUT_MS: raw })).toThrow(EnvError);
+    expect(() => readSiteEnv({ ...base, REQUEST_TIMEOUT_MS: raw })).toThrow(
+      `environment variable REQUEST_TIMEOUT_MS must be a positive integer, got "${raw}"`,
+    );
+  });
+});
