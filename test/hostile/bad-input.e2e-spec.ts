@@ -171,6 +171,26 @@ function badRequests(domain: string): fc.Arbitrary<BadRequest> {
       headers: { 'if-match': `"stale-${version.replace(/[^\x21-\x7e]/g, '')}"` },
       what: 'entity delete, stale If-Match',
     })),
+    fc
+      .tuple(
+        fc.constantFrom(
+          ['GET', '/sync/rejections?limit='],
+          ['GET', '/audit?limit='],
+          ['POST', '/sync/run?timeoutMs='],
+        ),
+        fc.constantFrom('0', '-5', 'ten', '1e9', '%zz', '%00'),
+      )
+      .map(([[method, path], value]) => ({
+        method,
+        path: `${path}${value}`,
+        what: `${method} ${path.split('?')[0]} with a bad parameter`,
+      })),
+    fc.constantFrom('/cluster/status', '/sync/status', '/audit', '/domains').map((path) => ({
+      method: 'GET',
+      path,
+      headers: { authorization: 'Bearer not-a-token' },
+      what: `GET ${path} with an unknown token`,
+    })),
     fc.constantFrom('POST', 'PATCH', 'DELETE').map((method) => ({
       method,
       path: `/domains/${domain}`,

@@ -369,7 +369,7 @@ describe('parseClusterConfig', () => {
       refuses: 'a misspelt zone-move grace key',
       text: () => configYaml().replace(/^/, 'cluster:\n  zoneMoveGraceMS: 1000\n'),
       key: 'cluster.zoneMoveGraceMS',
-      says: /unknown key \(expected one of: .*zoneMoveGraceMs\)/,
+      says: /unknown key \(expected one of: .*zoneMoveGraceMs\b.*\)/,
     },
     {
       refuses: 'a rate limit without a window',

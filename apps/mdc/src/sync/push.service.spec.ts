@@ -318,11 +318,16 @@ function untranslatable(): Error {
   });
 }
 
-/** PostgreSQL as it stands on a NUL anywhere in a domain's settings, keys included. */
+/**
+ * PostgreSQL refusing a domain's settings that hold POISON anywhere, keys included. It stands for any
+ * content the rules let through and PostgreSQL refuses (the rules refuse a NUL themselves today, so
+ * this is the defence behind them).
+ */
+const POISON = 'refused-by-postgres';
 const refusesNul = (domains: DomainWrite[]) =>
-  domains.some((w) => JSON.stringify(w.domain.settings).includes('\\u0000')) ? untranslatable() : undefined;
+  domains.some((w) => JSON.stringify(w.domain.settings).includes(POISON)) ? untranslatable() : undefined;
 
-const NUL_NOTE = { note: 'a\u0000b' };
+const NUL_NOTE = { note: POISON };
 
 function settingsUpdate(seq: number, of: QueuedChange, patch: JsonObject): QueuedChange {
   const { id, name } = of.change as Extract<Change, { op: 'domain.create' }>;
@@ -375,7 +380,7 @@ describe('PushService: what PostgreSQL refuses in a change is that change’s ve
   it('isolates every refused change of a batch and applies all the others exactly once, in seq order', async () => {
     const db = new FakeDomainDb(refusesNul);
     const service = await serviceOver(db);
-    const nulKey = { ['k\u0000']: 1 };
+    const nulKey = { [POISON]: 1 };
 
     const response = await service.push(
       SITE,
