@@ -139,19 +139,25 @@ export class SyncCycle {
   /** Step 2: MDC-authoritative resync — the log since the cursor, then the manifest. */
   private async pullAndVerify(report: CycleReport, tick: Tick): Promise<void> {
     tick('pull');
-    let meta = await this.store.meta();
+    const meta = await this.store.meta();
     if (!meta.loaded) await this.reload(report, tick);
     else {
-      for (let more = true; more;) {
-        const page = await this.mdc.pull({ cursor: meta.cursor });
+      let next = this.mdc.pull({ cursor: meta.cursor });
+      for (;;) {
+        const page = await next;
         if (page.reload) {
           await this.reload(report, tick);
           break;
         }
+        // The next page is fetched while this one is applied, so the MDC's time and the cache's overlap;
+        // its failure (handled here) is the cycle's only if the loop gets to it.
+        if (page.more) {
+          next = this.mdc.pull({ cursor: page.cursor });
+          next.catch(() => undefined);
+        }
         report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
         tick('pull', true);
-        meta = { ...meta, cursor: page.cursor };
-        more = page.more;
+        if (!page.more) break;
       }
     }
     tick('verify');
