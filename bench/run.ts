@@ -3,6 +3,7 @@ import { withDb } from '../test/harness/domaindb';
 import { TestMdc } from '../test/harness/mdc';
 import { ClusterScenarios } from './cluster-scenarios';
 import { MdcScenarios } from './mdc-scenarios';
+import { PullScenarios } from './pull-scenarios';
 import { printTable, Row } from './report';
 
 /**
@@ -81,17 +82,23 @@ async function measureCluster(bench: ClusterScenarios, rows: Row[]): Promise<voi
   );
 }
 
+async function measurePull(bench: PullScenarios, rows: Row[]): Promise<void> {
+  await bench.setUp();
+  await runSteps([['pull catch-up', () => bench.catchUp(20_000, 20)]], rows);
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   let mdc: TestMdc | undefined;
   let cluster: ClusterScenarios | undefined;
+  let pull: PullScenarios | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stage = 'starting';
   // Stops whatever still runs; idempotent (TestMdc.stop is not, so it is remembered).
   let mdcStopped: Promise<void> | undefined;
   const stopMdc = () => (mdcStopped ??= mdc?.stop() ?? Promise.resolve());
   const stopAll = () =>
-    Promise.allSettled([stopMdc(), cluster?.running.stop()]).then((results) => {
+    Promise.allSettled([stopMdc(), cluster?.running.stop(), pull?.running.stop()]).then((results) => {
       for (const r of results)
         if (r.status === 'rejected') console.error(`stopping: ${(r.reason as Error).message}`);
     });
@@ -113,6 +120,12 @@ async function main(): Promise<void> {
       cluster = await ClusterScenarios.start(rows);
       stage = 'cluster rows';
       await measureCluster(cluster, rows);
+      // A cluster of its own, so the site's cache holds exactly what the pull rows say.
+      await cluster.running.stop();
+      stage = 'pull cluster start';
+      pull = await PullScenarios.start(rows);
+      stage = 'pull rows';
+      await measurePull(pull, rows);
     })();
     work.catch(() => undefined);
     const outcome = await Promise.race([work.then(() => 'done' as const), deadline]).catch((err: Error) => {

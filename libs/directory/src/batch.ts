@@ -133,12 +133,14 @@ function remove<T extends Domain | Entity>(
 export function digestChanges(
   ledger: Pick<BatchLedger, 'domains' | 'entities'>,
   current: ReadonlyMap<string, DomainDigest>,
+  /** the element hash; a caller that has already hashed these objects passes what it computed */
+  hash: (o: Domain | Entity) => bigint = elementHash,
 ): Map<string, DomainDigest | null> {
   const digests = new Map<string, DomainDigest | null>();
   const adjust = (name: string, before: Domain | Entity | undefined, after: Domain | Entity | undefined) => {
     let d = digests.get(name) ?? current.get(name) ?? EMPTY_DIGEST;
-    if (before) d = removeElement(d, elementHash(before));
-    if (after) d = addElement(d, elementHash(after));
+    if (before) d = removeElement(d, hash(before));
+    if (after) d = addElement(d, hash(after));
     digests.set(name, d);
   };
   for (const t of ledger.entities.values()) adjust(t.after.domain, t.before, t.deleted ? undefined : t.after);

@@ -1,4 +1,12 @@
-import { BatchLedger, digestChanges, Domain, Entity, Touched, touchedDomains } from '@dd/directory';
+import {
+  BatchLedger,
+  digestChanges,
+  Domain,
+  elementHash,
+  Entity,
+  Touched,
+  touchedDomains,
+} from '@dd/directory';
 import { CachePlan, hashHex } from './cache-plan';
 import type { SiteCacheStore } from './site-cache.store';
 
@@ -49,15 +57,22 @@ export class CacheLedger {
 
   /** Adds the object writes and digest moves to `plan` (digests read from the store first). */
   async writeTo(plan: CachePlan, store: SiteCacheStore): Promise<void> {
+    // Each object hashed once: for its record and for its digest move (a page holds thousands).
+    const hashes = new Map<Domain | Entity, bigint>();
+    const hash = (o: Domain | Entity) => {
+      let h = hashes.get(o);
+      if (h === undefined) hashes.set(o, (h = elementHash(o)));
+      return h;
+    };
     for (const t of this.entities.values()) {
       if (t.deleted) plan.dropEntity(t.after);
-      else plan.putEntity({ entity: t.after, h: hashHex(t.after) });
+      else plan.putEntity({ entity: t.after, h: hashHex(t.after, hash) });
     }
     for (const t of this.domains.values()) {
       if (t.deleted) plan.dropDomain(t.after, []);
       else {
         const scoped = this.scoped.get(t.after.id) ?? true;
-        plan.putDomain({ domain: t.after, scoped, h: scoped ? hashHex(t.after) : '' });
+        plan.putDomain({ domain: t.after, scoped, h: scoped ? hashHex(t.after, hash) : '' });
       }
     }
     // Only domains the site serves have digests; a tree entry moves none.
@@ -66,6 +81,6 @@ export class CacheLedger {
       entities: this.entities,
     };
     const current = await store.digestsOf(touchedDomains(counted));
-    for (const [name, digest] of digestChanges(counted, current)) plan.setDigest(name, digest);
+    for (const [name, digest] of digestChanges(counted, current, hash)) plan.setDigest(name, digest);
   }
 }

@@ -14,8 +14,8 @@ export interface CachedEntity {
   h: string;
 }
 
-export function hashHex(o: Domain | Entity): string {
-  return elementHash(o).toString(16).padStart(16, '0');
+export function hashHex(o: Domain | Entity, hash: (o: Domain | Entity) => bigint = elementHash): string {
+  return hash(o).toString(16).padStart(16, '0');
 }
 
 export function encodeDigest(d: DomainDigest): string {

@@ -196,6 +196,54 @@ export class SiteCacheStore {
     return all.map((raw) => JSON.parse(raw) as CachedEntity);
   }
 
+  // ---- batched reads for a page (a fixed number of round trips, whatever the page or the cache) ----
+
+  /** The cached domain records of these ids (absent ids are left out): two round trips. */
+  async domainsById(ids: string[]): Promise<Map<string, CachedDomain>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const names = (await this.redis.hmget(this.keys.domainIds, ...unique)).filter(
+      (n): n is string => n !== null,
+    );
+    const out = new Map<string, CachedDomain>();
+    for (const d of await this.domains([...new Set(names)])) if (d) out.set(d.domain.id, d);
+    return out;
+  }
+
+  /** The cached entities of these ids (absent ids are left out): two round trips. */
+  async entitiesById(ids: string[]): Promise<Map<string, CachedEntity>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const locators = await this.redis.hmget(this.keys.entityIds, ...unique);
+    const fieldsByDomain = new Map<string, string[]>();
+    for (const locator of locators) {
+      if (!locator) continue;
+      const { domain, kind, name } = parseLocator(locator);
+      fieldsByDomain.set(domain, [...(fieldsByDomain.get(domain) ?? []), entityField(kind, name)]);
+    }
+    const out = new Map<string, CachedEntity>();
+    if (fieldsByDomain.size === 0) return out;
+    const pipeline = this.redis.pipeline();
+    for (const [domain, fields] of fieldsByDomain) pipeline.hmget(this.keys.entities(domain), ...fields);
+    for (const raws of pipelined<Array<string | null>>(await pipeline.exec()))
+      for (const raw of raws) {
+        if (!raw) continue;
+        const e = JSON.parse(raw) as CachedEntity;
+        out.set(e.entity.id, e);
+      }
+    return out;
+  }
+
+  /** Every entity of each of these domains, by domain: one round trip. */
+  async entitiesOfMany(domains: string[]): Promise<Map<string, CachedEntity[]>> {
+    const unique = [...new Set(domains)];
+    if (unique.length === 0) return new Map();
+    const pipeline = this.redis.pipeline();
+    for (const name of unique) pipeline.hvals(this.keys.entities(name));
+    const results = pipelined<string[]>(await pipeline.exec());
+    return new Map(unique.map((name, i) => [name, results[i].map((raw) => JSON.parse(raw) as CachedEntity)]));
+  }
+
   /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */
   async listEntities(domain: string, kind: string | undefined, after: string[] | undefined, limit: number) {
     // Fields are `kind\0name`: one kind's are those from `kind\0` up to (not including) `kind\1`.
@@ -325,6 +373,15 @@ export class SiteCacheStore {
       entities,
     };
   }
+}
+
+/** A pipeline's replies, failing on the first command that failed. */
+function pipelined<T>(results: Array<[Error | null, unknown]> | null): T[] {
+  if (!results) throw new Error('the Redis pipeline was discarded');
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply as T;
+  });
 }
 
 /** A short random pause before retrying a step another writer beat, so they do not collide in step. */

@@ -19,7 +19,8 @@ export class MdcLink implements OnApplicationBootstrap, OnModuleDestroy {
     this.signal = new ChangeSignalClient({
       http,
       master: () => masterSite(config.current),
-      onChange: () => scheduler.soon(0),
+      // SPEC §8: the signal carries the MDC's version; a light cycle, skipped if the site is there already.
+      onChange: (version) => scheduler.soon(0, { kind: 'signal', version }),
       onConnectedChange: (connected) => {
         metrics.signalConnected.set(connected ? 1 : 0);
         // After an outage, catch up at once rather than at the next period.

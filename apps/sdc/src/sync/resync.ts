@@ -10,7 +10,7 @@ import {
 } from '@dd/directory';
 import type { ManifestResponse, PulledChange, SnapshotResponse } from '@dd/sync-protocol';
 import { CacheLedger } from '../cache/cache-ledger';
-import { CachedDomain, hashHex } from '../cache/cache-plan';
+import { hashHex } from '../cache/cache-plan';
 import type { QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
 
 /**
@@ -24,18 +24,30 @@ export class Resync {
     private readonly masterDomain: () => string,
   ) {}
 
-  /** Applies one pulled page and moves the cursor with it. Returns how many objects changed. */
+  /**
+   * Applies one pulled page and moves the cursor with it. Returns how many objects changed.
+   * The page's objects are read in a few batched calls, decided in memory and written in one commit:
+   * the round trips do not grow with the page nor with the cache (STYLE: no per-object round trips).
+   */
   async applyPulled(changes: PulledChange[], cursor: string): Promise<number> {
     return this.store.step('a pulled page', async () => {
       const meta = await this.store.meta();
       // Objects with changes still queued keep their local state; the manifest check catches up later.
       const pending = await this.store.pendingIds(changes.map(objectId));
+      const applied = changes.filter((c) => !pending.has(objectId(c)));
+      const cachedDomains = await this.store.domainsById(
+        applied.flatMap((c) =>
+          c.type === 'domain.put' ? [c.domain.id] : c.type === 'domain.delete' ? [c.id] : [],
+        ),
+      );
+      const cachedEntities = await this.store.entitiesById(
+        applied.flatMap((c) =>
+          c.type === 'entity.put' ? [c.entity.id] : c.type === 'entity.delete' ? [c.id] : [],
+        ),
+      );
       const ledger = new CacheLedger();
-      const cachedDomains = new Map<string, CachedDomain>();
-      for (const d of await this.store.allDomains()) cachedDomains.set(d.domain.id, d);
-      const dropped: Array<{ domain: Domain; entities: Entity[] }> = [];
-      for (const c of changes) {
-        if (pending.has(objectId(c))) continue;
+      const dropped: Domain[] = [];
+      for (const c of applied) {
         switch (c.type) {
           case 'domain.put': {
             const before = cachedDomains.get(c.domain.id);
@@ -46,20 +58,15 @@ export class Resync {
             const before = cachedDomains.get(c.id);
             if (before) {
               ledger.deleteDomain(before.domain);
-              dropped.push({
-                domain: before.domain,
-                entities: (await this.store.entitiesOf(before.domain.name)).map((e) => e.entity),
-              });
+              dropped.push(before.domain);
             }
             break;
           }
-          case 'entity.put': {
-            const before = await this.store.entityById(c.entity.id);
-            ledger.putEntity(before?.entity, c.entity);
+          case 'entity.put':
+            ledger.putEntity(cachedEntities.get(c.entity.id)?.entity, c.entity);
             break;
-          }
           case 'entity.delete': {
-            const before = await this.store.entityById(c.id);
+            const before = cachedEntities.get(c.id);
             if (before) ledger.deleteEntity(before.entity);
             break;
           }
@@ -67,7 +74,13 @@ export class Resync {
       }
       const plan = this.store.plan();
       await ledger.writeTo(plan, this.store);
-      for (const d of dropped) plan.clearEntities(d.domain.name, d.entities);
+      // A deleted domain takes its entities with it, read in one batch for the page.
+      const entitiesOf = await this.store.entitiesOfMany(dropped.map((d) => d.name));
+      for (const d of dropped)
+        plan.clearEntities(
+          d.name,
+          (entitiesOf.get(d.name) ?? []).map((e) => e.entity),
+        );
       plan.setMeta('cursor', cursor);
       return (await this.store.commit(plan, meta.gen)) === 'ok'
         ? ledger.domains.size + ledger.entities.size

@@ -136,6 +136,22 @@ describe('SDC core against a real MDC and Redis', () => {
     expect((await store.entity('acme', 'user', 'carol'))?.entity.attributes).toEqual({ from: 'mdc' });
   });
 
+  it('leaves the scrub to a full cycle: a signal’s cycle compares the root digest only', async () => {
+    const raw = JSON.parse((await redis.hget(store.keys.domains, 'acme'))!);
+    raw.domain.settings = { plan: 'tampered' };
+    await redis.hset(store.keys.domains, 'acme', JSON.stringify(raw));
+    expect(await cycle.run(undefined, 'root')).toMatchObject({ ok: true, repaired: 0 });
+    expect((await store.domain('acme'))?.domain.settings).toEqual({ plan: 'tampered' });
+    expect((await cycle.run(undefined, 'full')).repaired).toBeGreaterThan(0);
+    expect((await store.domain('acme'))?.domain.settings).toEqual({ plan: 'gold' });
+  });
+
+  it('knows a signal it has pulled through already', async () => {
+    const { cursor } = await store.meta();
+    expect(await cycle.pulledThrough(cursor)).toBe(true);
+    expect(await cycle.pulledThrough(String(BigInt(cursor) + 1n))).toBe(false);
+  });
+
   it('repairs a cache key deleted or altered by hand in the next cycle', async () => {
     await redis.hdel(store.keys.entities('acme'), 'user\u0000alice');
     const raw = JSON.parse((await redis.hget(store.keys.domains, 'acme'))!);

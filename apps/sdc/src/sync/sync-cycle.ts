@@ -33,6 +33,13 @@ export interface CycleProgress {
 
 type Tick = (phase: CyclePhase, pageDone?: boolean) => void;
 
+/**
+ * How far a cycle verifies (SPEC §8): `full` — the rolling scrub, then the root digest and the
+ * manifest detail if it differs (periodic and on-demand cycles); `root` — the root digest only, and
+ * the detail only if it differs (a cycle the MDC's change signal asked for).
+ */
+export type CycleVerify = 'full' | 'root';
+
 /** The MDC calls a cycle makes; unreachability is an error whose name says so. */
 export interface MdcPort {
   push(req: {
@@ -66,7 +73,10 @@ export class SyncCycle {
    * A cycle that could not run or finish says why in its report (`ok: false`, `error`) — also when the
    * site's Redis went away and the report cannot even be recorded.
    */
-  async run(onProgress: (progress: CycleProgress) => void = () => undefined): Promise<CycleReport> {
+  async run(
+    onProgress: (progress: CycleProgress) => void = () => undefined,
+    verify: CycleVerify = 'full',
+  ): Promise<CycleReport> {
     const started = Date.now();
     const report: CycleReport = {
       ok: true,
@@ -86,7 +96,7 @@ export class SyncCycle {
     try {
       await this.store.ensureEpoch(randomUUID());
       await this.push(report, tick);
-      await this.pullAndVerify(report, tick);
+      await this.pullAndVerify(report, tick, verify);
     } catch (err) {
       report.ok = false;
       report.error = cycleError(err);
@@ -137,25 +147,37 @@ export class SyncCycle {
   }
 
   /** Step 2: MDC-authoritative resync — the log since the cursor, then the manifest. */
-  private async pullAndVerify(report: CycleReport, tick: Tick): Promise<void> {
+  /** SPEC §8: the site has pulled the MDC's log through `version` already (a signal it need not act on). */
+  async pulledThrough(version: string): Promise<boolean> {
+    const meta = await this.store.meta();
+    return meta.loaded && atOrPast(meta.cursor, version);
+  }
+
+  private async pullAndVerify(report: CycleReport, tick: Tick, verify: CycleVerify): Promise<void> {
     tick('pull');
-    let meta = await this.store.meta();
+    const meta = await this.store.meta();
     if (!meta.loaded) await this.reload(report, tick);
     else {
-      for (let more = true; more;) {
-        const page = await this.mdc.pull({ cursor: meta.cursor });
+      let next = this.mdc.pull({ cursor: meta.cursor });
+      for (;;) {
+        const page = await next;
         if (page.reload) {
           await this.reload(report, tick);
           break;
         }
+        // The next page is fetched while this one is applied, so the MDC's time and the cache's overlap;
+        // its failure (handled here) is the cycle's only if the loop gets to it.
+        if (page.more) {
+          next = this.mdc.pull({ cursor: page.cursor });
+          next.catch(() => undefined);
+        }
         report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
         tick('pull', true);
-        meta = { ...meta, cursor: page.cursor };
-        more = page.more;
+        if (!page.more) break;
       }
     }
     tick('verify');
-    const scrubbed = await this.resync.scrub(SCRUB_BUDGET);
+    const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
     const root = await this.mdc.manifest(false);
     if (root.root !== (await this.resync.localRoot()) || scrubbed.length > 0) {
       const manifest = await this.mdc.manifest(true);
@@ -176,6 +198,15 @@ export class SyncCycle {
 
   private async record(report: CycleReport): Promise<void> {
     await this.store.commit(this.store.plan().setStatus('lastCycle', JSON.stringify(report)), false);
+  }
+}
+
+/** Change-log versions are the MDC's counter; one that is not a number is never taken as pulled. */
+function atOrPast(cursor: string, version: string): boolean {
+  try {
+    return BigInt(cursor) >= BigInt(version);
+  } catch {
+    return false;
   }
 }
 

@@ -7,7 +7,7 @@ import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
 import { CycleProgress, CycleReport, SyncCycle } from './sync-cycle';
 import { SyncProcessor } from './sync.processor';
-import { SyncScheduler } from './sync.scheduler';
+import { coalesce, CycleJob, SyncScheduler } from './sync.scheduler';
 
 /** SPEC §8: one cycle at a time per site, whatever the replicas; SPEC §6: a failed push retries on its own. */
 describe('SyncProcessor (SPEC §6, §8)', () => {
@@ -28,13 +28,16 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
   let scheduler: Fake<SyncScheduler>;
   let link: Fake<MdcLink>;
   let events: string[];
-  const job = () => strictFake<Job>('Job', { updateProgress: async () => undefined });
+  const job = (data: CycleJob | Record<string, never> = {}) =>
+    strictFake<Job>('Job', { data, updateProgress: async () => undefined });
 
   async function build(options: {
     lockFreeAfter?: number;
     outcome?: CycleReport;
     queued?: number;
     stopping?: boolean;
+    /** the site's pull cursor */
+    cursor?: number;
   }) {
     events = [];
     let tries = 0;
@@ -53,6 +56,10 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
       run: async () => {
         events.push('cycle');
         return options.outcome ?? report(true);
+      },
+      pulledThrough: async (version: string) => {
+        events.push(`pulled through ${version}?`);
+        return Number(version) <= (options.cursor ?? 0);
       },
     });
     scheduler = strictFake<SyncScheduler>('SyncScheduler', {
@@ -81,6 +88,28 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
     expect(events).toEqual(['try', 'cycle', 'release']);
     expect(link.noteCycle).toHaveBeenCalledWith(expect.objectContaining({ ok: true }));
     expect(scheduler.resetRetry).toHaveBeenCalledTimes(1);
+  });
+
+  it('runs the full verify (scrub, manifest) for a periodic or on-demand cycle', async () => {
+    await build({});
+    await processor.process(job());
+    await processor.process(job({ kind: 'full' }));
+    expect(cycle.run.mock.calls.map((c) => c[1])).toEqual(['full', 'full']);
+  });
+
+  it('runs a light cycle (push, pull, root digest) for a change signal past the site’s cursor', async () => {
+    await build({ cursor: 6 });
+    expect(await processor.process(job({ kind: 'signal', version: '7' }))).toMatchObject({ ok: true });
+    expect(events).toEqual(['try', 'pulled through 7?', 'cycle', 'release']);
+    expect(cycle.run).toHaveBeenCalledWith(expect.any(Function), 'root');
+  });
+
+  it('does nothing for a change signal the site has already pulled through', async () => {
+    await build({ cursor: 7 });
+    expect(await processor.process(job({ kind: 'signal', version: '7' }))).toBeNull();
+    expect(events).toEqual(['try', 'pulled through 7?', 'release']);
+    expect(link.noteCycle).not.toHaveBeenCalled();
+    expect(scheduler.resetRetry).not.toHaveBeenCalled();
   });
 
   it('waits while another replica holds the lock, then runs its own cycle', async () => {
@@ -147,5 +176,20 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
     const short = job();
     await processor.process(short);
     expect(short.updateProgress).not.toHaveBeenCalled();
+  });
+});
+
+describe('triggers that share one pending cycle (SPEC §8)', () => {
+  it('a full cycle covers a signal, whichever came first', () => {
+    expect(coalesce({ kind: 'signal', version: '5' }, { kind: 'full' })).toEqual({ kind: 'full' });
+    expect(coalesce({ kind: 'full' }, { kind: 'signal', version: '5' })).toEqual({ kind: 'full' });
+  });
+
+  it('of two signals, the later one', () => {
+    expect(coalesce({ kind: 'signal', version: '5' }, { kind: 'signal', version: '6' })).toEqual({
+      kind: 'signal',
+      version: '6',
+    });
+    expect(coalesce(undefined, { kind: 'signal', version: '5' })).toEqual({ kind: 'signal', version: '5' });
   });
 });

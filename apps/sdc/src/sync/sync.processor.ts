@@ -6,7 +6,7 @@ import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
 import { CycleProgress, CycleReport, SyncCycle } from './sync-cycle';
-import { SYNC_QUEUE, SyncScheduler } from './sync.scheduler';
+import { CycleJob, SYNC_QUEUE, SyncScheduler } from './sync.scheduler';
 
 /** The cycle lock's lifetime; renewed while the cycle runs, so a dead replica frees it within this. */
 const LOCK_MS = 3000;
@@ -31,9 +31,16 @@ export class SyncProcessor extends WorkerHost {
     super();
   }
 
-  async process(job: Job): Promise<CycleReport> {
+  /** null: a signal the site had already pulled through; no cycle ran. */
+  async process(job: Job<CycleJob | { kind?: undefined }>): Promise<CycleReport | null> {
+    const signal = job.data.kind === 'signal' ? job.data : undefined;
     const progress = throttledProgress(job);
-    const report = await this.underCycleLock(() => this.cycle.run(progress.set)).finally(progress.stop);
+    const report = await this.underCycleLock(async () => {
+      // Checked under the lock: the cycle that held it may have pulled this version already.
+      if (signal && (await this.cycle.pulledThrough(signal.version))) return null;
+      return this.cycle.run(progress.set, signal ? 'root' : 'full');
+    }).finally(progress.stop);
+    if (!report) return null;
     this.metrics.recordCycle(report);
     this.link.noteCycle(report);
     // SPEC §6: retried on its own while changes wait — or while the store is away, to converge once it is back.

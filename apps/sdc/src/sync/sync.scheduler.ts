@@ -22,6 +22,23 @@ const STORE_WATCH_MS = 1000;
 const PROGRESS_READ_MS = 1000;
 const NOT_STARTED: CycleProgress = { phase: 'queued', pages: 0, objects: 0 };
 
+/**
+ * What a cycle job asks for (its data): `signal` — the MDC's change signal reached `version`, so a
+ * light cycle (push, pull, root digest) unless the site has pulled through it already; `full` — the
+ * whole cycle with the scrub (periodic, on demand, a local write, a reconnect). The periodic job
+ * carries no data and counts as full.
+ */
+export type CycleJob = { kind: 'full' } | { kind: 'signal'; version: string };
+
+const FULL: CycleJob = { kind: 'full' };
+
+/** Two triggers that share one pending job: a full cycle covers a signal; of two signals, the later one. */
+export function coalesce(pending: CycleJob | undefined, next: CycleJob): CycleJob {
+  if (!pending) return next;
+  if (pending.kind === 'full' || next.kind === 'full') return FULL;
+  return next;
+}
+
 /** A cycle asked for now: its report when it finished in time, else how far it has got (it goes on). */
 export type CycleRun = { finished: true; report: CycleReport } | { finished: false; progress: CycleProgress };
 
@@ -39,6 +56,7 @@ export class SyncEvents extends QueueEventsHost {}
 export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('SyncScheduler');
   private soonTimer: NodeJS.Timeout | undefined;
+  private soonJob: CycleJob | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
   private watchdog: NodeJS.Timeout | undefined;
@@ -113,7 +131,7 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async runAndWait(timeoutMs: number): Promise<CycleRun> {
     const until = Date.now() + timeoutMs;
-    const job = await this.queue.add(JOB.name, {}, JOB.opts);
+    const job = await this.queue.add(JOB.name, FULL, JOB.opts);
     try {
       const report = (await job.waitUntilFinished(
         this.events.queueEvents,
@@ -144,11 +162,15 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
    * A cycle shortly: after a local write (debounced, so a burst shares one push), or at once for the
    * MDC's change signal (already one event per applied batch). Triggers while one is pending coalesce.
    */
-  soon(delayMs = SOON_MS): void {
-    if (this.stopped || this.soonTimer) return;
+  soon(delayMs = SOON_MS, job: CycleJob = FULL): void {
+    if (this.stopped) return;
+    this.soonJob = coalesce(this.soonJob, job);
+    if (this.soonTimer) return;
     this.soonTimer = setTimeout(() => {
+      const data = this.soonJob ?? FULL;
       this.soonTimer = undefined;
-      void this.queue.add(JOB.name, {}, JOB.opts).catch((err: unknown) => {
+      this.soonJob = undefined;
+      void this.queue.add(JOB.name, data, JOB.opts).catch((err: unknown) => {
         this.logger.warn(`cannot queue a sync cycle: ${messageOf(err)}`);
       });
     }, delayMs);
