@@ -50,28 +50,21 @@ export type Change =
   | { op: 'entity.update'; id: string; domain: string; kind: string; name: string; patch: JsonObject }
   | { op: 'entity.delete'; id: string; domain: string; kind: string; name: string };
 
+/** A change whose target is a domain (the others target an entity of one). */
+export type DomainChange = Extract<Change, { op: `domain.${string}` }>;
+
+export function isDomainChange(change: Change): change is DomainChange {
+  return change.op === 'domain.create' || change.op === 'domain.update' || change.op === 'domain.delete';
+}
+
 /** SPEC §7: the domain a change is about (its own name for a domain, its owner's for an entity). */
 export function targetDomain(change: Change): string {
-  switch (change.op) {
-    case 'domain.create':
-    case 'domain.update':
-    case 'domain.delete':
-      return change.name;
-    default:
-      return change.domain;
-  }
+  return isDomainChange(change) ? change.name : change.domain;
 }
 
 /** The change's target as people read it: `domain`, or `domain/kind/name` for an entity. */
 export function targetPath(change: Change): string {
-  switch (change.op) {
-    case 'domain.create':
-    case 'domain.update':
-    case 'domain.delete':
-      return change.name;
-    default:
-      return `${change.domain}/${change.kind}/${change.name}`;
-  }
+  return isDomainChange(change) ? change.name : `${change.domain}/${change.kind}/${change.name}`;
 }
 
 /** The error codes of SPEC §5 that a rule can give. */

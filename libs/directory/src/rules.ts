@@ -49,6 +49,19 @@ function jsonObjectError(value: unknown, what: string, form = 'a JSON object'): 
  * change only once it passed (SPEC §5: validated before any store sees it).
  */
 export function fieldError(change: Change): string | null {
+  // The checks walk whole JSON values; a change is checked at several steps of one write (the admin
+  // API, a batch's load, `decide`), so each change object is checked once. Changes are never mutated.
+  let error = checked.get(change);
+  if (error === undefined) {
+    error = fieldErrorOf(change);
+    checked.set(change, error);
+  }
+  return error;
+}
+
+const checked = new WeakMap<Change, string | null>();
+
+function fieldErrorOf(change: Change): string | null {
   if (!isNonEmptyString(change.id)) return 'id must be a non-empty string';
   switch (change.op) {
     case 'domain.create': {

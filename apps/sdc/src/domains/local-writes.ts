@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Change, decideInOrder, touchedDomains, Verdict } from '@dd/directory';
+import { Change, decideInOrder, isDomainChange, touchedDomains, Verdict } from '@dd/directory';
 import { QueueFullError } from '@dd/admin-api';
 import { CacheLedger } from '../cache/cache-ledger';
 import type { LoadedCache, QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
@@ -79,9 +79,7 @@ export class LocalWrites {
   }
 
   private startingVersion(change: Change, loaded: LoadedCache, cursor: string): string {
-    const current = change.op.startsWith('domain.')
-      ? loaded.domains.get(change.id)
-      : loaded.entities.get(change.id);
+    const current = isDomainChange(change) ? loaded.domains.get(change.id) : loaded.entities.get(change.id);
     return current ? baseVersion(current.version) : cursor;
   }
 }
