@@ -1,4 +1,12 @@
-import { addElement, DomainDigest, EMPTY_DIGEST, elementHash, removeElement } from './digest';
+import {
+  addElement,
+  bucketOf,
+  DomainDigest,
+  EMPTY_DIGEST,
+  elementHash,
+  isEmptyDigest,
+  removeElement,
+} from './digest';
 import { DirectoryOverlay, type DirectoryView, isTombstone } from './directory-view';
 import type { Change, Domain, Effect, Entity, Tombstone, Verdict } from './model';
 import { decide, type RuleContext } from './rules';
@@ -149,6 +157,37 @@ export function digestChanges(
   for (const t of ledger.domains.values())
     if (t.deleted && !live.has(t.after.name)) digests.set(t.after.name, null);
   return digests;
+}
+
+/**
+ * SPEC §8 buckets: how each touched (domain, bucket) digest moves — an additive delta, so a store can
+ * add it to what it holds (PostgreSQL does, in SQL) — and the domains that are gone, whose buckets go
+ * with them. Deltas that cancel out are left out.
+ */
+export function bucketMoves(
+  ledger: Pick<BatchLedger, 'domains' | 'entities'>,
+  hash: (o: Domain | Entity) => bigint = elementHash,
+): { moves: Map<string, Map<number, DomainDigest>>; goneDomains: string[] } {
+  const moves = new Map<string, Map<number, DomainDigest>>();
+  for (const t of ledger.entities.values()) {
+    const b = bucketOf(t.after.id);
+    let byBucket = moves.get(t.after.domain);
+    if (!byBucket) moves.set(t.after.domain, (byBucket = new Map()));
+    let d = byBucket.get(b) ?? EMPTY_DIGEST;
+    if (t.before) d = removeElement(d, hash(t.before));
+    if (!t.deleted) d = addElement(d, hash(t.after));
+    byBucket.set(b, d);
+  }
+  const live = new Set([...ledger.domains.values()].filter((t) => !t.deleted).map((t) => t.after.name));
+  const goneDomains = [
+    ...new Set([...ledger.domains.values()].filter((t) => t.deleted).map((t) => t.after.name)),
+  ].filter((name) => !live.has(name));
+  for (const name of goneDomains) moves.delete(name);
+  for (const [name, byBucket] of moves) {
+    for (const [b, d] of byBucket) if (isEmptyDigest(d)) byBucket.delete(b);
+    if (byBucket.size === 0) moves.delete(name);
+  }
+  return { moves, goneDomains };
 }
 
 /** The names of the domains a ledger touched (their digests may have moved). */

@@ -67,3 +67,54 @@ export function rootDigest(digests: Iterable<[domainName: string, DomainDigest]>
   }
   return root.toString(16).padStart(16, '0');
 }
+
+/**
+ * SPEC §8 scale: each domain's entities are split into buckets by a hash of their id, each with its
+ * own additive digest, so the manifest can narrow a difference to buckets and a repair can move
+ * only those. The domain's own record counts in the domain digest alone:
+ * domain digest = its record + Σ bucket digests.
+ */
+export const DIGEST_BUCKETS = 256;
+
+/** The bucket of an entity id: the first byte of the MD5 of its lowercase text (PostgreSQL computes the same). */
+export function bucketOf(id: string): number {
+  return createHash('md5').update(id.toLowerCase(), 'utf8').digest()[0];
+}
+
+/** Bucket digests recomputed from scratch (empty buckets are left out). */
+export function computeBucketDigests(
+  entities: Iterable<Entity>,
+  hash: (o: Entity) => bigint = elementHash,
+): Map<number, DomainDigest> {
+  const out = new Map<number, DomainDigest>();
+  for (const e of entities) {
+    const b = bucketOf(e.id);
+    out.set(b, addElement(out.get(b) ?? EMPTY_DIGEST, hash(e)));
+  }
+  return out;
+}
+
+/** The sum of digests (the domain digest of a record-less domain from its buckets). */
+export function sumDigests(digests: Iterable<DomainDigest>): DomainDigest {
+  let count = 0;
+  let sum = 0n;
+  for (const d of digests) {
+    count += d.count;
+    sum = uint64(sum + BigInt(d.sum));
+  }
+  return { count, sum: sum.toString() };
+}
+
+/** `a − b`, element-wise (mod 2^64): what moves a digest from b to a. */
+export function digestDelta(a: DomainDigest, b: DomainDigest): DomainDigest {
+  return { count: a.count - b.count, sum: uint64(BigInt(a.sum) - BigInt(b.sum)).toString() };
+}
+
+export function applyDelta(d: DomainDigest, delta: DomainDigest): DomainDigest {
+  return { count: d.count + delta.count, sum: uint64(BigInt(d.sum) + BigInt(delta.sum)).toString() };
+}
+
+/** `{0, 0}`: a bucket with nothing in it, or no move at all. */
+export function isEmptyDigest(d: DomainDigest): boolean {
+  return d.count === 0 && BigInt(d.sum) === 0n;
+}
