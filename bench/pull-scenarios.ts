@@ -3,8 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { PullResponse, PushResponse, QueuedChange } from '../libs/sync-protocol/src';
 import { MAX_PUSH_BATCH } from '../libs/sync-protocol/src/validate';
 import { TestCluster } from '../test/harness/cluster';
+import { noChangeCycles } from './cycles';
 import type { Row } from './report';
-import { median, ms, perSecond } from './stats';
+import { ms, perSecond } from './stats';
 
 const A = 'site-a';
 /** The writer: its SDC stays cut off for the whole run, so the bench pushes as site-b in its place. */
@@ -65,7 +66,7 @@ export class PullScenarios {
    * (signed pulls, as site-a makes them); then no-change cycles again with 21k entities cached.
    */
   async catchUp(changes: number, cycles: number): Promise<void> {
-    const small = await this.noChangeCycles(cycles);
+    const small = await noChangeCycles(this.cluster, A, cycles);
     const from = (await this.cluster.status(A)).cursor as string;
     this.cluster.cut(A);
     let head: string;
@@ -95,7 +96,7 @@ export class PullScenarios {
       target: `≥ ${perSecond(PULL_TARGET_PER_S)}`,
       ok: rate >= PULL_TARGET_PER_S,
     });
-    const large = await this.noChangeCycles(cycles);
+    const large = await noChangeCycles(this.cluster, A, cycles);
     const total = 1000 + changes;
     this.rows.push({
       metric: `no-change cycle at ${A} (POST /sync/run, p50 of ${cycles}): 1k vs ${Math.round(total / 1000)}k entities cached`,
@@ -103,19 +104,6 @@ export class PullScenarios {
       target: `≤ ${NO_CHANGE_MAX_MS} ms and ≤ ${NO_CHANGE_GROWTH}× the 1k figure`,
       ok: large <= NO_CHANGE_MAX_MS && large <= NO_CHANGE_GROWTH * small,
     });
-  }
-
-  /** The p50 wall time of `POST /sync/run` with nothing to do; every cycle must pull nothing. */
-  private async noChangeCycles(cycles: number): Promise<number> {
-    const samples: number[] = [];
-    for (let i = 0; i < cycles + 2; i++) {
-      const start = performance.now();
-      const { lastCycle } = await this.cluster.sync(A);
-      if (!lastCycle.ok || lastCycle.pulled !== 0 || lastCycle.repaired !== 0)
-        throw new Error(`a no-change cycle at ${A}: ${JSON.stringify(lastCycle)}`);
-      if (i >= 2) samples.push(performance.now() - start);
-    }
-    return median(samples);
   }
 
   /** Signed pulls from `from` as site-a makes them, to the head; must return `changes` changes. */

@@ -4,6 +4,7 @@ import { TestMdc } from '../test/harness/mdc';
 import { ClusterScenarios } from './cluster-scenarios';
 import { MdcScenarios } from './mdc-scenarios';
 import { PullScenarios } from './pull-scenarios';
+import { ScaleScenarios } from './scale-scenarios';
 import { printTable, Row } from './report';
 
 /**
@@ -12,9 +13,11 @@ import { printTable, Row } from './report';
  * whole cluster (MDC + site-a + site-b, each SDC on its own Redis database behind a relay the bench
  * can cut). NestJS 12 is ESM-only, so nothing of @nestjs/* or apps/* is imported here. Prints one
  * table and always exits 0: benchmarks report, they do not fail CI. The run stops measuring at
- * DEADLINE_MS so that, with the build, it stays under about 4 minutes.
+ * DEADLINE_MS so that, with the build, it stays under about 10 minutes (the scale rows at 1M entities
+ * take most of it). `BENCH_ONLY=scale` (or `mdc`, `cluster`, `pull`, comma-separated) runs only those parts.
  */
-const DEADLINE_MS = 200_000;
+const DEADLINE_MS = 540_000;
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'mdc,cluster,pull,scale').split(','));
 
 type Step = [string, () => Promise<void>];
 
@@ -87,18 +90,37 @@ async function measurePull(bench: PullScenarios, rows: Row[]): Promise<void> {
   await runSteps([['pull catch-up', () => bench.catchUp(20_000, 20)]], rows);
 }
 
+async function measureScale(bench: ScaleScenarios, rows: Row[]): Promise<void> {
+  await bench.setUp();
+  await runSteps(
+    [
+      ['scale 10k', () => bench.at(10_000, 20)],
+      ['scale 100k', () => bench.at(100_000, 20)],
+      ['scale 1M', () => bench.at(1_000_000, 20)],
+      ['repair one entity in 1M', () => bench.repairOne()],
+    ],
+    rows,
+  );
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   let mdc: TestMdc | undefined;
   let cluster: ClusterScenarios | undefined;
   let pull: PullScenarios | undefined;
+  let scale: ScaleScenarios | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stage = 'starting';
   // Stops whatever still runs; idempotent (TestMdc.stop is not, so it is remembered).
   let mdcStopped: Promise<void> | undefined;
   const stopMdc = () => (mdcStopped ??= mdc?.stop() ?? Promise.resolve());
   const stopAll = () =>
-    Promise.allSettled([stopMdc(), cluster?.running.stop(), pull?.running.stop()]).then((results) => {
+    Promise.allSettled([
+      stopMdc(),
+      cluster?.running.stop(),
+      pull?.running.stop(),
+      scale?.running.stop(),
+    ]).then((results) => {
       for (const r of results)
         if (r.status === 'rejected') console.error(`stopping: ${(r.reason as Error).message}`);
     });
@@ -112,20 +134,34 @@ async function main(): Promise<void> {
       timer = setTimeout(() => resolve('deadline'), DEADLINE_MS);
     });
     const work = (async () => {
-      stage = 'MDC rows';
-      await measureMdc(mdc, rows);
-      // The cluster has an MDC of its own; this one would only sit beside it.
+      if (ONLY.has('mdc')) {
+        stage = 'MDC rows';
+        await measureMdc(mdc, rows);
+      }
+      // The clusters have an MDC of their own; this one would only sit beside them.
       await stopMdc();
-      stage = 'cluster start';
-      cluster = await ClusterScenarios.start(rows);
-      stage = 'cluster rows';
-      await measureCluster(cluster, rows);
-      // A cluster of its own, so the site's cache holds exactly what the pull rows say.
-      await cluster.running.stop();
-      stage = 'pull cluster start';
-      pull = await PullScenarios.start(rows);
-      stage = 'pull rows';
-      await measurePull(pull, rows);
+      if (ONLY.has('cluster')) {
+        stage = 'cluster start';
+        cluster = await ClusterScenarios.start(rows);
+        stage = 'cluster rows';
+        await measureCluster(cluster, rows);
+        await cluster.running.stop();
+      }
+      // Clusters of their own, so the site's cache holds exactly what the rows say.
+      if (ONLY.has('pull')) {
+        stage = 'pull cluster start';
+        pull = await PullScenarios.start(rows);
+        stage = 'pull rows';
+        await measurePull(pull, rows);
+        await pull.running.stop();
+      }
+      if (ONLY.has('scale')) {
+        stage = 'scale cluster start';
+        scale = await ScaleScenarios.start(rows);
+        stage = 'scale rows';
+        await measureScale(scale, rows);
+        await scale.running.stop();
+      }
     })();
     work.catch(() => undefined);
     const outcome = await Promise.race([work.then(() => 'done' as const), deadline]).catch((err: Error) => {

@@ -15,6 +15,9 @@ export interface RelayTarget {
 export class TcpRelay {
   private readonly open = new Set<{ client: Socket; upstream: Socket }>();
   private linkCut = false;
+  /** bytes forwarded from the target back to clients (answers), and from clients to the target */
+  bytesDown = 0;
+  bytesUp = 0;
 
   private constructor(
     private readonly server: Server,
@@ -84,6 +87,8 @@ export class TcpRelay {
       upstream.destroy();
     });
     upstream.on('close', () => client.end());
+    client.on('data', (chunk: Buffer) => (this.bytesUp += chunk.length));
+    upstream.on('data', (chunk: Buffer) => (this.bytesDown += chunk.length));
     client.pipe(upstream);
     upstream.pipe(client);
     client.resume();

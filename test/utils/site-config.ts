@@ -32,6 +32,7 @@ export function siteEnv(siteId: string, configFile: string, more: Partial<SiteEn
     siteKeyFile: undefined,
     logLevel: 'silent',
     syncIntervalMs: undefined,
+    snapshotPage: undefined,
     databaseUrl: undefined,
     redisUrl: undefined,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,

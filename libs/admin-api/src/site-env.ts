@@ -9,6 +9,8 @@ export interface SiteEnv {
   syncIntervalMs: number | undefined;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** SDC: entities per snapshot page (SPEC §8 paged snapshots); the protocol's default when unset */
+  snapshotPage: number | undefined;
   /** SPEC §5: the whole request — headers and body — must arrive within this (a slow body is cut off too) */
   requestTimeoutMs: number;
 }
@@ -47,6 +49,7 @@ export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
     syncIntervalMs: positiveInt(env, 'SYNC_INTERVAL_MS'),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    snapshotPage: positiveInt(env, 'SNAPSHOT_PAGE'),
     requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS') ?? DEFAULT_REQUEST_TIMEOUT_MS,
   };
 }

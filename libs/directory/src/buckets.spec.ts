@@ -1,4 +1,4 @@
-import { BatchLedger, bucketMoves } from './batch';
+import { type BatchLedger, bucketMoves } from './batch';
 import {
   applyDelta,
   bucketOf,
@@ -16,7 +16,15 @@ import {
 import type { Domain, Entity } from './model';
 
 const T = '2024-01-01T00:00:00.000Z';
-const domain: Domain = { id: 'd-1', name: 'acme', parent: null, settings: {}, version: '1', createdAt: T, updatedAt: T };
+const domain: Domain = {
+  id: 'd-1',
+  name: 'acme',
+  parent: null,
+  settings: {},
+  version: '1',
+  createdAt: T,
+  updatedAt: T,
+};
 
 function entity(n: number, version = '1', domainName = 'acme'): Entity {
   const hex = n.toString(16).padStart(12, '0');
@@ -32,15 +40,23 @@ function entity(n: number, version = '1', domainName = 'acme'): Entity {
   };
 }
 
-function ledgerOf(entities: Array<{ before?: Entity; after: Entity; deleted?: boolean }>, domains: Array<{ before?: Domain; after: Domain; deleted: boolean }> = []) {
-  const ledger = new BatchLedger();
-  for (const t of entities) ledger.entities.set(t.after.id, { before: t.before, after: t.after, deleted: t.deleted ?? false });
-  for (const t of domains) ledger.domains.set(t.after.id, t);
+function ledgerOf(
+  entities: Array<{ before?: Entity; after: Entity; deleted?: boolean }>,
+  domains: Array<{ before?: Domain; after: Domain; deleted: boolean }> = [],
+) {
+  const ledger: Pick<BatchLedger, 'domains' | 'entities'> = { domains: new Map(), entities: new Map() };
+  for (const t of entities)
+    ledger.entities.set(t.after.id, { before: t.before, after: t.after, deleted: t.deleted ?? false });
+  for (const t of domains)
+    ledger.domains.set(t.after.id, { before: t.before, after: t.after, deleted: t.deleted });
   return ledger;
 }
 
 /** Applies moves to the per-bucket digests a store holds. */
-function applied(held: Map<number, DomainDigest>, moves: Map<number, DomainDigest> | undefined): Map<number, DomainDigest> {
+function applied(
+  held: Map<number, DomainDigest>,
+  moves: Map<number, DomainDigest> | undefined,
+): Map<number, DomainDigest> {
   const out = new Map(held);
   for (const [b, d] of moves ?? []) out.set(b, applyDelta(out.get(b) ?? EMPTY_DIGEST, d));
   for (const [b, d] of out) if (d.count === 0) out.delete(b);
@@ -74,7 +90,7 @@ describe('digest buckets (SPEC §8 scale)', () => {
     let state = new Map(Array.from({ length: 300 }, (_, i) => [entity(i).id, entity(i)] as const));
     let held = computeBucketDigests(state.values());
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let round = 0; round < 50; round++) {
       const touched: Array<{ before?: Entity; after: Entity; deleted?: boolean }> = [];
       const next = new Map(state);
@@ -93,7 +109,8 @@ describe('digest buckets (SPEC §8 scale)', () => {
       }
       // one entry per object, as a ledger holds them (the first before, the last after)
       const byId = new Map<string, { before?: Entity; after: Entity; deleted?: boolean }>();
-      for (const t of touched) byId.set(t.after.id, { ...t, before: byId.get(t.after.id)?.before ?? t.before });
+      for (const t of touched)
+        byId.set(t.after.id, { ...t, before: byId.get(t.after.id)?.before ?? t.before });
       for (const [id, t] of byId) t.before = state.get(id);
       const { moves } = bucketMoves(ledgerOf([...byId.values()]));
       held = applied(held, moves.get('acme'));
@@ -107,9 +124,10 @@ describe('digest buckets (SPEC §8 scale)', () => {
     const same = bucketMoves(ledgerOf([{ before: e, after: e }]));
     expect(same.moves.size).toBe(0);
     const gone = bucketMoves(
-      ledgerOf([{ before: e, after: e, deleted: true }, { after: entity(2, '1', 'other') }], [
-        { before: domain, after: domain, deleted: true },
-      ]),
+      ledgerOf(
+        [{ before: e, after: e, deleted: true }, { after: entity(2, '1', 'other') }],
+        [{ before: domain, after: domain, deleted: true }],
+      ),
     );
     expect(gone.goneDomains).toEqual(['acme']);
     expect([...gone.moves.keys()]).toEqual(['other']);

@@ -6,6 +6,9 @@ import type { DomainDigest } from '@dd/directory';
  * and answered only for that site's own identity and scope.
  */
 export const SYNC_PROTOCOL_VERSION = 1;
+export const DEFAULT_SNAPSHOT_PAGE = 5000;
+export const MAX_SNAPSHOT_PAGE = 10000;
+export const MAX_MANIFEST_BUCKET_DOMAINS = 1000;
 export const SYNC_PATHS = {
   push: '/sync/v1/push',
   pull: '/sync/v1/pull',
@@ -77,6 +80,13 @@ export interface PullResponse {
 export interface ManifestRequest {
   /** false: only the root digest (a no-change cycle compares one value) */
   detail: boolean;
+  /** domains whose per-bucket digests are wanted (at most MAX_MANIFEST_BUCKET_DOMAINS), to narrow a difference */
+  buckets?: string[];
+}
+
+/** One bucket's digest: the entities of a domain whose `bucketOf(id)` is `bucket` (SPEC §8 scale). */
+export interface BucketDigest extends DomainDigest {
+  bucket: number;
 }
 
 export interface ManifestResponse {
@@ -84,19 +94,52 @@ export interface ManifestResponse {
   version: string;
   root: string;
   domains?: Array<{ name: string } & DomainDigest>;
+  /**
+   * per requested domain in the site's scope, its non-empty buckets. A domain's digest is its own
+   * record's element hash plus the sum of its bucket digests.
+   */
+  buckets?: Array<{ name: string; buckets: BucketDigest[] }>;
 }
 
+/** Where a paged snapshot goes on: after this entity in (domain bytewise, bucket, id) order. */
+export interface SnapshotCursor {
+  domain: string;
+  bucket: number;
+  id: string;
+}
+
+/**
+ * A page of the MDC's current state for the site's scope (SPEC §8: paged snapshots, keyset cursor).
+ * Each page is read on its own (its `version` is the head it was read at): a site that has loaded
+ * every page then pulls the log from the first page's version, which makes the result exact.
+ */
 export interface SnapshotRequest {
-  /** the domains to send whole; omit for the site's whole scope */
+  /** also send the whole live domain tree (on the first page); default false */
+  tree?: boolean;
+  /** whole domains to send; with neither `domains` nor `slices`, the site's whole scope */
   domains?: string[];
+  /** only these buckets of these domains (a repair); no buckets: only the domain's record */
+  slices?: Array<{ domain: string; buckets: number[] }>;
+  /** the previous page's `next` */
+  after?: SnapshotCursor;
+  /** entities per page, 1 to MAX_SNAPSHOT_PAGE (default DEFAULT_SNAPSHOT_PAGE) */
+  limit?: number;
 }
 
 export interface SnapshotResponse {
+  /** the change-log head this page was read at */
   version: string;
-  /** the whole live domain tree (settings only for the site's scope) */
-  tree: Array<{ domain: Domain; scoped: boolean }>;
-  /** the requested domains' entities */
+  /** the whole live tree (settings only for the site's scope), when asked for, on the first page */
+  tree?: Array<{ domain: Domain; scoped: boolean }>;
+  /**
+   * on the first page (no `after`): the live records of the requested domains that are in the
+   * site's scope; a requested domain missing here is gone or out of scope
+   */
+  records: Domain[];
+  /** entities of the requested domains / slices, ordered by domain (bytewise), bucket, id */
   entities: Entity[];
+  /** pass back as `after` for the next page; null: this was the last page */
+  next: SnapshotCursor | null;
 }
 
 /** SSE `data:` of the change signal: the change log moved for the site's scope. */

@@ -1,6 +1,14 @@
 import type { Change, JsonObject } from '@dd/directory';
-import { isJsonObject } from '@dd/directory';
-import type { PullRequest, PushRequest, QueuedChange, SnapshotRequest } from './messages';
+import { DIGEST_BUCKETS, isJsonObject } from '@dd/directory';
+import {
+  type ManifestRequest,
+  MAX_MANIFEST_BUCKET_DOMAINS,
+  MAX_SNAPSHOT_PAGE,
+  type PullRequest,
+  type PushRequest,
+  type QueuedChange,
+  type SnapshotRequest,
+} from './messages';
 
 /** A message that does not have the protocol's shape; the receiver answers 400 and applies nothing. */
 export class ProtocolError extends Error {
@@ -127,13 +135,86 @@ export function parsePullRequest(raw: unknown): PullRequest {
   return { cursor, limit: limit as number | undefined };
 }
 
+// A name here reaches a query; PostgreSQL refuses text holding NUL, which no domain name has.
+const isName = (v: unknown): v is string => typeof v === 'string' && !v.includes('\u0000');
+
+function names(v: unknown, path: string, max: number): string[] {
+  if (!Array.isArray(v) || !v.every(isName)) fail(path, 'must be a list of domain names');
+  if (v.length > max) fail(path, `at most ${max} domains`);
+  return v as string[];
+}
+
+function domainName(o: Record<string, unknown>, path: string): string {
+  const name = str(o, 'domain', path);
+  if (!isName(name)) fail(`${path}.domain`, 'must be a domain name');
+  return name;
+}
+
+function bucket(v: unknown, path: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) >= DIGEST_BUCKETS) {
+    fail(path, `must be an integer from 0 to ${DIGEST_BUCKETS - 1}`);
+  }
+  return v as number;
+}
+
+export function parseManifestRequest(raw: unknown): ManifestRequest {
+  if (raw === undefined || raw === null) return { detail: false };
+  if (!isJsonObject(raw)) fail('manifest', 'must be an object');
+  const o = raw as Record<string, unknown>;
+  if (o.detail !== undefined && typeof o.detail !== 'boolean') fail('manifest.detail', 'must be a boolean');
+  const request: ManifestRequest = { detail: o.detail === true };
+  if (o.buckets !== undefined)
+    request.buckets = names(o.buckets, 'manifest.buckets', MAX_MANIFEST_BUCKET_DOMAINS);
+  return request;
+}
+
 export function parseSnapshotRequest(raw: unknown): SnapshotRequest {
   if (raw === undefined || raw === null) return {};
   if (!isJsonObject(raw)) fail('snapshot', 'must be an object');
-  const domains = (raw as Record<string, unknown>).domains;
-  if (domains === undefined) return {};
-  if (!Array.isArray(domains) || !domains.every((d) => typeof d === 'string')) {
-    fail('snapshot.domains', 'must be a list of domain names');
+  const o = raw as Record<string, unknown>;
+  const request: SnapshotRequest = {};
+  if (o.tree !== undefined) {
+    if (typeof o.tree !== 'boolean') fail('snapshot.tree', 'must be a boolean');
+    request.tree = o.tree;
   }
-  return { domains: domains as string[] };
+  if (o.domains !== undefined)
+    request.domains = names(o.domains, 'snapshot.domains', MAX_MANIFEST_BUCKET_DOMAINS);
+  if (o.slices !== undefined) {
+    if (request.domains) fail('snapshot.slices', 'cannot be given with snapshot.domains');
+    if (!Array.isArray(o.slices)) fail('snapshot.slices', 'must be a list');
+    if (o.slices.length > MAX_MANIFEST_BUCKET_DOMAINS) {
+      fail('snapshot.slices', `at most ${MAX_MANIFEST_BUCKET_DOMAINS} domains`);
+    }
+    request.slices = o.slices.map((raw: unknown, i: number) => {
+      const path = `snapshot.slices[${i}]`;
+      if (!isJsonObject(raw)) fail(path, 'must be an object');
+      const s = raw as Record<string, unknown>;
+      // no buckets: only the domain's own record (its digest differs, none of its buckets does)
+      if (!Array.isArray(s.buckets)) fail(`${path}.buckets`, 'must be a list');
+      return {
+        domain: domainName(s, path),
+        buckets: [...new Set(s.buckets.map((b: unknown, j: number) => bucket(b, `${path}.buckets[${j}]`)))],
+      };
+    });
+  }
+  if (o.after !== undefined) {
+    if (!isJsonObject(o.after)) fail('snapshot.after', 'must be an object');
+    const a = o.after as Record<string, unknown>;
+    request.after = {
+      domain: domainName(a, 'snapshot.after'),
+      bucket: bucket(a.bucket, 'snapshot.after.bucket'),
+      id: uuid(a, 'snapshot.after'),
+    };
+  }
+  if (o.limit !== undefined) {
+    if (
+      !Number.isSafeInteger(o.limit) ||
+      (o.limit as number) < 1 ||
+      (o.limit as number) > MAX_SNAPSHOT_PAGE
+    ) {
+      fail('snapshot.limit', `must be an integer from 1 to ${MAX_SNAPSHOT_PAGE}`);
+    }
+    request.limit = o.limit as number;
+  }
+  return request;
 }

@@ -1,5 +1,8 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
+/** The bucket of an entity id as PostgreSQL computes it; equals `bucketOf(id)` of libs/directory. */
+export const ENTITY_BUCKET_SQL = `get_byte(decode(md5(id::text), 'hex'), 0)`;
+
 /**
  * DomainDB's tables (SPEC §3). Deletes keep the row as a tombstone (`deleted_at` set) until the
  * retention passes; uniqueness holds among live rows only.
@@ -20,9 +23,15 @@ export class DomainRow {
 
 @Entity('entities')
 @Index('entities_live_key', ['domain', 'kind', 'name'], { unique: true, where: '"deleted_at" IS NULL' })
+// SPEC §8 scale: the paged snapshot's keyset, (domain bytewise, bucket, id) — its collation is
+// beyond TypeORM's index options, so the migration creates it and the drift check leaves it be.
+@Index('entities_live_snapshot', { synchronize: false })
 export class EntityRow {
   @PrimaryColumn('uuid') id: string;
   @Column('text') domain: string;
+  /** SPEC §8 scale: `bucketOf(id)` of libs/directory, the first byte of the id's MD5 */
+  @Column({ type: 'smallint', generatedType: 'STORED', asExpression: ENTITY_BUCKET_SQL })
+  bucket: number;
   @Column('text') kind: string;
   @Column('text') name: string;
   @Column('jsonb', { default: {} }) attributes: Record<string, unknown>;
@@ -95,6 +104,18 @@ export class DomainDigestRow {
   @Column('numeric', { precision: 20, scale: 0 }) sum: string;
 }
 
+/**
+ * SPEC §8 scale: the additive digest of each non-empty (domain, bucket), kept by every applying
+ * transaction; a domain's digest is its record's element hash plus the sum of its buckets.
+ */
+@Entity('digest_buckets')
+export class DigestBucketRow {
+  @PrimaryColumn('text') domain: string;
+  @PrimaryColumn('smallint') bucket: number;
+  @Column('integer') count: number;
+  @Column('numeric', { precision: 20, scale: 0 }) sum: string;
+}
+
 /** What each site last told the MDC, for /cluster/status. */
 @Entity('site_status')
 export class SiteStatusRow {
@@ -147,6 +168,7 @@ export const SCHEMA_ENTITIES = [
   SiteEpochRow,
   PushVerdictRow,
   DomainDigestRow,
+  DigestBucketRow,
   SiteStatusRow,
   SiteNonceRow,
   SyncMetaRow,

@@ -1,3 +1,5 @@
+// The CLI runs this file under plain ts-node: a migration's `@dd/*` imports need the tsconfig paths.
+import 'tsconfig-paths/register';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './data-source';
 

@@ -4,8 +4,12 @@ import {
   Change,
   Decided,
   decideInOrder,
+  bucketMoves,
   digestChanges,
   DirectoryView,
+  Domain,
+  elementHash,
+  Entity,
   Effect,
   fieldError,
   targetDomain,
@@ -118,7 +122,10 @@ export class ApplyChanges {
     await this.store.appendChangeLog(tx, log);
     await this.store.appendAudit(tx, audit);
     const current = await this.store.loadDigests(tx, touchedDomains(ledger));
-    await this.store.writeDigests(tx, digestChanges(ledger, current));
+    const hash = memoized(elementHash);
+    await this.store.writeDigests(tx, digestChanges(ledger, current, hash));
+    const { moves, goneDomains } = bucketMoves(ledger, hash);
+    await this.store.moveBuckets(tx, moves, goneDomains);
     await this.store.setHead(tx, newHead);
     const changedDomains = [...new Set(log.map((r) => r.domain))];
     await this.store.notifyChange(tx, signalPayload(newHead.toString(), changedDomains, ledger.treeMoved()));
@@ -159,6 +166,16 @@ function changeLogRow(effect: Effect, version: string, at: string): ChangeLogWri
         at,
       };
   }
+}
+
+/** The domain digests and the bucket moves hash the same objects: each is hashed once. */
+function memoized(hash: (o: Domain | Entity) => bigint): (o: Domain | Entity) => bigint {
+  const seen = new Map<Domain | Entity, bigint>();
+  return (o) => {
+    let h = seen.get(o);
+    if (h === undefined) seen.set(o, (h = hash(o)));
+    return h;
+  };
 }
 
 /** NOTIFY payloads are capped at 8000 bytes: past that, say "anything may have changed". */

@@ -261,6 +261,38 @@ export class DirectoryStore {
     if (gone.length > 0) await tx.query(`DELETE FROM domain_digests WHERE domain = ANY($1::text[])`, [gone]);
   }
 
+  /**
+   * SPEC §8 scale: adds each bucket's move to what it holds (sums mod 2^64) and drops the buckets
+   * left empty among those, and every bucket of the domains that are gone.
+   */
+  async moveBuckets(
+    tx: EntityManager,
+    moves: Map<string, Map<number, DomainDigest>>,
+    goneDomains: string[],
+  ): Promise<void> {
+    const rows = [...moves].flatMap(([domain, byBucket]) =>
+      [...byBucket].map(([bucket, d]) => ({ domain, bucket, ...d })),
+    );
+    if (rows.length > 0) {
+      await tx.query(
+        `INSERT INTO digest_buckets (domain, bucket, count, sum)
+         SELECT domain, bucket, count, sum FROM jsonb_to_recordset($1::jsonb)
+           AS m(domain text, bucket smallint, count integer, sum numeric(20,0))
+         ON CONFLICT (domain, bucket) DO UPDATE SET count = digest_buckets.count + EXCLUDED.count,
+           sum = mod(digest_buckets.sum + EXCLUDED.sum, 18446744073709551616)`,
+        [JSON.stringify(rows)],
+      );
+    }
+    if (rows.length > 0 || goneDomains.length > 0) {
+      await tx.query(
+        `DELETE FROM digest_buckets
+          WHERE domain = ANY($2::text[])
+             OR (count = 0 AND (domain, bucket) IN (SELECT * FROM unnest($1::text[], $3::smallint[])))`,
+        [rows.map((r) => r.domain), goneDomains, rows.map((r) => r.bucket)],
+      );
+    }
+  }
+
   /** SPEC §8 change signal: delivered to every MDC replica's listeners when the transaction commits. */
   async notifyChange(tx: EntityManager, payload: string): Promise<void> {
     await tx.query(`SELECT pg_notify('dd_change', $1)`, [payload]);

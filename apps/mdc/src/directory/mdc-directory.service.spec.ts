@@ -2,7 +2,7 @@ import { Test } from '@nestjs/testing';
 import type { EntityManager } from 'typeorm';
 import { Caller, ClusterConfigService, MetricsRegistry, RefusedError } from '@dd/admin-api';
 import { CLUSTER_DEFAULTS, ClusterConfig } from '@dd/cluster-config';
-import { type Change, type Domain, type Entity, MemoryDirectory } from '@dd/directory';
+import { bucketOf, type Change, type Domain, elementHash, type Entity, MemoryDirectory } from '@dd/directory';
 import { type Fake, strictFake } from '@dd/testing';
 import { MdcMetrics } from '../ops/mdc.metrics';
 import { ApplyChanges, Screen, Submission } from './apply-changes';
@@ -50,6 +50,7 @@ type StoreWrites = Pick<
   | 'appendAudit'
   | 'loadDigests'
   | 'writeDigests'
+  | 'moveBuckets'
   | 'setHead'
   | 'notifyChange'
 >;
@@ -74,6 +75,7 @@ const writes: StoreWrites = {
   appendAudit: async () => undefined,
   loadDigests: async () => new Map(),
   writeDigests: async () => undefined,
+  moveBuckets: async () => undefined,
   setHead: async () => undefined,
   notifyChange: async () => undefined,
 };
@@ -264,6 +266,37 @@ describe('ApplyChanges: one batch, decided in order and written set-wise (SPEC ย
     );
     expect(store.appendAudit.mock.calls[0][1]).toHaveLength(1);
     expect(store.setHead).toHaveBeenCalledWith(TX, 42n);
+  });
+
+  it('moves the bucket of each entity it writes, and drops every bucket of a domain it deletes (SPEC ยง8 scale)', async () => {
+    const store = strictFake<DirectoryStore>('DirectoryStore', { ...reads([ACME], [ALICE]), ...writes });
+    const { applier } = await build(store);
+    const bob = {
+      op: 'entity.create',
+      id: '00000000-0000-4000-8000-00000000b0b0',
+      domain: 'acme',
+      kind: 'user',
+      name: 'bob',
+      attributes: {},
+    } as const;
+
+    await applier.apply('mdc', [{ change: bob, actor: 'alice', seq: null }]);
+    await applier.apply('mdc', [
+      {
+        change: { op: 'domain.delete', id: ACME.id, name: 'acme', recursive: true },
+        actor: 'alice',
+        seq: null,
+      },
+    ]);
+
+    const [created, deleted] = store.moveBuckets.mock.calls;
+    const bobHash = elementHash({ ...bob, version: '42', createdAt: '', updatedAt: '' });
+    expect(created[1]).toEqual(
+      new Map([['acme', new Map([[bucketOf(bob.id), { count: 1, sum: bobHash.toString() }]])]]),
+    );
+    expect(created[2]).toEqual([]);
+    expect(deleted[1]).toEqual(new Map());
+    expect(deleted[2]).toEqual(['acme']);
   });
 });
 

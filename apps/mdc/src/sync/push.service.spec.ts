@@ -293,6 +293,7 @@ class FakeDomainDb {
     appendAudit: async (tx, rows) => void this.staged.get(tx)!.audit.push(...rows),
     loadDigests: async () => new Map(),
     writeDigests: async () => undefined,
+    moveBuckets: async () => undefined,
     setHead: async (tx, value) => void (this.staged.get(tx)!.head = value),
     notifyChange: async () => undefined,
   });

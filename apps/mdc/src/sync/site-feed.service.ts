@@ -1,23 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { rootDigest } from '@dd/directory';
 import { ClusterConfigService } from '@dd/admin-api';
-import type {
-  ManifestRequest,
-  ManifestResponse,
-  PullRequest,
-  PullResponse,
-  PulledChange,
-  SnapshotRequest,
-  SnapshotResponse,
+import {
+  DEFAULT_SNAPSHOT_PAGE,
+  type ManifestRequest,
+  type ManifestResponse,
+  type PullRequest,
+  type PullResponse,
+  type PulledChange,
+  type SnapshotCursor,
+  type SnapshotRequest,
+  type SnapshotResponse,
 } from '@dd/sync-protocol';
 import { MdcMetrics } from '../ops/mdc.metrics';
 import { PushLedgerStore } from './push-ledger.store';
-import { SiteFeedStore } from './site-feed.store';
+import { SiteFeedStore, Slice } from './site-feed.store';
 import { inSiteScope } from './site-scope';
 
 const DEFAULT_PULL_VERSIONS = 1000;
 
-/** SPEC §8 resync, the MDC's side: pull by cursor, the manifest, and whole-domain snapshots. */
+/** SPEC §8 resync, the MDC's side: pull by cursor, the manifest, and paged snapshots. */
 @Injectable()
 export class SiteFeedService {
   constructor(
@@ -83,32 +85,89 @@ export class SiteFeedService {
     return response;
   }
 
-  /** Per-domain digests of the site's scope and their root; a no-change cycle compares the root alone. */
+  /**
+   * Per-domain digests of the site's scope and their root; a no-change cycle compares the root
+   * alone. SPEC §8 scale: the buckets of the requested domains narrow a difference.
+   */
   async manifest(site: string, request: ManifestRequest): Promise<ManifestResponse> {
     const config = this.config.current;
     return this.feed.consistent(async (tx) => {
       const head = await this.feed.head(tx);
       const domains = (await this.feed.digests(tx)).filter((d) => inSiteScope(config, site, d.name));
       const root = rootDigest(domains.map((d) => [d.name, { count: d.count, sum: d.sum }]));
-      return { version: head.toString(), root, ...(request.detail ? { domains } : {}) };
+      const response: ManifestResponse = { version: head.toString(), root };
+      if (request.detail) response.domains = domains;
+      if (request.buckets) {
+        const asked = new Set(request.buckets);
+        const names = domains.map((d) => d.name).filter((name) => asked.has(name));
+        const buckets = await this.feed.bucketDigests(tx, names);
+        response.buckets = names.map((name) => ({ name, buckets: buckets.get(name) ?? [] }));
+      }
+      return response;
     });
   }
 
-  /** Whole domains as they stand, and the whole tree: for a first load, a full reload or a repair. */
+  /**
+   * SPEC §8 scale: a page of the requested domains (or slices of them) as they stand, live and in
+   * the site's scope only, in keyset order; the records, and the tree when asked, on the first page.
+   */
   async snapshot(site: string, request: SnapshotRequest): Promise<SnapshotResponse> {
     const config = this.config.current;
+    const scoped = (name: string) => inSiteScope(config, site, name);
+    const limit = request.limit ?? DEFAULT_SNAPSHOT_PAGE;
+    const first = request.after === undefined;
     return this.feed.consistent(async (tx) => {
       const head = await this.feed.head(tx);
-      const tree = (await this.feed.liveDomains(tx)).map((domain) => {
-        const scoped = inSiteScope(config, site, domain.name);
-        return { domain: scoped ? domain : { ...domain, settings: {} }, scoped };
-      });
-      const wanted = request.domains ?? tree.filter((t) => t.scoped).map((t) => t.domain.name);
-      const entities = await this.feed.liveEntitiesOf(
-        tx,
-        wanted.filter((name) => inSiteScope(config, site, name)),
-      );
-      return { version: head.toString(), tree, entities };
+      const all = first && request.tree ? await this.feed.liveDomains(tx) : undefined;
+      const asked = request.domains ?? request.slices?.map((s) => s.domain);
+      const records = asked
+        ? await this.feed.liveDomainsNamed(tx, [...new Set(asked.filter(scoped))])
+        : (all ?? (await this.feed.liveDomains(tx))).filter((d) => scoped(d.name));
+      const names = new Set(records.map((d) => d.name));
+      // SPEC §8: domains the cursor has passed are not read again
+      const ahead = (name: string) => !request.after || bytewise(name, request.after.domain) >= 0;
+      const page = request.slices
+        ? await this.feed.slicePage(
+            tx,
+            slicesInOrder(request.slices, names, request.after),
+            request.after,
+            limit,
+          )
+        : await this.feed.entityPage(tx, [...names].filter(ahead), request.after, limit);
+      const response: SnapshotResponse = {
+        version: head.toString(),
+        records: first ? records : [],
+        entities: page.entities,
+        next: page.entities.length === limit ? page.last : null,
+      };
+      if (all) {
+        response.tree = all.map((domain) =>
+          scoped(domain.name)
+            ? { domain, scoped: true }
+            : { domain: { ...domain, settings: {} }, scoped: false },
+        );
+      }
+      return response;
     });
   }
+}
+
+/** PostgreSQL's `COLLATE "C"` order: by UTF-8 bytes. */
+function bytewise(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** The wanted (domain, bucket) slices of live in-scope domains, from the cursor's slice on, in snapshot order. */
+function slicesInOrder(
+  slices: NonNullable<SnapshotRequest['slices']>,
+  live: Set<string>,
+  after: SnapshotCursor | undefined,
+): Slice[] {
+  const wanted = new Map<string, Slice>();
+  for (const { domain, buckets } of slices) {
+    if (!live.has(domain)) continue;
+    for (const bucket of buckets) wanted.set(JSON.stringify([domain, bucket]), { domain, bucket });
+  }
+  const order = (a: Slice, b: Slice) => bytewise(a.domain, b.domain) || a.bucket - b.bucket;
+  return [...wanted.values()].filter((s) => !after || order(s, after) >= 0).sort(order);
 }

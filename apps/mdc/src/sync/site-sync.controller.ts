@@ -2,7 +2,13 @@ import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nes
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ClusterConfigService, Public } from '@dd/admin-api';
-import { parsePullRequest, parsePushRequest, parseSnapshotRequest, SYNC_PATHS } from '@dd/sync-protocol';
+import {
+  parseManifestRequest,
+  parsePullRequest,
+  parsePushRequest,
+  parseSnapshotRequest,
+  SYNC_PATHS,
+} from '@dd/sync-protocol';
 import { ChangeSignalService } from './change-signal.service';
 import { PushService } from './push.service';
 import { CallingSite, SiteCallGuard, SiteRequest } from './site-call.guard';
@@ -42,8 +48,8 @@ export class SiteSyncController {
 
   @Post(SYNC_PATHS.manifest)
   @HttpCode(200)
-  manifest(@CallingSite() site: string, @Body() body: { detail?: unknown } | undefined) {
-    return this.feed.manifest(site, { detail: body?.detail === true });
+  manifest(@CallingSite() site: string, @Body() body: unknown) {
+    return this.feed.manifest(site, parseManifestRequest(body));
   }
 
   @Post(SYNC_PATHS.snapshot)

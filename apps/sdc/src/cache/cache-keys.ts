@@ -36,13 +36,31 @@ export class CacheKeys {
   entityOrder(domain: string) {
     return `${this.prefix}entz:${domain}`;
   }
-  /** entity id → `domain\0kind\0name` */
-  get entityIds() {
-    return `${this.prefix}entid`;
+  /** entity id → `kind\0name`, per domain (a dropped domain's keys go with it in O(1)) */
+  entityIds(domain: string) {
+    return `${this.prefix}entid:${domain}`;
   }
-  /** domain → `count:sum` */
+  /** `kind\0name` scored by the entity's digest bucket (SPEC §8: a bucket's members, for its scrub and repair) */
+  entityBuckets(domain: string) {
+    return `${this.prefix}entb:${domain}`;
+  }
+  /** served domain → `count:sum` (its record plus every bucket) */
   get digests() {
     return `${this.prefix}dg`;
+  }
+  /** bucket → `count:sum` of the domain's cached entities in that bucket */
+  bucketDigests(domain: string) {
+    return `${this.prefix}dgb:${domain}`;
+  }
+  /** every key that holds a domain's entities and their digests */
+  domainEntityKeys(domain: string): string[] {
+    return [
+      this.entities(domain),
+      this.entityOrder(domain),
+      this.entityIds(domain),
+      this.entityBuckets(domain),
+      this.bucketDigests(domain),
+    ];
   }
   /** object id → number of queued changes touching it */
   get pendingObjects() {
@@ -74,13 +92,4 @@ export class CacheKeys {
 /** Kinds and names never contain NUL, so it separates them unambiguously. */
 export function entityField(kind: string, name: string): string {
   return `${kind}\u0000${name}`;
-}
-
-export function entityLocator(domain: string, kind: string, name: string): string {
-  return `${domain}\u0000${kind}\u0000${name}`;
-}
-
-export function parseLocator(locator: string): { domain: string; kind: string; name: string } {
-  const [domain, kind, name] = locator.split('\u0000');
-  return { domain, kind, name };
 }

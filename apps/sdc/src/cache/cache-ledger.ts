@@ -1,8 +1,11 @@
 import {
+  applyDelta,
   BatchLedger,
+  bucketMoves,
   digestChanges,
   Domain,
   elementHash,
+  EMPTY_DIGEST,
   Entity,
   Touched,
   touchedDomains,
@@ -12,13 +15,20 @@ import type { SiteCacheStore } from './site-cache.store';
 
 /**
  * Objects a cache step writes, with where they started, so the step can keep the indexes and the
- * per-domain digests right (SPEC §8: both sides keep digests up to date incrementally).
+ * digests right (SPEC §8: both sides keep digests up to date incrementally) — a served domain's
+ * digest, and every touched bucket's.
  */
 export class CacheLedger {
   readonly domains = new Map<string, Touched<Domain>>();
   readonly entities = new Map<string, Touched<Entity>>();
   /** scope of each written domain record; unscoped ones are tree entries and count in no digest */
   private readonly scoped = new Map<string, boolean>();
+
+  /**
+   * @param served whether a domain's digest is kept (the site serves it); entities of a domain it does
+   *   not serve yet (one being loaded) move only their buckets' digests
+   */
+  constructor(private readonly served: (domain: string) => boolean = () => true) {}
 
   /** A decided batch's final states as cache writes: domains a site writes itself are ones it serves. */
   static of(batch: BatchLedger): CacheLedger {
@@ -32,6 +42,10 @@ export class CacheLedger {
       else ledger.putEntity(t.before, t.after);
     }
     return ledger;
+  }
+
+  get size(): number {
+    return this.domains.size + this.entities.size;
   }
 
   putDomain(before: Domain | undefined, after: Domain, scoped: boolean): void {
@@ -55,32 +69,46 @@ export class CacheLedger {
     this.entities.set(before.id, { before: prior ? prior.before : before, after: before, deleted: true });
   }
 
-  /** Adds the object writes and digest moves to `plan` (digests read from the store first). */
+  /** Adds the object writes and digest moves to `plan` (the digests they move read first, in one round trip). */
   async writeTo(plan: CachePlan, store: SiteCacheStore): Promise<void> {
-    // Each object hashed once: for its record and for its digest move (a page holds thousands).
+    // Each object hashed once: for its record and for its digest moves (a page holds thousands).
     const hashes = new Map<Domain | Entity, bigint>();
     const hash = (o: Domain | Entity) => {
       let h = hashes.get(o);
       if (h === undefined) hashes.set(o, (h = elementHash(o)));
       return h;
     };
+    // Gone domains first: their keys go whole, and a name re-created in the same step starts afresh.
+    for (const t of this.domains.values()) if (t.deleted) plan.dropDomain(t.after);
     for (const t of this.entities.values()) {
       if (t.deleted) plan.dropEntity(t.after);
       else plan.putEntity({ entity: t.after, h: hashHex(t.after, hash) });
     }
     for (const t of this.domains.values()) {
-      if (t.deleted) plan.dropDomain(t.after, []);
-      else {
-        const scoped = this.scoped.get(t.after.id) ?? true;
-        plan.putDomain({ domain: t.after, scoped, h: scoped ? hashHex(t.after, hash) : '' });
-      }
+      if (t.deleted) continue;
+      const scoped = this.scoped.get(t.after.id) ?? true;
+      plan.putDomain({ domain: t.after, scoped, h: scoped ? hashHex(t.after, hash) : '' });
     }
-    // Only domains the site serves have digests; a tree entry moves none.
+    // A served domain's digest counts its record and entities; a tree entry's moves none.
+    const servedNow = new Set(
+      [...this.domains.values()]
+        .filter((t) => !t.deleted && this.scoped.get(t.after.id) !== false)
+        .map((t) => t.after.name),
+    );
     const counted = {
       domains: new Map([...this.domains].filter(([id]) => this.scoped.get(id) !== false)),
-      entities: this.entities,
+      entities: new Map(
+        [...this.entities].filter(([, t]) => servedNow.has(t.after.domain) || this.served(t.after.domain)),
+      ),
     };
-    const current = await store.digestsOf(touchedDomains(counted));
-    for (const [name, digest] of digestChanges(counted, current, hash)) plan.setDigest(name, digest);
+    const { moves } = bucketMoves(this, hash);
+    const state = await store.digestState(
+      touchedDomains(counted),
+      new Map([...moves].map(([d, byBucket]) => [d, byBucket.keys()])),
+    );
+    for (const [name, digest] of digestChanges(counted, state.domains, hash)) plan.setDigest(name, digest);
+    for (const [d, byBucket] of moves)
+      for (const [b, delta] of byBucket)
+        plan.setBucketDigest(d, b, applyDelta(state.buckets.get(d)?.get(b) ?? EMPTY_DIGEST, delta));
   }
 }

@@ -1,5 +1,5 @@
-import { Domain, DomainDigest, Entity, elementHash } from '@dd/directory';
-import { CacheKeys, entityField, entityLocator } from './cache-keys';
+import { bucketOf, Domain, DomainDigest, Entity, elementHash } from '@dd/directory';
+import { CacheKeys, entityField } from './cache-keys';
 
 /** A domain as the site holds it: settings only when the site serves it (`scoped`). */
 export interface CachedDomain {
@@ -67,40 +67,54 @@ export class CachePlan {
     return this.op('zadd', this.k.kids(d.domain.parent), d.domain.name);
   }
 
-  /** Removes a domain from the tree, with its entities, their indexes and its digest. */
-  dropDomain(domain: Pick<Domain, 'id' | 'name' | 'parent'>, entities: Iterable<Pick<Entity, 'id'>>): this {
+  /** Removes a domain from the tree, with its entities, their indexes and its digests. */
+  dropDomain(domain: Pick<Domain, 'id' | 'name' | 'parent'>): this {
     this.op('hdel', this.k.domains, domain.name);
     this.op('hdel', this.k.domainIds, domain.id);
     this.op('zrem', this.k.names, domain.name);
     this.op('zrem', this.k.kids(domain.parent), domain.name);
-    this.clearEntities(domain.name, entities);
+    this.clearEntities(domain.name);
     return this.op('hdel', this.k.digests, domain.name);
   }
 
-  /** Forgets a domain's entities (a domain leaving the scope, or about to be rewritten whole). */
-  clearEntities(domain: string, entities: Iterable<Pick<Entity, 'id'>>): this {
-    for (const e of entities) this.op('hdel', this.k.entityIds, e.id);
-    this.op('del', this.k.entities(domain));
-    return this.op('del', this.k.entityOrder(domain));
+  /**
+   * Forgets a domain's entities, their indexes and bucket digests (a domain leaving the scope, or
+   * gone): a few UNLINKs, whatever the domain's size — Redis frees the memory in the background.
+   */
+  clearEntities(domain: string): this {
+    for (const key of this.k.domainEntityKeys(domain)) this.op('unlink', key);
+    return this;
   }
 
   putEntity(e: CachedEntity): this {
     const { domain, kind, name, id } = e.entity;
-    this.op('hset', this.k.entities(domain), entityField(kind, name), JSON.stringify(e));
-    this.op('zadd', this.k.entityOrder(domain), entityField(kind, name));
-    return this.op('hset', this.k.entityIds, id, entityLocator(domain, kind, name));
+    const field = entityField(kind, name);
+    this.op('hset', this.k.entities(domain), field, JSON.stringify(e));
+    this.op('zadd', this.k.entityOrder(domain), field);
+    this.op('hset', this.k.entityIds(domain), id, field);
+    return this.op('zadds', this.k.entityBuckets(domain), bucketOf(id), field);
   }
 
   dropEntity(e: Pick<Entity, 'id' | 'domain' | 'kind' | 'name'>): this {
-    this.op('hdel', this.k.entities(e.domain), entityField(e.kind, e.name));
-    this.op('zrem', this.k.entityOrder(e.domain), entityField(e.kind, e.name));
-    return this.op('hdel', this.k.entityIds, e.id);
+    const field = entityField(e.kind, e.name);
+    this.op('hdel', this.k.entities(e.domain), field);
+    this.op('zrem', this.k.entityOrder(e.domain), field);
+    this.op('hdel', this.k.entityIds(e.domain), e.id);
+    return this.op('zrem', this.k.entityBuckets(e.domain), field);
   }
 
+  /** A served domain's digest (null: it is not served, or gone). */
   setDigest(domain: string, digest: DomainDigest | null): this {
     return digest === null
       ? this.op('hdel', this.k.digests, domain)
       : this.op('hset', this.k.digests, domain, encodeDigest(digest));
+  }
+
+  /** One bucket's digest (null or empty: nothing cached in it). */
+  setBucketDigest(domain: string, bucket: number, digest: DomainDigest | null): this {
+    return digest === null || digest.count === 0
+      ? this.op('hdel', this.k.bucketDigests(domain), String(bucket))
+      : this.op('hset', this.k.bucketDigests(domain), String(bucket), encodeDigest(digest));
   }
 
   setMeta(field: string, value: string): this {

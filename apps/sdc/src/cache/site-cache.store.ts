@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode } from '@dd/directory';
 import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
-import { CacheKeys, entityField, parseLocator } from './cache-keys';
+import { CacheKeys, entityField } from './cache-keys';
 import { CachedDomain, CachedEntity, CachePlan, decodeDigest } from './cache-plan';
 import { CAS_APPLY_LUA } from './cas.lua';
 
@@ -184,16 +184,19 @@ export class SiteCacheStore {
     return raw ? (JSON.parse(raw) as CachedEntity) : undefined;
   }
 
-  async entityById(id: string): Promise<CachedEntity | undefined> {
-    const locator = await this.redis.hget(this.keys.entityIds, id);
-    if (!locator) return undefined;
-    const { domain, kind, name } = parseLocator(locator);
-    return this.entity(domain, kind, name);
+  /** An entity by id within its domain (ids are unique; an entity never changes domain). */
+  async entityById(domain: string, id: string): Promise<CachedEntity | undefined> {
+    return (await this.entitiesById([{ domain, id }])).get(id);
   }
 
   async entitiesOf(domain: string): Promise<CachedEntity[]> {
     const all = await this.redis.hvals(this.keys.entities(domain));
     return all.map((raw) => JSON.parse(raw) as CachedEntity);
+  }
+
+  /** How many entities the cache holds for a domain: O(1). */
+  async entityCount(domain: string): Promise<number> {
+    return this.redis.hlen(this.keys.entities(domain));
   }
 
   // ---- batched reads for a page (a fixed number of round trips, whatever the page or the cache) ----
@@ -210,38 +213,99 @@ export class SiteCacheStore {
     return out;
   }
 
-  /** The cached entities of these ids (absent ids are left out): two round trips. */
-  async entitiesById(ids: string[]): Promise<Map<string, CachedEntity>> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) return new Map();
-    const locators = await this.redis.hmget(this.keys.entityIds, ...unique);
-    const fieldsByDomain = new Map<string, string[]>();
-    for (const locator of locators) {
-      if (!locator) continue;
-      const { domain, kind, name } = parseLocator(locator);
-      fieldsByDomain.set(domain, [...(fieldsByDomain.get(domain) ?? []), entityField(kind, name)]);
+  /** The cached entities of these ids, each in its domain (absent ids are left out): two round trips. */
+  async entitiesById(refs: Array<{ domain: string; id: string }>): Promise<Map<string, CachedEntity>> {
+    const idsByDomain = new Map<string, Set<string>>();
+    for (const { domain, id } of refs) {
+      let ids = idsByDomain.get(domain);
+      if (!ids) idsByDomain.set(domain, (ids = new Set()));
+      ids.add(id);
     }
     const out = new Map<string, CachedEntity>();
-    if (fieldsByDomain.size === 0) return out;
-    const pipeline = this.redis.pipeline();
-    for (const [domain, fields] of fieldsByDomain) pipeline.hmget(this.keys.entities(domain), ...fields);
-    for (const raws of pipelined<Array<string | null>>(await pipeline.exec()))
+    if (idsByDomain.size === 0) return out;
+    const domains = [...idsByDomain.keys()];
+    const lookup = this.redis.pipeline();
+    for (const d of domains) lookup.hmget(this.keys.entityIds(d), ...idsByDomain.get(d)!);
+    const fields = pipelined<Array<string | null>>(await lookup.exec()).map((f) =>
+      f.filter((x): x is string => x !== null),
+    );
+    const read = this.redis.pipeline();
+    let any = false;
+    domains.forEach((d, i) => {
+      if (fields[i].length === 0) return;
+      any = true;
+      read.hmget(this.keys.entities(d), ...fields[i]);
+    });
+    if (!any) return out;
+    const wanted = new Set(refs.map((r) => r.id));
+    for (const raws of pipelined<Array<string | null>>(await read.exec()))
       for (const raw of raws) {
         if (!raw) continue;
         const e = JSON.parse(raw) as CachedEntity;
-        out.set(e.entity.id, e);
+        // a name reused by a newer entity leaves the old id pointing at it: only the id's own entity counts
+        if (wanted.has(e.entity.id)) out.set(e.entity.id, e);
       }
     return out;
   }
 
-  /** Every entity of each of these domains, by domain: one round trip. */
-  async entitiesOfMany(domains: string[]): Promise<Map<string, CachedEntity[]>> {
-    const unique = [...new Set(domains)];
-    if (unique.length === 0) return new Map();
-    const pipeline = this.redis.pipeline();
-    for (const name of unique) pipeline.hvals(this.keys.entities(name));
-    const results = pipelined<string[]>(await pipeline.exec());
-    return new Map(unique.map((name, i) => [name, results[i].map((raw) => JSON.parse(raw) as CachedEntity)]));
+  /**
+   * A domain's cached entities in the buckets `from`..`to` (SPEC §8 scale: a scrub slice or a repair),
+   * as field → its bucket and record (null: indexed but its record is missing). Two round trips.
+   */
+  async bucketMembers(
+    domain: string,
+    from: number,
+    to: number,
+  ): Promise<Map<string, { bucket: number; cached: CachedEntity | null }>> {
+    const scored = await this.redis.zrangebyscore(this.keys.entityBuckets(domain), from, to, 'WITHSCORES');
+    const out = new Map<string, { bucket: number; cached: CachedEntity | null }>();
+    if (scored.length === 0) return out;
+    const fields: string[] = [];
+    for (let i = 0; i < scored.length; i += 2) fields.push(scored[i]);
+    const raws = await this.redis.hmget(this.keys.entities(domain), ...fields);
+    fields.forEach((f, i) => {
+      const raw = raws[i];
+      out.set(f, {
+        bucket: Number(scored[2 * i + 1]),
+        cached: raw ? (JSON.parse(raw) as CachedEntity) : null,
+      });
+    });
+    return out;
+  }
+
+  /** Members of these buckets for several domains at once: one pipeline, then one for the records. */
+  async bucketMembersOf(
+    ranges: Array<{ domain: string; from: number; to: number }>,
+  ): Promise<Map<string, Map<string, { bucket: number; cached: CachedEntity | null }>>> {
+    const out = new Map<string, Map<string, { bucket: number; cached: CachedEntity | null }>>();
+    if (ranges.length === 0) return out;
+    const p = this.redis.pipeline();
+    for (const r of ranges) p.zrangebyscore(this.keys.entityBuckets(r.domain), r.from, r.to, 'WITHSCORES');
+    const scored = pipelined<string[]>(await p.exec());
+    const read = this.redis.pipeline();
+    const pending: Array<{ domain: string; fields: string[]; buckets: number[] }> = [];
+    ranges.forEach((r, i) => {
+      const fields: string[] = [];
+      const buckets: number[] = [];
+      for (let j = 0; j < scored[i].length; j += 2) {
+        fields.push(scored[i][j]);
+        buckets.push(Number(scored[i][j + 1]));
+      }
+      if (!out.has(r.domain)) out.set(r.domain, new Map());
+      if (fields.length === 0) return;
+      pending.push({ domain: r.domain, fields, buckets });
+      read.hmget(this.keys.entities(r.domain), ...fields);
+    });
+    if (pending.length === 0) return out;
+    pipelined<Array<string | null>>(await read.exec()).forEach((raws, i) => {
+      const { domain, fields, buckets } = pending[i];
+      const members = out.get(domain)!;
+      fields.forEach((f, j) => {
+        const raw = raws[j];
+        members.set(f, { bucket: buckets[j], cached: raw ? (JSON.parse(raw) as CachedEntity) : null });
+      });
+    });
+    return out;
   }
 
   /** SPEC §5: ordered by kind, name; keyset paging after (kind, name). */
@@ -268,13 +332,61 @@ export class SiteCacheStore {
   }
 
   async digestsOf(names: string[]): Promise<Map<string, DomainDigest>> {
-    if (names.length === 0) return new Map();
-    const raws = await this.redis.hmget(this.keys.digests, ...names);
-    const out = new Map<string, DomainDigest>();
-    names.forEach((n, i) => {
-      const raw = raws[i];
-      if (raw) out.set(n, decodeDigest(raw));
-    });
+    return (await this.digestState(names, new Map())).domains;
+  }
+
+  /** A domain's non-empty bucket digests. */
+  async bucketDigests(domain: string): Promise<Map<number, DomainDigest>> {
+    const all = await this.redis.hgetall(this.keys.bucketDigests(domain));
+    return new Map(Object.entries(all).map(([b, raw]) => [Number(b), decodeDigest(raw)]));
+  }
+
+  /**
+   * The digests a step moves, in one round trip: these served domains' digests, and these buckets'
+   * (`'all'`: every bucket of the domain).
+   */
+  async digestState(
+    domains: string[],
+    buckets: Map<string, Iterable<number> | 'all'>,
+  ): Promise<{ domains: Map<string, DomainDigest>; buckets: Map<string, Map<number, DomainDigest>> }> {
+    const out = {
+      domains: new Map<string, DomainDigest>(),
+      buckets: new Map<string, Map<number, DomainDigest>>(),
+    };
+    const names = [...new Set(domains)];
+    const wanted = [...buckets].map(
+      ([d, b]) => [d, b === 'all' ? 'all' : [...new Set(b)].map(String)] as const,
+    );
+    if (names.length === 0 && wanted.length === 0) return out;
+    const p = this.redis.pipeline();
+    if (names.length > 0) p.hmget(this.keys.digests, ...names);
+    for (const [d, b] of wanted) {
+      if (b === 'all') p.hgetall(this.keys.bucketDigests(d));
+      else if (b.length > 0) p.hmget(this.keys.bucketDigests(d), ...b);
+    }
+    const replies = pipelined<unknown>(await p.exec());
+    let i = 0;
+    if (names.length > 0) {
+      const raws = replies[i++] as Array<string | null>;
+      names.forEach((n, j) => {
+        const raw = raws[j];
+        if (raw) out.domains.set(n, decodeDigest(raw));
+      });
+    }
+    for (const [d, b] of wanted) {
+      const got = new Map<number, DomainDigest>();
+      out.buckets.set(d, got);
+      if (b === 'all') {
+        for (const [k, raw] of Object.entries(replies[i++] as Record<string, string>))
+          got.set(Number(k), decodeDigest(raw));
+      } else if (b.length > 0) {
+        const raws = replies[i++] as Array<string | null>;
+        b.forEach((k, j) => {
+          const raw = raws[j];
+          if (raw) got.set(Number(k), decodeDigest(raw));
+        });
+      }
+    }
     return out;
   }
 
@@ -324,7 +436,7 @@ export class SiteCacheStore {
   async loadFor(changes: Change[], subtreeOf: string[] = []): Promise<LoadedCache> {
     const names = new Set<string>();
     const entityKeys: Array<[string, string, string]> = [];
-    const entityIds = new Set<string>();
+    const entityIds = new Map<string, { domain: string; id: string }>();
     for (const c of changes) {
       switch (c.op) {
         case 'domain.create':
@@ -338,7 +450,7 @@ export class SiteCacheStore {
         default:
           names.add(c.domain);
           entityKeys.push([c.domain, c.kind, c.name]);
-          entityIds.add(c.id);
+          entityIds.set(c.id, { domain: c.domain, id: c.id });
       }
     }
     // A delete needs the subtree (children for has_children; everything for recursive).
@@ -360,10 +472,8 @@ export class SiteCacheStore {
       const e = await this.entity(domain, kind, name);
       if (e) entities.set(e.entity.id, e.entity);
     }
-    for (const id of entityIds) {
-      const e = await this.entityById(id);
-      if (e) entities.set(e.entity.id, e.entity);
-    }
+    for (const e of (await this.entitiesById([...entityIds.values()])).values())
+      entities.set(e.entity.id, e.entity);
     for (const name of subtree)
       for (const e of await this.entitiesOf(name)) entities.set(e.entity.id, e.entity);
     const domains = new Map(domainList.map((d) => [d.domain.id, d.domain]));

@@ -37,11 +37,17 @@ describe('MdcClient (SPEC §7, §8)', () => {
       path: '/sync/v1/manifest',
       got: { detail: true },
     });
-    await expect(client.snapshot()).resolves.toEqual({ path: '/sync/v1/snapshot', got: {} });
-    await expect(client.snapshot(['acme'])).resolves.toEqual({
-      path: '/sync/v1/snapshot',
-      got: { domains: ['acme'] },
+    await expect(client.manifest(true, ['acme'])).resolves.toEqual({
+      path: '/sync/v1/manifest',
+      got: { detail: true, buckets: ['acme'] },
     });
+    await expect(client.snapshot({})).resolves.toEqual({ path: '/sync/v1/snapshot', got: {} });
+    await expect(client.snapshot({ slices: [{ domain: 'acme', buckets: [3] }], limit: 10 })).resolves.toEqual(
+      {
+        path: '/sync/v1/snapshot',
+        got: { slices: [{ domain: 'acme', buckets: [3] }], limit: 10 },
+      },
+    );
   });
 
   it('reads the MDC address from the config in force at each call', async () => {

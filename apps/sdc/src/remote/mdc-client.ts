@@ -4,6 +4,7 @@ import {
   PullResponse,
   PushRequest,
   PushResponse,
+  SnapshotRequest,
   SnapshotResponse,
   SYNC_PATHS,
 } from '@dd/sync-protocol';
@@ -29,12 +30,14 @@ export class MdcClient {
     return this.call<PullResponse>(SYNC_PATHS.pull, req);
   }
 
-  manifest(detail: boolean): Promise<ManifestResponse> {
-    return this.call<ManifestResponse>(SYNC_PATHS.manifest, { detail });
+  /** `buckets`: the domains whose per-bucket digests are wanted (SPEC §8: narrowing a difference) */
+  manifest(detail: boolean, buckets?: string[]): Promise<ManifestResponse> {
+    return this.call<ManifestResponse>(SYNC_PATHS.manifest, buckets ? { detail, buckets } : { detail });
   }
 
-  snapshot(domains?: string[]): Promise<SnapshotResponse> {
-    return this.call<SnapshotResponse>(SYNC_PATHS.snapshot, domains === undefined ? {} : { domains });
+  /** One page of a snapshot (SPEC §8: paged, keyset cursor). */
+  snapshot(req: SnapshotRequest): Promise<SnapshotResponse> {
+    return this.call<SnapshotResponse>(SYNC_PATHS.snapshot, req);
   }
 
   private async call<T>(path: string, body: unknown): Promise<T> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { computeDomainDigest, Domain, Entity } from '@dd/directory';
+import { computeBucketDigests, computeDomainDigest, Domain, Entity } from '@dd/directory';
 import type { PulledChange } from '@dd/sync-protocol';
 import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
 import { hashHex } from '../cache/cache-plan';
@@ -33,6 +33,7 @@ async function seeded(redis: Redis, site: string, size: number) {
     plan.putDomain({ domain: d, scoped: true, h: hashHex(d) });
     for (const e of entities) plan.putEntity({ entity: e, h: hashHex(e) });
     plan.setDigest(d.name, computeDomainDigest(d, entities));
+    for (const [b, digest] of computeBucketDigests(entities)) plan.setBucketDigest(d.name, b, digest);
   }
   expect(await store.commit(plan, false)).toBe('ok');
   return { store, big, small, bigEntities };
@@ -95,12 +96,12 @@ describe('a pulled page against a real Redis', () => {
       const { store, big, small, bigEntities } = await seeded(redis, site, size);
       const changes = page(big, small, bigEntities);
       sent.reset();
-      expect(await new Resync(store, () => 'master').applyPulled(changes, '2')).toBe(changes.length);
+      expect(await new Resync(store).applyPulled(changes, '2')).toBe(changes.length);
       counts.push(sent.count());
 
       // and the page landed: objects, indexes and digests as the MDC has them
-      expect((await store.entityById(bigEntities[0].id))?.entity.attributes).toEqual({ n: 'new' });
-      expect(await store.entityById(bigEntities[40].id)).toBeUndefined();
+      expect((await store.entityById('big', bigEntities[0].id))?.entity.attributes).toEqual({ n: 'new' });
+      expect(await store.entityById('big', bigEntities[40].id)).toBeUndefined();
       expect(await store.entity('big', 'user', 'new0')).toBeDefined();
       expect(await store.domain('small')).toBeUndefined();
       expect(await store.entitiesOf('small')).toEqual([]);
@@ -110,6 +111,8 @@ describe('a pulled page against a real Redis', () => {
       const bigNow = (await store.domain('big'))!.domain;
       expect((await store.digests()).get('big')).toEqual(computeDomainDigest(bigNow, entities));
       expect((await store.digests()).has('small')).toBe(false);
+      expect(await store.bucketDigests('big')).toEqual(computeBucketDigests(entities));
+      expect(await store.bucketDigests('small')).toEqual(new Map());
       expect((await store.meta()).cursor).toBe('2');
     }
     expect(counts[1]).toBe(counts[0]);

@@ -1,28 +1,38 @@
 import {
-  computeDomainDigest,
-  decideInOrder,
+  addElement,
+  applyDelta,
+  computeBucketDigests,
+  DIGEST_BUCKETS,
+  digestDelta,
   digestsEqual,
-  Domain,
   DomainDigest,
-  Entity,
-  MemoryDirectory,
+  elementHash,
+  EMPTY_DIGEST,
   rootDigest,
+  sumDigests,
 } from '@dd/directory';
-import type { ManifestResponse, PulledChange, SnapshotResponse } from '@dd/sync-protocol';
+import type { BucketDigest, ManifestResponse, PulledChange } from '@dd/sync-protocol';
 import { CacheLedger } from '../cache/cache-ledger';
-import { hashHex } from '../cache/cache-plan';
-import type { QueueEntry, SiteCacheStore } from '../cache/site-cache.store';
+import type { CachedDomain } from '../cache/cache-plan';
+import type { SiteCacheStore } from '../cache/site-cache.store';
+
+/** What the manifest check found (SPEC §8): what to load, what to narrow to buckets, what to drop. */
+export interface ManifestDifference {
+  /** in the site's scope at the MDC, not served here yet: load whole */
+  load: string[];
+  /** served here, digest differs, nothing queued: narrow to buckets and repair those */
+  differ: string[];
+  /** served here, no longer in the site's scope */
+  unscope: string[];
+}
 
 /**
- * SPEC §8 step 2, the cache's side: lay the MDC's state over the cache — pulled changes, repaired
- * domains, a full reload — then the changes still queued on top, each as one atomic step.
+ * SPEC §8 step 2, the cache's side: pulled pages, the manifest comparison, bucket narrowing, leaving
+ * the scope, and the rolling scrub — each step costs O(what changed or what it is given), never
+ * O(what is cached). Snapshots stream in through `SnapshotLoad`.
  */
 export class Resync {
-  constructor(
-    private readonly store: SiteCacheStore,
-    /** SPEC §3: the master domain's name in the config in force */
-    private readonly masterDomain: () => string,
-  ) {}
+  constructor(private readonly store: SiteCacheStore) {}
 
   /**
    * Applies one pulled page and moves the cursor with it. Returns how many objects changed.
@@ -40,26 +50,48 @@ export class Resync {
           c.type === 'domain.put' ? [c.domain.id] : c.type === 'domain.delete' ? [c.id] : [],
         ),
       );
+      const entityDomains = [
+        ...new Set(
+          applied.flatMap((c) =>
+            c.type === 'entity.put' ? [c.entity.domain] : c.type === 'entity.delete' ? [c.domain] : [],
+          ),
+        ),
+      ];
+      const byName = new Map(
+        (await this.store.domains(entityDomains))
+          .filter((d): d is CachedDomain => d !== undefined)
+          .map((d) => [d.domain.name, d]),
+      );
       const cachedEntities = await this.store.entitiesById(
         applied.flatMap((c) =>
-          c.type === 'entity.put' ? [c.entity.id] : c.type === 'entity.delete' ? [c.id] : [],
+          c.type === 'entity.put'
+            ? [{ domain: c.entity.domain, id: c.entity.id }]
+            : c.type === 'entity.delete'
+              ? [{ domain: c.domain, id: c.id }]
+              : [],
         ),
       );
-      const ledger = new CacheLedger();
-      const dropped: Domain[] = [];
+      const ledger = new CacheLedger((name) => byName.get(name)?.scoped ?? false);
+      /** served domains this page takes out of the site's scope */
+      const leaving = new Set<string>();
       for (const c of applied) {
         switch (c.type) {
           case 'domain.put': {
             const before = cachedDomains.get(c.domain.id);
-            ledger.putDomain(before?.scoped ? before.domain : undefined, c.domain, c.scoped);
+            // SPEC §8: a domain already in the tree becomes served only once loaded whole (the
+            // manifest check loads it); one new to the tree starts complete, its entities follow in the log.
+            const scoped = c.scoped && (before === undefined || before.scoped);
+            if (before?.scoped && !c.scoped) leaving.add(c.domain.name);
+            ledger.putDomain(
+              before?.scoped ? before.domain : undefined,
+              scoped ? c.domain : { ...c.domain, settings: {} },
+              scoped,
+            );
             break;
           }
           case 'domain.delete': {
             const before = cachedDomains.get(c.id);
-            if (before) {
-              ledger.deleteDomain(before.domain);
-              dropped.push(before.domain);
-            }
+            if (before) ledger.deleteDomain(before.domain);
             break;
           }
           case 'entity.put':
@@ -74,128 +106,57 @@ export class Resync {
       }
       const plan = this.store.plan();
       await ledger.writeTo(plan, this.store);
-      // A deleted domain takes its entities with it, read in one batch for the page.
-      const entitiesOf = await this.store.entitiesOfMany(dropped.map((d) => d.name));
-      for (const d of dropped)
-        plan.clearEntities(
-          d.name,
-          (entitiesOf.get(d.name) ?? []).map((e) => e.entity),
-        );
+      for (const name of leaving) plan.clearEntities(name).setDigest(name, null);
       plan.setMeta('cursor', cursor);
-      return (await this.store.commit(plan, meta.gen)) === 'ok'
-        ? ledger.domains.size + ledger.entities.size
-        : null;
+      return (await this.store.commit(plan, meta.gen)) === 'ok' ? ledger.size : null;
     });
   }
 
   /**
-   * Replaces whole domains (and the tree) with a snapshot. `full`: the snapshot is the whole scope,
-   * so every cached domain it does not list is dropped and the site counts as loaded.
+   * SPEC §8 manifest check: domains the MDC has in the site's scope that it does not serve yet (to
+   * load), served ones whose digest differs (to narrow to buckets), and served ones no longer in
+   * scope. A domain with changes still queued is left for a later cycle, never "repaired" over them.
    */
-  async applySnapshot(given: SnapshotResponse, domains: string[] | 'all'): Promise<void> {
-    await this.store.step('a snapshot', async () => {
-      const meta = await this.store.meta();
-      // SPEC §8: a full reload lands with the changes still queued already on top, in the same step,
-      // so a pending change never flickers away. (A repair touches only domains with none queued.)
-      const snapshot = domains === 'all' ? this.laidOver(given, await this.store.queueAll()) : given;
-      const plan = this.store.plan();
-      const cached = new Map((await this.store.allDomains()).map((d) => [d.domain.name, d]));
-      const inTree = new Set(snapshot.tree.map((t) => t.domain.name));
-      const wanted = new Set(
-        domains === 'all' ? snapshot.tree.filter((t) => t.scoped).map((t) => t.domain.name) : domains,
-      );
-      for (const [name, c] of cached) {
-        if (!inTree.has(name))
-          plan.dropDomain(
-            c.domain,
-            (await this.store.entitiesOf(name)).map((e) => e.entity),
-          );
-      }
-      const entitiesByDomain = new Map<string, Entity[]>();
-      for (const e of snapshot.entities)
-        entitiesByDomain.set(e.domain, [...(entitiesByDomain.get(e.domain) ?? []), e]);
-      for (const { domain, scoped } of snapshot.tree) {
-        const before = cached.get(domain.name);
-        const rewrite = wanted.has(domain.name) || (before?.scoped ?? false) !== scoped;
-        if (!rewrite && before?.domain.version === domain.version && before.domain.id === domain.id) continue;
-        if (before && before.domain.id !== domain.id) {
-          plan.dropDomain(
-            before.domain,
-            (await this.store.entitiesOf(domain.name)).map((e) => e.entity),
-          );
-        } else if (rewrite && before) {
-          plan.clearEntities(
-            domain.name,
-            (await this.store.entitiesOf(domain.name)).map((e) => e.entity),
-          );
-        }
-        const entities = scoped ? (entitiesByDomain.get(domain.name) ?? []) : [];
-        plan.putDomain({ domain, scoped, h: scoped ? hashHex(domain) : '' });
-        for (const entity of entities) plan.putEntity({ entity, h: hashHex(entity) });
-        plan.setDigest(domain.name, scoped ? computeDomainDigest(domain, entities) : null);
-      }
-      if (domains === 'all') {
-        plan.setMeta('loaded', '1');
-        plan.setMeta('cursor', snapshot.version);
-      }
-      return (await this.store.commit(plan, meta.gen)) === 'ok' ? true : null;
-    });
-  }
-
-  /** The snapshot with the queued changes decided over it, as the cache should hold it. */
-  private laidOver(snapshot: SnapshotResponse, queue: QueueEntry[]): SnapshotResponse {
-    if (queue.length === 0) return snapshot;
-    const domains = new Map(snapshot.tree.map((t) => [t.domain.id, t.domain]));
-    const entities = new Map(snapshot.entities.map((e) => [e.id, e]));
-    const base = {
-      view: new MemoryDirectory([...domains.values()], [...entities.values()]),
-      domains,
-      entities,
-    };
-    // SPEC §8: decided in order over the snapshot, each with its provisional version; a change the
-    // rules now refuse is left for the MDC to decide.
-    const { ledger } = decideInOrder(
-      base,
-      queue,
-      { masterDomain: this.masterDomain() },
-      (entry) => entry.version,
-      new Date().toISOString(),
-    );
-    const tree = new Map(snapshot.tree.map((t) => [t.domain.id, t]));
-    for (const t of ledger.domains.values()) {
-      if (t.deleted) tree.delete(t.after.id);
-      else tree.set(t.after.id, { domain: t.after, scoped: true });
-    }
-    for (const t of ledger.entities.values()) {
-      if (t.deleted) entities.delete(t.after.id);
-      else entities.set(t.after.id, t.after);
-    }
-    return { version: snapshot.version, tree: [...tree.values()], entities: [...entities.values()] };
-  }
-
-  /**
-   * SPEC §8 manifest check: the domains whose digest differs from the MDC's (or that only one side
-   * has in scope). A domain with changes still queued is left for a later cycle, never "repaired"
-   * back over them.
-   */
-  async differingDomains(manifest: ManifestResponse): Promise<{ differ: string[]; unscope: string[] }> {
+  async compare(manifest: ManifestResponse): Promise<ManifestDifference> {
     const local = await this.store.digests();
     const pending = await this.store.pendingDomains();
     const remote = new Map<string, DomainDigest>(
       (manifest.domains ?? []).map((d) => [d.name, { count: d.count, sum: d.sum }]),
     );
-    const differ = [...remote]
-      .filter(([name, d]) => !pending.has(name) && !sameDigest(local.get(name), d))
-      .map(([n]) => n);
+    const load: string[] = [];
+    const differ: string[] = [];
+    for (const [name, d] of remote) {
+      const here = local.get(name);
+      if (!here) load.push(name);
+      else if (!pending.has(name) && !digestsEqual(here, d)) differ.push(name);
+    }
     const unscope = [...local.keys()].filter((name) => !remote.has(name) && !pending.has(name));
-    return { differ, unscope };
+    return { load, differ, unscope };
+  }
+
+  /**
+   * The buckets of each differing domain whose digests differ from the MDC's; a domain whose
+   * buckets all agree differs in its record alone (an empty list: the repair fetches only that).
+   */
+  async differingBuckets(
+    remote: Array<{ name: string; buckets: BucketDigest[] }>,
+  ): Promise<Array<{ domain: string; buckets: number[] }>> {
+    const state = await this.store.digestState([], new Map(remote.map((r) => [r.name, 'all' as const])));
+    return remote.map(({ name, buckets }) => {
+      const theirs = new Map(buckets.map((b) => [b.bucket, b]));
+      const ours = state.buckets.get(name) ?? new Map<number, DomainDigest>();
+      const differ = [...new Set([...theirs.keys(), ...ours.keys()])].filter(
+        (b) => !digestsEqual(theirs.get(b) ?? EMPTY_DIGEST, ours.get(b) ?? EMPTY_DIGEST),
+      );
+      return { domain: name, buckets: differ.sort((a, b) => a - b) };
+    });
   }
 
   async localRoot(): Promise<string> {
     return rootDigest(await this.store.digests());
   }
 
-  /** A domain that left the site's scope: back to a tree entry (SPEC §4: the zone is dropped). */
+  /** Domains that left the site's scope: back to tree entries, their entities gone (SPEC §4). O(1) each. */
   async unscope(names: string[]): Promise<void> {
     if (names.length === 0) return;
     await this.store.step('dropping domains out of scope', async () => {
@@ -203,10 +164,7 @@ export class Resync {
       const plan = this.store.plan();
       for (const c of await this.store.domains(names)) {
         if (!c) continue;
-        plan.clearEntities(
-          c.domain.name,
-          (await this.store.entitiesOf(c.domain.name)).map((e) => e.entity),
-        );
+        plan.clearEntities(c.domain.name);
         plan.putDomain({ domain: { ...c.domain, settings: {} }, scoped: false, h: '' });
         plan.setDigest(c.domain.name, null);
       }
@@ -215,44 +173,129 @@ export class Resync {
   }
 
   /**
-   * SPEC §8 rolling scrub: re-hash up to `budget` entities' worth of domains from the data itself,
-   * starting where the last cycle stopped, and correct any digest that disagrees (so the manifest
-   * check then repairs the domain). Domains with queued changes are skipped. Returns the domains fixed.
+   * SPEC §8 rolling scrub: re-hash about `budget` cached objects from the data itself, starting where
+   * the last cycle stopped, and correct any digest that disagrees (so the manifest check then repairs
+   * what differs). A domain that fits the budget is re-hashed whole; a larger one a bucket at a time,
+   * its record and entity count checked when the scrub enters it. Domains with queued changes are
+   * skipped. A hand edit anywhere is found within ⌈scope / budget⌉ cycles. Returns the domains fixed.
    */
   async scrub(budget: number): Promise<string[]> {
     const meta = await this.store.meta();
-    const names = (await this.store.domainNames(undefined, meta.scrub || undefined, 1000)).concat(
-      meta.scrub ? await this.store.domainNames(undefined, undefined, 1000) : [],
-    );
+    const { domain: start, bucket: startBucket } = parseScrubCursor(meta.scrub);
+    const names = startBucket !== undefined ? [start] : [];
+    names.push(...(await this.store.domainNames(undefined, start || undefined, SCRUB_NAMES)));
+    if (start) names.push(...(await this.store.domainNames(undefined, undefined, SCRUB_NAMES)));
+    const unique = [...new Set(names)];
+    const cached = await this.store.domains(unique);
+    const kept = await this.store.digestsOf(unique);
     const pending = await this.store.pendingDomains();
-    const fixed: string[] = [];
-    let spent = 0;
-    let last = meta.scrub;
     const plan = this.store.plan();
-    const seen = new Set<string>();
-    for (const name of names) {
-      if (spent >= budget || seen.has(name)) break;
-      seen.add(name);
-      last = name;
-      const cached = await this.store.domain(name);
-      if (!cached?.scoped || pending.has(name)) continue;
-      const entities = (await this.store.entitiesOf(name)).map((e) => e.entity);
-      spent += entities.length + 1;
-      const actual = computeDomainDigest(cached.domain, entities);
-      const kept = (await this.store.digestsOf([name])).get(name);
-      if (!kept || !digestsEqual(kept, actual)) {
-        plan.setDigest(name, actual);
-        fixed.push(name);
+    const fixed = new Set<string>();
+    let spent = 0;
+    let cursor = meta.scrub;
+    for (const [i, name] of unique.entries()) {
+      if (spent >= budget) break;
+      cursor = name;
+      const domain = cached[i];
+      if (!domain?.scoped || pending.has(name)) continue;
+      const digest = kept.get(name) ?? EMPTY_DIGEST;
+      const resume = name === start && startBucket !== undefined ? startBucket : 0;
+      if (resume === 0 && digest.count <= budget - spent) {
+        spent += digest.count;
+        if (await this.scrubWhole(plan, domain, digest)) fixed.add(name);
+        continue;
+      }
+      // A large domain: its record and count on entry, then a bucket at a time; the cursor keeps the place.
+      const held = await this.store.bucketDigests(name);
+      if (resume === 0) {
+        spent += 1;
+        if (await this.scrubRecord(plan, domain, digest, held)) {
+          fixed.add(name);
+          continue;
+        }
+      }
+      let moved = digest;
+      let bucket = resume;
+      for (; bucket < DIGEST_BUCKETS && spent < budget; bucket++) {
+        const members = await this.store.bucketMembers(name, bucket, bucket);
+        spent += Math.max(1, members.size);
+        const live = [...members.values()].flatMap((m) => (m.cached ? [m.cached.entity] : []));
+        const actual = computeBucketDigests(live).get(bucket) ?? EMPTY_DIGEST;
+        const was = held.get(bucket) ?? EMPTY_DIGEST;
+        if (digestsEqual(actual, was)) continue;
+        plan.setBucketDigest(name, bucket, actual);
+        moved = applyDelta(moved, digestDelta(actual, was));
+        plan.setDigest(name, moved);
+        fixed.add(name);
+      }
+      if (bucket < DIGEST_BUCKETS) {
+        cursor = `${name}\u0000${bucket}`;
+        break;
       }
     }
-    plan.setMeta('scrub', last);
+    plan.setMeta('scrub', cursor);
     await this.store.commit(plan, meta.gen);
+    return [...fixed];
+  }
+
+  /** A domain re-hashed whole: its digest and every bucket's set to what the data says. */
+  private async scrubWhole(
+    plan: ReturnType<SiteCacheStore['plan']>,
+    cached: CachedDomain,
+    kept: DomainDigest,
+  ): Promise<boolean> {
+    const name = cached.domain.name;
+    const entities = (await this.store.entitiesOf(name)).map((e) => e.entity);
+    const actualBuckets = computeBucketDigests(entities);
+    const actual = addElement(sumDigests(actualBuckets.values()), elementHash(cached.domain));
+    const held = await this.store.bucketDigests(name);
+    let fixed = !digestsEqual(actual, kept);
+    for (const b of new Set([...held.keys(), ...actualBuckets.keys()])) {
+      const a = actualBuckets.get(b) ?? EMPTY_DIGEST;
+      if (!digestsEqual(a, held.get(b) ?? EMPTY_DIGEST)) {
+        plan.setBucketDigest(name, b, a);
+        fixed = true;
+      }
+    }
+    if (fixed) plan.setDigest(name, actual);
     return fixed;
+  }
+
+  /**
+   * Entering a large domain: its record re-hashed, its buckets summed and its entity count read
+   * (O(buckets), not O(entities)). An entity the bucket index does not know would escape the bucket
+   * slices: a count that disagrees makes the domain a tree entry again, to be reloaded whole.
+   */
+  private async scrubRecord(
+    plan: ReturnType<SiteCacheStore['plan']>,
+    cached: CachedDomain,
+    kept: DomainDigest,
+    buckets: Map<number, DomainDigest>,
+  ): Promise<boolean> {
+    const name = cached.domain.name;
+    const inBuckets = sumDigests(buckets.values());
+    if ((await this.store.entityCount(name)) !== inBuckets.count) {
+      plan.clearEntities(name);
+      plan.putDomain({ domain: { ...cached.domain, settings: {} }, scoped: false, h: '' });
+      plan.setDigest(name, null);
+      return true;
+    }
+    const actual = addElement(inBuckets, elementHash(cached.domain));
+    if (digestsEqual(actual, kept)) return false;
+    plan.setDigest(name, actual);
+    return true;
   }
 }
 
-function sameDigest(a: DomainDigest | undefined, b: DomainDigest): boolean {
-  return a !== undefined && digestsEqual(a, b);
+/** How many domain names one scrub looks at (after its cursor, then from the start). */
+const SCRUB_NAMES = 256;
+
+/** The scrub's cursor: `domain` (done with it: go on after it) or `domain\0bucket` (go on inside it). */
+function parseScrubCursor(raw: string): { domain: string; bucket: number | undefined } {
+  const i = raw.indexOf('\u0000');
+  return i < 0
+    ? { domain: raw, bucket: undefined }
+    : { domain: raw.slice(0, i), bucket: Number(raw.slice(i + 1)) };
 }
 
 function objectId(c: PulledChange): string {

@@ -9,6 +9,7 @@ import { LocalWrites } from '../domains/local-writes';
 import { MdcClient, SiteHttp } from '../remote';
 import { FarSite, sendJson } from '../remote/testing';
 import { Resync } from './resync';
+import { SnapshotLoad } from './snapshot-load';
 import { CycleProgress, SyncCycle } from './sync-cycle';
 
 /** The SDC's core without NestJS: cache + write path + cycle, against a real MDC and a real Redis. */
@@ -35,7 +36,7 @@ describe('SDC core against a real MDC and Redis', () => {
     );
     const http = new SiteHttp({ siteId: 'site-a', privateKey: files.site('site-a').privateKey });
     client = new MdcClient(http, () => mdc.target);
-    cycle = new SyncCycle(store, client, new Resync(store, () => 'master'));
+    cycle = new SyncCycle(store, client, new Resync(store));
     await mdc.admin().post('/domains', { name: 'acme', settings: { plan: 'gold' } });
     await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'alice', attributes: { a: 1 } });
     await mdc.admin().post('/domains', { name: 'globex' });
@@ -198,8 +199,10 @@ describe('SDC core against a real MDC and Redis', () => {
       },
       'ops',
     );
-    const snapshot = await client.snapshot();
-    await new Resync(store, () => 'master').applySnapshot(snapshot, 'all');
+    // a full reload in pages of one entity: the queued change stays on top throughout
+    await new SnapshotLoad(store, (req) => client.snapshot(req), { kind: 'reload' }, 1).run(async () => {
+      expect((await store.entity('acme', 'user', 'queued-over-reload'))?.entity.attributes).toEqual({ q: 1 });
+    });
     const after = await store.entity('acme', 'user', 'queued-over-reload');
     expect(after?.entity).toMatchObject({ attributes: { q: 1 }, version: entry!.version });
     expect((await store.entity('acme', 'user', 'alice'))?.entity.attributes).toEqual({ a: 1 });
@@ -209,11 +212,7 @@ describe('SDC core against a real MDC and Redis', () => {
   /** A cycle of site-a against another address for the MDC (one that is down, or that fails). */
   function cycleAgainst(url: string): SyncCycle {
     const http = new SiteHttp({ siteId: 'site-a', privateKey: mdc.files.site('site-a').privateKey });
-    return new SyncCycle(
-      store,
-      new MdcClient(http, () => ({ id: 'master', url })),
-      new Resync(store, () => 'master'),
-    );
+    return new SyncCycle(store, new MdcClient(http, () => ({ id: 'master', url })), new Resync(store));
   }
 
   async function updateAlice(patch: JsonObject): Promise<void> {
@@ -268,7 +267,7 @@ describe('SDC core against a real MDC and Redis', () => {
     });
     try {
       const cut = new SiteCacheStore(gone, 'site-a');
-      const report = await new SyncCycle(cut, client, new Resync(cut, () => 'master')).run();
+      const report = await new SyncCycle(cut, client, new Resync(cut)).run();
       expect(report).toMatchObject({ ok: false, error: 'store_unavailable' });
     } finally {
       gone.disconnect();

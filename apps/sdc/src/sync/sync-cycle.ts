@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { messageOf } from '@dd/admin-api';
 import { targetPath } from '@dd/directory';
-import type {
-  ManifestResponse,
-  PulledChange,
-  PushVerdict,
-  QueuedChange,
-  SnapshotResponse,
+import {
+  DEFAULT_SNAPSHOT_PAGE,
+  MAX_MANIFEST_BUCKET_DOMAINS,
+  type ManifestResponse,
+  type PulledChange,
+  type PushVerdict,
+  type QueuedChange,
+  type SnapshotRequest,
+  type SnapshotResponse,
 } from '@dd/sync-protocol';
 import type { QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
 import { isRedisFailure } from '../cache/store-failure';
 import type { CycleFigures } from '../ops/sdc.metrics';
 import { MdcFailedError, MdcUnreachableError, SiteUnreachableError } from '../remote';
 import type { Resync } from './resync';
+import { LoadRequest, SnapshotLoad } from './snapshot-load';
 
 /** What /sync/status shows of the last cycle (SPEC §5). */
 export interface CycleReport extends CycleFigures {
@@ -50,13 +54,14 @@ export interface MdcPort {
   pull(req: {
     cursor: string;
   }): Promise<{ reload: boolean; cursor: string; more: boolean; changes: PulledChange[] }>;
-  manifest(detail: boolean): Promise<ManifestResponse>;
-  snapshot(domains?: string[]): Promise<SnapshotResponse>;
+  manifest(detail: boolean, buckets?: string[]): Promise<ManifestResponse>;
+  snapshot(req: SnapshotRequest): Promise<SnapshotResponse>;
 }
 
 export const PUSH_BATCH = 500;
 export const REJECTIONS_KEPT = 1000;
-const SCRUB_BUDGET = 2000;
+/** objects the rolling scrub re-hashes per full cycle (SPEC §8: the budget counts objects) */
+export const SCRUB_BUDGET = 1000;
 
 /**
  * SPEC §8: push the queue in order, then resync with the MDC as the authority, then record. One
@@ -67,6 +72,8 @@ export class SyncCycle {
     private readonly store: SiteCacheStore,
     private readonly mdc: MdcPort,
     private readonly resync: Resync,
+    /** entities per snapshot page */
+    private readonly snapshotPage: number = DEFAULT_SNAPSHOT_PAGE,
   ) {}
 
   /**
@@ -156,44 +163,74 @@ export class SyncCycle {
   private async pullAndVerify(report: CycleReport, tick: Tick, verify: CycleVerify): Promise<void> {
     tick('pull');
     const meta = await this.store.meta();
-    if (!meta.loaded) await this.reload(report, tick);
-    else {
-      let next = this.mdc.pull({ cursor: meta.cursor });
-      for (;;) {
-        const page = await next;
-        if (page.reload) {
-          await this.reload(report, tick);
-          break;
-        }
-        // The next page is fetched while this one is applied, so the MDC's time and the cache's overlap;
-        // its failure (handled here) is the cycle's only if the loop gets to it.
-        if (page.more) {
-          next = this.mdc.pull({ cursor: page.cursor });
-          next.catch(() => undefined);
-        }
-        report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
-        tick('pull', true);
-        if (!page.more) break;
+    let cursor = meta.loaded ? meta.cursor : await this.reload(report, tick);
+    for (let next = this.mdc.pull({ cursor }); ;) {
+      const page = await next;
+      if (page.reload) {
+        cursor = await this.reload(report, tick);
+        next = this.mdc.pull({ cursor });
+        continue;
       }
+      // The next page is fetched while this one is applied, so the MDC's time and the cache's overlap;
+      // its failure (handled here) is the cycle's only if the loop gets to it.
+      if (page.more) {
+        next = this.mdc.pull({ cursor: page.cursor });
+        next.catch(() => undefined);
+      }
+      report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
+      tick('pull', true);
+      if (!page.more) break;
     }
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
     const root = await this.mdc.manifest(false);
     if (root.root !== (await this.resync.localRoot()) || scrubbed.length > 0) {
-      const manifest = await this.mdc.manifest(true);
-      const { differ, unscope } = await this.resync.differingDomains(manifest);
-      if (differ.length > 0) await this.resync.applySnapshot(await this.mdc.snapshot(differ), differ);
+      const { load, differ, unscope } = await this.resync.compare(await this.mdc.manifest(true));
+      // SPEC §8 scale: a difference narrowed from the root to domains to buckets; only those move.
+      const slices: Array<{ domain: string; buckets: number[] }> = [];
+      for (let i = 0; i < differ.length; i += MAX_MANIFEST_BUCKET_DOMAINS) {
+        const part = differ.slice(i, i + MAX_MANIFEST_BUCKET_DOMAINS);
+        const { buckets = [] } = await this.mdc.manifest(false, part);
+        slices.push(...(await this.resync.differingBuckets(buckets)));
+      }
+      for (let i = 0; i < slices.length; i += MAX_MANIFEST_BUCKET_DOMAINS) {
+        await this.load(
+          { kind: 'slices', slices: slices.slice(i, i + MAX_MANIFEST_BUCKET_DOMAINS) },
+          report,
+          tick,
+        );
+      }
+      for (let i = 0; i < load.length; i += MAX_MANIFEST_BUCKET_DOMAINS) {
+        await this.load(
+          { kind: 'domains', domains: load.slice(i, i + MAX_MANIFEST_BUCKET_DOMAINS) },
+          report,
+          tick,
+        );
+      }
       await this.resync.unscope(unscope);
-      report.repaired += differ.length + unscope.length;
+      report.repaired += differ.length + load.length + unscope.length;
     }
     await this.store.commit(this.store.plan().setStatus('lastResyncAt', new Date().toISOString()), false);
   }
 
-  private async reload(report: CycleReport, tick: Tick): Promise<void> {
-    const snapshot = await this.mdc.snapshot();
-    await this.resync.applySnapshot(snapshot, 'all');
-    report.pulled += snapshot.tree.length + snapshot.entities.length;
-    tick('pull', true);
+  /** A paged snapshot streamed into the cache (SPEC §8); returns the version to pull on from. */
+  private async load(request: LoadRequest, report: CycleReport, tick: Tick): Promise<string> {
+    const loading = new SnapshotLoad(this.store, (req) => this.mdc.snapshot(req), request, this.snapshotPage);
+    const outcome = await loading.run((entities) => {
+      report.pulled += entities;
+      tick('pull', true);
+    });
+    return outcome.version;
+  }
+
+  /**
+   * A full reload (a first start, a cache that lost its data, a cursor past the MDC's retention):
+   * the whole scope streamed in, then the log pulled from the first page's version.
+   */
+  private async reload(report: CycleReport, tick: Tick): Promise<string> {
+    const version = await this.load({ kind: 'reload' }, report, tick);
+    await this.store.commit(this.store.plan().setMeta('loaded', '1').setMeta('cursor', version), false);
+    return version;
   }
 
   private async record(report: CycleReport): Promise<void> {

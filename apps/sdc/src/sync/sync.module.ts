@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
-import { ClusterConfigService, SITE_ENV, SiteEnv } from '@dd/admin-api';
+import { SITE_ENV, SiteEnv } from '@dd/admin-api';
 import { CacheModule } from '../cache/cache.module';
 import { CacheKeys } from '../cache/cache-keys';
 import { SiteCacheStore } from '../cache/site-cache.store';
@@ -40,15 +40,14 @@ import { SYNC_QUEUE, SyncEvents, SyncScheduler } from './sync.scheduler';
   providers: [
     {
       provide: Resync,
-      inject: [SiteCacheStore, ClusterConfigService],
-      useFactory: (store: SiteCacheStore, config: ClusterConfigService) =>
-        new Resync(store, () => config.current.masterDomain),
+      inject: [SiteCacheStore],
+      useFactory: (store: SiteCacheStore) => new Resync(store),
     },
     {
       provide: SyncCycle,
-      inject: [SiteCacheStore, MdcClient, Resync],
-      useFactory: (store: SiteCacheStore, mdc: MdcClient, resync: Resync) =>
-        new SyncCycle(store, mdc, resync),
+      inject: [SiteCacheStore, MdcClient, Resync, SITE_ENV],
+      useFactory: (store: SiteCacheStore, mdc: MdcClient, resync: Resync, env: SiteEnv) =>
+        new SyncCycle(store, mdc, resync, env.snapshotPage),
     },
     SyncScheduler,
     SyncEvents,

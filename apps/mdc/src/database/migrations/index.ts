@@ -1,5 +1,6 @@
 import { Initial1795385177651 } from './1795385177651-Initial';
 import { ZoneAssignments1795923149572 } from './1795923149572-ZoneAssignments';
+import { DigestBuckets1795929565944 } from './1795929565944-DigestBuckets';
 
 /** In order; the MDC applies the pending ones at start. */
-export const MIGRATIONS = [Initial1795385177651, ZoneAssignments1795923149572];
+export const MIGRATIONS = [Initial1795385177651, ZoneAssignments1795923149572, DigestBuckets1795929565944];
