@@ -60,7 +60,10 @@ export class ScaleScenarios {
     const cluster = await TestCluster.start('bench-scale', {
       sites: ['master', A],
       zones: [{ domain: ZONE, sites: [A] }],
-      sdcEnv: { SYNC_INTERVAL_MS: '600000' },
+      sdcEnv: {
+        SYNC_INTERVAL_MS: '600000',
+        ...(process.env.SNAPSHOT_PAGE ? { SNAPSHOT_PAGE: process.env.SNAPSHOT_PAGE } : {}),
+      },
     });
     return new ScaleScenarios(cluster, rows);
   }
@@ -92,7 +95,8 @@ export class ScaleScenarios {
     this.rows.push({
       metric: `bootstrap: a new ${A} loads a ${label}-entity zone (one POST /sync/run; SDC peak RSS)`,
       measured:
-        `${ms(load.ms)} = ${perSecond((size / load.ms) * 1000)}, RSS ${load.rssMiB.toFixed(0)} MiB, ` +
+        `${ms(load.ms)} = ${perSecond((size / load.ms) * 1000)}, ` +
+        `peak RSS ${load.rssMiB.toFixed(0)} MiB (idle before: ${load.idleMiB.toFixed(0)} MiB), ` +
         `${(load.bytes / 2 ** 20).toFixed(0)} MiB from the MDC ` +
         `(the MDC serving the same pages alone: ${ms(reference)})`,
       target: target ? `≤ ${ms(target)}, RSS < ${RSS_TARGET_MIB} MiB` : 'report only',
@@ -200,15 +204,22 @@ export class ScaleScenarios {
         digest.sum,
       ]);
       await db.query(`UPDATE version_counter SET value = $1 WHERE id = 1`, [version]);
+      // the version in the log too (one row: the zone's record), so a site's cursor reaches the head
+      await db.query(
+        `INSERT INTO change_log (version, object_type, object_id, domain, op, at)
+         SELECT $1, 'domain', id, name, 'put', now() FROM domains WHERE name = $2`,
+        [version, ZONE],
+      );
       if (this.buckets.size !== DIGEST_BUCKETS && size >= 10_000) throw new Error('buckets missing');
     });
   }
 
   /** A new site: Redis flushed, the SDC restarted, one POST /sync/run until it is loaded. */
-  private async bootstrap(): Promise<{ ms: number; rssMiB: number; bytes: number }> {
+  private async bootstrap(): Promise<{ ms: number; rssMiB: number; idleMiB: number; bytes: number }> {
     await this.cluster.process(A).stop();
     await this.cluster.flushRedis(A);
     const proc = await this.cluster.restart(A); // a process of its own: its peak RSS is this load's
+    const idleMiB = memoryMiB(proc.pid!, 'VmRSS');
     const relay = this.cluster.relay(A);
     relay.bytesDown = 0;
     const start = performance.now();
@@ -218,9 +229,7 @@ export class ScaleScenarios {
       throw new Error(`bootstrap: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     const count = await this.cluster.admin(A).get(`/domains/${ZONE}/entities?limit=1`);
     if (count.headers.get('x-served-by') !== A) throw new Error(`${ZONE} not served at ${A} after the load`);
-    const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-    const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-    return { ms: took, rssMiB: hwm / 1024, bytes: relay.bytesDown };
+    return { ms: took, rssMiB: memoryMiB(proc.pid!, 'VmHWM'), idleMiB, bytes: relay.bytesDown };
   }
 
   /** The MDC serving the zone's snapshot pages alone (signed calls as site-a, one after another). */
@@ -241,4 +250,10 @@ export class ScaleScenarios {
     }
     return performance.now() - start;
   }
+}
+
+/** A process's memory figure from /proc (VmRSS now, VmHWM its peak), in MiB. */
+function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
 }

@@ -44,6 +44,10 @@ export class CacheKeys {
   entityBuckets(domain: string) {
     return `${this.prefix}entb:${domain}`;
   }
+  /** domains being loaded whole (SPEC §8: not served until complete), so a load cut short is cleaned up */
+  get loading() {
+    return `${this.prefix}loading`;
+  }
   /** served domain → `count:sum` (its record plus every bucket) */
   get digests() {
     return `${this.prefix}dg`;
@@ -88,6 +92,12 @@ export class CacheKeys {
     return `${this.bullPrefix}:cycle-lock`;
   }
 }
+
+/**
+ * The cache's key layout. A cache of an older layout is dropped (its queue kept) and reloaded:
+ * 2 = per-domain id index, bucket index and bucket digests.
+ */
+export const CACHE_LAYOUT = '2';
 
 /** Kinds and names never contain NUL, so it separates them unambiguously. */
 export function entityField(kind: string, name: string): string {

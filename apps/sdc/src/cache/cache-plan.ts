@@ -117,6 +117,11 @@ export class CachePlan {
       : this.op('hset', this.k.bucketDigests(domain), String(bucket), encodeDigest(digest));
   }
 
+  /** Marks a domain as being loaded whole, or no longer. */
+  setLoading(domain: string, loading: boolean): this {
+    return this.op(loading ? 'sadd' : 'srem', this.k.loading, domain);
+  }
+
   setMeta(field: string, value: string): this {
     return this.op('hset', this.k.meta, field, value);
   }

@@ -23,6 +23,8 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'zadds' then redis.call('ZADD', key, op[3], op[4])
   elseif name == 'del' then redis.call('DEL', key)
   elseif name == 'unlink' then redis.call('UNLINK', key)
+  elseif name == 'sadd' then redis.call('SADD', key, op[3])
+  elseif name == 'srem' then redis.call('SREM', key, op[3])
   elseif name == 'rpush' then redis.call('RPUSH', key, op[3])
   elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
   elseif name == 'lpop' then redis.call('LPOP', key)

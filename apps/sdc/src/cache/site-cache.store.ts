@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode } from '@dd/directory';
 import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
-import { CacheKeys, entityField } from './cache-keys';
+import { CACHE_LAYOUT, CacheKeys, entityField } from './cache-keys';
 import { CachedDomain, CachedEntity, CachePlan, decodeDigest } from './cache-plan';
 import { CAS_APPLY_LUA } from './cas.lua';
 
@@ -146,6 +146,34 @@ export class SiteCacheStore {
     return { epoch: fresh ? candidate : (await this.redis.hget(this.keys.meta, 'epoch'))!, fresh };
   }
 
+  /**
+   * A cache written under an older key layout is dropped — every cache key of the site, by SCAN —
+   * keeping the queue, its pending counts, the rejections, the epoch and seq; the next cycle reloads
+   * the scope. A fresh cache is just stamped. Returns whether anything was dropped.
+   */
+  async ensureLayout(): Promise<boolean> {
+    if ((await this.redis.hget(this.keys.meta, 'layout')) === CACHE_LAYOUT) return false;
+    const keep = new Set([
+      this.keys.meta,
+      this.keys.queue,
+      this.keys.pendingObjects,
+      this.keys.pendingDomains,
+      this.keys.rejections,
+      this.keys.status,
+    ]);
+    let dropped = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.keys.prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      const cache = keys.filter((k) => !keep.has(k) && !k.startsWith(this.keys.bullPrefix));
+      if (cache.length > 0) dropped += await this.redis.unlink(...cache);
+    } while (cursor !== '0');
+    await this.redis.hdel(this.keys.meta, 'loaded', 'cursor', 'scrub');
+    await this.redis.hset(this.keys.meta, 'layout', CACHE_LAYOUT);
+    return dropped > 0;
+  }
+
   // ---- reads ----
 
   async domain(name: string): Promise<CachedDomain | undefined> {
@@ -197,6 +225,47 @@ export class SiteCacheStore {
   /** How many entities the cache holds for a domain: O(1). */
   async entityCount(domain: string): Promise<number> {
     return this.redis.hlen(this.keys.entities(domain));
+  }
+
+  /** A domain's entity records and bucket-index members, counted (they must agree): O(1). */
+  async indexCounts(domain: string): Promise<{ records: number; indexed: number }> {
+    const [records, indexed] = pipelined<number>(
+      await this.redis
+        .pipeline()
+        .hlen(this.keys.entities(domain))
+        .zcard(this.keys.entityBuckets(domain))
+        .exec(),
+    );
+    return { records, indexed };
+  }
+
+  /** Whoever holds each (domain, kind, name) now, keyed `domain\0kind\0name`: one round trip. */
+  async entitiesAt(
+    refs: Array<{ domain: string; kind: string; name: string }>,
+  ): Promise<Map<string, CachedEntity>> {
+    const fieldsByDomain = new Map<string, Set<string>>();
+    for (const r of refs) {
+      let f = fieldsByDomain.get(r.domain);
+      if (!f) fieldsByDomain.set(r.domain, (f = new Set()));
+      f.add(entityField(r.kind, r.name));
+    }
+    const out = new Map<string, CachedEntity>();
+    if (fieldsByDomain.size === 0) return out;
+    const domains = [...fieldsByDomain.keys()];
+    const p = this.redis.pipeline();
+    for (const d of domains) p.hmget(this.keys.entities(d), ...fieldsByDomain.get(d)!);
+    pipelined<Array<string | null>>(await p.exec()).forEach((raws, i) => {
+      const fields = [...fieldsByDomain.get(domains[i])!];
+      raws.forEach((raw, j) => {
+        if (raw) out.set(`${domains[i]}\u0000${fields[j]}`, JSON.parse(raw) as CachedEntity);
+      });
+    });
+    return out;
+  }
+
+  /** Domains a load has started and not finished (SPEC §8: served only once complete). */
+  async loadingDomains(): Promise<string[]> {
+    return this.redis.smembers(this.keys.loading);
   }
 
   // ---- batched reads for a page (a fixed number of round trips, whatever the page or the cache) ----

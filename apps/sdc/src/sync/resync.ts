@@ -13,6 +13,7 @@ import {
 } from '@dd/directory';
 import type { BucketDigest, ManifestResponse, PulledChange } from '@dd/sync-protocol';
 import { CacheLedger } from '../cache/cache-ledger';
+import { entityField } from '../cache/cache-keys';
 import type { CachedDomain } from '../cache/cache-plan';
 import type { SiteCacheStore } from '../cache/site-cache.store';
 
@@ -62,6 +63,11 @@ export class Resync {
           .filter((d): d is CachedDomain => d !== undefined)
           .map((d) => [d.domain.name, d]),
       );
+      // Whoever holds each put entity's name now: an older entity the MDC no longer has under it goes.
+      const occupants = await this.store.entitiesAt(
+        applied.flatMap((c) => (c.type === 'entity.put' ? [c.entity] : [])),
+      );
+      const pendingOccupants = await this.store.pendingIds([...occupants.values()].map((o) => o.entity.id));
       const cachedEntities = await this.store.entitiesById(
         applied.flatMap((c) =>
           c.type === 'entity.put'
@@ -81,7 +87,8 @@ export class Resync {
             // SPEC §8: a domain already in the tree becomes served only once loaded whole (the
             // manifest check loads it); one new to the tree starts complete, its entities follow in the log.
             const scoped = c.scoped && (before === undefined || before.scoped);
-            if (before?.scoped && !c.scoped) leaving.add(c.domain.name);
+            // leaving the scope, or out of it with a load cut short: its entity keys go
+            if (before && !c.scoped) leaving.add(c.domain.name);
             ledger.putDomain(
               before?.scoped ? before.domain : undefined,
               scoped ? c.domain : { ...c.domain, settings: {} },
@@ -94,9 +101,16 @@ export class Resync {
             if (before) ledger.deleteDomain(before.domain);
             break;
           }
-          case 'entity.put':
-            ledger.putEntity(cachedEntities.get(c.entity.id)?.entity, c.entity);
+          case 'entity.put': {
+            const e = c.entity;
+            const occupant = occupants.get(`${e.domain}\u0000${entityField(e.kind, e.name)}`)?.entity;
+            if (occupant && occupant.id !== e.id) {
+              if (pendingOccupants.has(occupant.id)) break; // the site's queued entity keeps the name for now
+              ledger.deleteEntity(occupant);
+            }
+            ledger.putEntity(cachedEntities.get(e.id)?.entity, e);
             break;
+          }
           case 'entity.delete': {
             const before = cachedEntities.get(c.id);
             if (before) ledger.deleteEntity(before.entity);
@@ -106,7 +120,7 @@ export class Resync {
       }
       const plan = this.store.plan();
       await ledger.writeTo(plan, this.store);
-      for (const name of leaving) plan.clearEntities(name).setDigest(name, null);
+      for (const name of leaving) plan.clearEntities(name).setDigest(name, null).setLoading(name, false);
       plan.setMeta('cursor', cursor);
       return (await this.store.commit(plan, meta.gen)) === 'ok' ? ledger.size : null;
     });
@@ -126,11 +140,14 @@ export class Resync {
     const load: string[] = [];
     const differ: string[] = [];
     for (const [name, d] of remote) {
+      if (pending.has(name)) continue;
       const here = local.get(name);
       if (!here) load.push(name);
-      else if (!pending.has(name) && !digestsEqual(here, d)) differ.push(name);
+      else if (!digestsEqual(here, d)) differ.push(name);
     }
-    const unscope = [...local.keys()].filter((name) => !remote.has(name) && !pending.has(name));
+    // a load cut short whose zone has since moved away is dropped like a served one
+    const loading = (await this.store.loadingDomains()).filter((n) => !remote.has(n) && !local.has(n));
+    const unscope = [...local.keys(), ...loading].filter((name) => !remote.has(name) && !pending.has(name));
     return { load, differ, unscope };
   }
 
@@ -162,12 +179,12 @@ export class Resync {
     await this.store.step('dropping domains out of scope', async () => {
       const meta = await this.store.meta();
       const plan = this.store.plan();
-      for (const c of await this.store.domains(names)) {
-        if (!c) continue;
-        plan.clearEntities(c.domain.name);
-        plan.putDomain({ domain: { ...c.domain, settings: {} }, scoped: false, h: '' });
-        plan.setDigest(c.domain.name, null);
-      }
+      const cached = await this.store.domains(names);
+      names.forEach((name, i) => {
+        plan.clearEntities(name).setDigest(name, null).setLoading(name, false);
+        const c = cached[i];
+        if (c) plan.putDomain({ domain: { ...c.domain, settings: {} }, scoped: false, h: '' });
+      });
       return (await this.store.commit(plan, meta.gen)) === 'ok' ? true : null;
     });
   }
@@ -180,62 +197,83 @@ export class Resync {
    * skipped. A hand edit anywhere is found within ⌈scope / budget⌉ cycles. Returns the domains fixed.
    */
   async scrub(budget: number): Promise<string[]> {
-    const meta = await this.store.meta();
-    const { domain: start, bucket: startBucket } = parseScrubCursor(meta.scrub);
-    const names = startBucket !== undefined ? [start] : [];
-    names.push(...(await this.store.domainNames(undefined, start || undefined, SCRUB_NAMES)));
-    if (start) names.push(...(await this.store.domainNames(undefined, undefined, SCRUB_NAMES)));
-    const unique = [...new Set(names)];
-    const cached = await this.store.domains(unique);
-    const kept = await this.store.digestsOf(unique);
-    const pending = await this.store.pendingDomains();
-    const plan = this.store.plan();
-    const fixed = new Set<string>();
-    let spent = 0;
-    let cursor = meta.scrub;
-    for (const [i, name] of unique.entries()) {
-      if (spent >= budget) break;
-      cursor = name;
-      const domain = cached[i];
-      if (!domain?.scoped || pending.has(name)) continue;
-      const digest = kept.get(name) ?? EMPTY_DIGEST;
-      const resume = name === start && startBucket !== undefined ? startBucket : 0;
-      if (resume === 0 && digest.count <= budget - spent) {
-        spent += digest.count;
-        if (await this.scrubWhole(plan, domain, digest)) fixed.add(name);
-        continue;
-      }
-      // A large domain: its record and count on entry, then a bucket at a time; the cursor keeps the place.
-      const held = await this.store.bucketDigests(name);
-      if (resume === 0) {
-        spent += 1;
-        if (await this.scrubRecord(plan, domain, digest, held)) {
+    return this.store.step('a scrub slice', async () => {
+      const meta = await this.store.meta();
+      const { domain: start, bucket: startBucket } = parseScrubCursor(meta.scrub);
+      const names = startBucket !== undefined ? [start] : [];
+      const after = await this.store.domainNames(undefined, start || undefined, SCRUB_NAMES);
+      names.push(...after);
+      // past the last name, round to the first
+      if (start && after.length < SCRUB_NAMES)
+        names.push(...(await this.store.domainNames(undefined, undefined, SCRUB_NAMES)));
+      const unique = [...new Set(names)];
+      const cached = await this.store.domains(unique);
+      const kept = await this.store.digestsOf(unique);
+      const pending = await this.store.pendingDomains();
+      const plan = this.store.plan();
+      const fixed = new Set<string>();
+      let spent = 0;
+      let cursor = meta.scrub;
+      for (const [i, name] of unique.entries()) {
+        if (spent >= budget) break;
+        cursor = name;
+        const domain = cached[i];
+        if (!domain?.scoped || pending.has(name)) continue;
+        const digest = kept.get(name) ?? EMPTY_DIGEST;
+        const resume = name === start && startBucket !== undefined ? startBucket : 0;
+        if (resume === 0) {
+          // Entering a domain: records, bucket index and digests must agree in count — an entity the
+          // index does not know would escape every bucket slice and repair — else it is reloaded whole.
+          const held = await this.store.bucketDigests(name);
+          const { records, indexed } = await this.store.indexCounts(name);
+          spent += 1;
+          if (records !== indexed || records !== sumDigests(held.values()).count) {
+            this.unserve(plan, domain);
+            fixed.add(name);
+            continue;
+          }
+          if (digest.count <= budget - spent) {
+            spent += digest.count;
+            if (await this.scrubWhole(plan, domain, digest, held)) fixed.add(name);
+            continue;
+          }
+          if (this.scrubRecord(plan, domain, digest, held)) {
+            fixed.add(name);
+            continue;
+          }
+        }
+        // A large domain: a bucket at a time; the cursor keeps the place.
+        const held = await this.store.bucketDigests(name);
+        let moved = digest;
+        let bucket = resume;
+        for (; bucket < DIGEST_BUCKETS && spent < budget; bucket++) {
+          const members = await this.store.bucketMembers(name, bucket, bucket);
+          spent += Math.max(1, members.size);
+          const live = [...members.values()].flatMap((m) => (m.cached ? [m.cached.entity] : []));
+          const actual = computeBucketDigests(live).get(bucket) ?? EMPTY_DIGEST;
+          const was = held.get(bucket) ?? EMPTY_DIGEST;
+          if (digestsEqual(actual, was)) continue;
+          plan.setBucketDigest(name, bucket, actual);
+          moved = applyDelta(moved, digestDelta(actual, was));
+          plan.setDigest(name, moved);
           fixed.add(name);
-          continue;
+        }
+        if (bucket < DIGEST_BUCKETS) {
+          cursor = `${name}\u0000${bucket}`;
+          break;
         }
       }
-      let moved = digest;
-      let bucket = resume;
-      for (; bucket < DIGEST_BUCKETS && spent < budget; bucket++) {
-        const members = await this.store.bucketMembers(name, bucket, bucket);
-        spent += Math.max(1, members.size);
-        const live = [...members.values()].flatMap((m) => (m.cached ? [m.cached.entity] : []));
-        const actual = computeBucketDigests(live).get(bucket) ?? EMPTY_DIGEST;
-        const was = held.get(bucket) ?? EMPTY_DIGEST;
-        if (digestsEqual(actual, was)) continue;
-        plan.setBucketDigest(name, bucket, actual);
-        moved = applyDelta(moved, digestDelta(actual, was));
-        plan.setDigest(name, moved);
-        fixed.add(name);
-      }
-      if (bucket < DIGEST_BUCKETS) {
-        cursor = `${name}\u0000${bucket}`;
-        break;
-      }
-    }
-    plan.setMeta('scrub', cursor);
-    await this.store.commit(plan, meta.gen);
-    return [...fixed];
+      plan.setMeta('scrub', cursor);
+      // another replica's write in between: read again (this process's own writes wait for the step)
+      return (await this.store.commit(plan, meta.gen)) === 'ok' ? [...fixed] : null;
+    });
+  }
+
+  /** A domain whose cache cannot be trusted slice by slice: a tree entry again, to be reloaded whole. */
+  private unserve(plan: ReturnType<SiteCacheStore['plan']>, cached: CachedDomain): void {
+    const name = cached.domain.name;
+    plan.clearEntities(name).setDigest(name, null);
+    plan.putDomain({ domain: { ...cached.domain, settings: {} }, scoped: false, h: '' });
   }
 
   /** A domain re-hashed whole: its digest and every bucket's set to what the data says. */
@@ -243,12 +281,12 @@ export class Resync {
     plan: ReturnType<SiteCacheStore['plan']>,
     cached: CachedDomain,
     kept: DomainDigest,
+    held: Map<number, DomainDigest>,
   ): Promise<boolean> {
     const name = cached.domain.name;
     const entities = (await this.store.entitiesOf(name)).map((e) => e.entity);
     const actualBuckets = computeBucketDigests(entities);
     const actual = addElement(sumDigests(actualBuckets.values()), elementHash(cached.domain));
-    const held = await this.store.bucketDigests(name);
     let fixed = !digestsEqual(actual, kept);
     for (const b of new Set([...held.keys(), ...actualBuckets.keys()])) {
       const a = actualBuckets.get(b) ?? EMPTY_DIGEST;
@@ -261,28 +299,16 @@ export class Resync {
     return fixed;
   }
 
-  /**
-   * Entering a large domain: its record re-hashed, its buckets summed and its entity count read
-   * (O(buckets), not O(entities)). An entity the bucket index does not know would escape the bucket
-   * slices: a count that disagrees makes the domain a tree entry again, to be reloaded whole.
-   */
-  private async scrubRecord(
+  /** Entering a large domain: its record re-hashed against digest − Σ buckets (O(buckets)). */
+  private scrubRecord(
     plan: ReturnType<SiteCacheStore['plan']>,
     cached: CachedDomain,
     kept: DomainDigest,
     buckets: Map<number, DomainDigest>,
-  ): Promise<boolean> {
-    const name = cached.domain.name;
-    const inBuckets = sumDigests(buckets.values());
-    if ((await this.store.entityCount(name)) !== inBuckets.count) {
-      plan.clearEntities(name);
-      plan.putDomain({ domain: { ...cached.domain, settings: {} }, scoped: false, h: '' });
-      plan.setDigest(name, null);
-      return true;
-    }
-    const actual = addElement(inBuckets, elementHash(cached.domain));
+  ): boolean {
+    const actual = addElement(sumDigests(buckets.values()), elementHash(cached.domain));
     if (digestsEqual(actual, kept)) return false;
-    plan.setDigest(name, actual);
+    plan.setDigest(cached.domain.name, actual);
     return true;
   }
 }

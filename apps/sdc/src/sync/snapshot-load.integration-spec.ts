@@ -208,12 +208,18 @@ describe('a paged snapshot streamed into a real Redis (SPEC §8 scale)', () => {
     await store.commit(plan, false);
 
     const buckets = [...new Set([bucketOf(updated.id), bucketOf(deleted.id), bucketOf(created.id)])];
+    const read = jest.spyOn(store, 'bucketMembersOf');
     const outcome = await new SnapshotLoad(
       store,
       mdc.snapshot,
       { kind: 'slices', slices: [{ domain: 'corp', buckets }] },
       3,
     ).run();
+    // only the buckets asked for are read back from the cache (a 1M-entity domain is not)
+    const ranges = read.mock.calls.flatMap(([r]) => r);
+    expect(ranges.length).toBeGreaterThan(0);
+    for (const r of ranges) for (let b = r.from; b <= r.to; b++) expect(buckets).toContain(b);
+    read.mockRestore();
     const expected = mdc.entities.filter((e) => e.domain === 'corp' && buckets.includes(bucketOf(e.id)));
     expect(outcome.entities).toBe(expected.length);
     expect((await store.entityById('corp', updated.id))?.entity.attributes).toEqual({ n: 'moved on' });
@@ -353,6 +359,120 @@ describe('a paged snapshot streamed into a real Redis (SPEC §8 scale)', () => {
       expect((await store.domain('big'))?.scoped).toBe(false);
       expect(await store.entityCount('big')).toBe(0);
       expect((await store.digests()).has('big')).toBe(false);
+    });
+  });
+
+  describe('what the review found (each failed before its fix)', () => {
+    it('replaces an entity the MDC gave another id under the same name, by repair and by pull', async () => {
+      const { domains, entities } = zone();
+      const mdc = new FakeMdc(domains, entities, new Set(['corp']));
+      const store = new SiteCacheStore(redis, site());
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'reload' }, 500).run();
+      // the MDC's c0 is now another entity (deleted and created again: a new id), the site missed it
+      const old = mdc.entities.find((e) => e.name === 'c0')!;
+      let fresh = entity('corp', 'c0', '5');
+      while (bucketOf(fresh.id) === bucketOf(old.id)) fresh = entity('corp', 'c0', '5');
+      mdc.entities = mdc.entities.filter((e) => e.id !== old.id).concat(fresh);
+      const slices = [
+        { domain: 'corp', buckets: [bucketOf(old.id), bucketOf(fresh.id)].sort((a, b) => a - b) },
+      ];
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'slices', slices }, 500).run();
+      await expectServedAsMdc(store, mdc, 'corp');
+
+      // and through a pulled page: c1 re-created under a new id
+      const old1 = mdc.entities.find((e) => e.name === 'c1')!;
+      const fresh1 = entity('corp', 'c1', '6');
+      mdc.entities = mdc.entities.filter((e) => e.id !== old1.id).concat(fresh1);
+      await new Resync(store).applyPulled([{ type: 'entity.put', version: '6', entity: fresh1 }], '6');
+      await expectServedAsMdc(store, mdc, 'corp');
+    });
+
+    it('reloads a small domain holding an entity its bucket index does not know, rather than repairing forever', async () => {
+      const { domains, entities } = zone();
+      const mdc = new FakeMdc(domains, entities, new Set(['corp', 'eu.corp']));
+      const store = new SiteCacheStore(redis, site());
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'reload' }, 500).run();
+      await redis.hset(
+        store.keys.entities('eu.corp'),
+        'user\u0000eve',
+        JSON.stringify({ entity: entity('eu.corp', 'eve'), h: '0' }),
+      );
+      const resync = new Resync(store);
+      let fixed: string[] = [];
+      for (let i = 0; i < 3 && fixed.length === 0; i++) fixed = await resync.scrub(1000);
+      expect(fixed).toEqual(['eu.corp']);
+      expect((await store.domain('eu.corp'))?.scoped).toBe(false);
+      expect(await store.entityCount('eu.corp')).toBe(0);
+      // the manifest check loads it whole again
+      const diff = await resync.compare({
+        version: '100',
+        root: '',
+        domains: [
+          { name: 'corp', count: 0, sum: '0' },
+          { name: 'eu.corp', count: 0, sum: '0' },
+        ],
+      });
+      expect(diff.load).toEqual(['eu.corp']);
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'domains', domains: diff.load }, 500).run();
+      await expectServedAsMdc(store, mdc, 'eu.corp');
+    });
+
+    it('scrubs past the first 512 names of a large tree', async () => {
+      const names = Array.from({ length: 700 }, (_, i) => `d${String(i).padStart(4, '0')}`);
+      const domains = [...names.map((n) => domain(n)), domain('zz')];
+      const entities = Array.from({ length: 5 }, (_, i) => entity('zz', `z${i}`));
+      const mdc = new FakeMdc(domains, entities, new Set(['zz']));
+      const store = new SiteCacheStore(redis, site());
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'reload' }, 500).run();
+      const victim = (await store.entitiesOf('zz'))[0];
+      await store.commit(
+        store.plan().putEntity({ entity: { ...victim.entity, attributes: { hand: 1 } }, h: victim.h }),
+        false,
+      );
+      const resync = new Resync(store);
+      let found = false;
+      for (let i = 0; i < 6 && !found; i++) found = (await resync.scrub(1000)).includes('zz');
+      expect(found).toBe(true);
+    });
+
+    it('does not load a domain with a change still queued (a delete the site made after its push)', async () => {
+      const store = new SiteCacheStore(redis, site());
+      await store.commit(store.plan().markPending(['x'], ['shop'], 1), false);
+      const diff = await new Resync(store).compare({
+        version: '1',
+        root: '',
+        domains: [{ name: 'shop', count: 1, sum: '1' }],
+      });
+      expect(diff.load).toEqual([]);
+    });
+
+    it('gives a served domain whose digest was lost its digest back when it is loaded', async () => {
+      const { domains, entities } = zone();
+      const mdc = new FakeMdc(domains, entities, new Set(['corp']));
+      const store = new SiteCacheStore(redis, site());
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'reload' }, 500).run();
+      await redis.hdel(store.keys.digests, 'corp');
+      const diff = await new Resync(store).compare({
+        version: '100',
+        root: '',
+        domains: [{ name: 'corp', count: 0, sum: '0' }],
+      });
+      await new SnapshotLoad(store, mdc.snapshot, { kind: 'domains', domains: diff.load }, 500).run();
+      await expectServedAsMdc(store, mdc, 'corp');
+    });
+
+    it('drops a cache of the older key layout, keeping the queue, and stamps the layout', async () => {
+      const store = new SiteCacheStore(redis, site());
+      const k = store.keys;
+      await redis.hset(k.meta, 'loaded', '1', 'cursor', '42', 'epoch', 'e-123456789', 'seq', '7');
+      await redis.hset(`${k.prefix}entid`, 'some-id', 'corp\u0000user\u0000x');
+      await redis.hset(k.entities('corp'), 'user\u0000x', '{}');
+      await redis.rpush(k.queue, '{"seq":7}');
+      expect(await store.ensureLayout()).toBe(true);
+      expect(await redis.exists(`${k.prefix}entid`, k.entities('corp'))).toBe(0);
+      expect(await redis.lrange(k.queue, 0, -1)).toEqual(['{"seq":7}']);
+      expect(await store.meta()).toMatchObject({ loaded: false, cursor: '0', epoch: 'e-123456789', seq: 7 });
+      expect(await store.ensureLayout()).toBe(false);
     });
   });
 });

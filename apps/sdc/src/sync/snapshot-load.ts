@@ -44,8 +44,8 @@ export class SnapshotLoad {
   /** the stream's position: targets before `at` are complete, and buckets of `order[at]` below `fromBucket` */
   private at = 0;
   private fromBucket = 0;
-  /** fields seen of the bucket the last page ended in (it may go on in the next page) */
-  private open: { domain: string; bucket: number; fields: Set<string> } | undefined;
+  /** ids seen of the bucket the last page ended in (it may go on in the next page) */
+  private open: { domain: string; bucket: number; ids: Set<string> } | undefined;
   /** the MDC's records of the requested domains (first page) */
   private records = new Map<string, Domain>();
 
@@ -91,61 +91,78 @@ export class SnapshotLoad {
 
   /** One page in one atomic step; returns the whole-domain targets the stream has now passed. */
   private async applyPage(page: SnapshotResponse, first: boolean): Promise<string[]> {
-    const closed = this.advance(page);
+    const closed = this.advance(page).flatMap((c) => this.requested(c));
     const completed = closed
       .filter((c) => c.to === LAST_BUCKET && this.targets.get(c.domain) === 'all')
       .map((c) => c.domain);
-    const seen = new Map<string, Set<string>>();
-    for (const e of page.entities) {
-      let fields = seen.get(e.domain);
-      if (!fields) seen.set(e.domain, (fields = new Set()));
-      fields.add(entityField(e.kind, e.name));
-    }
+    // Only the domains asked for (a domain created while a reload pages along comes by the pull).
+    const entities = page.entities.filter((e) => this.targets.has(e.domain));
+    const seen = new Set(entities.map((e) => e.id));
     await this.store.step('a snapshot page', async () => {
       const meta = await this.store.meta();
       const plan = this.store.plan();
-      const treeDomains = first && page.tree ? await this.applyTree(plan, page.tree) : undefined;
-      const names = [...new Set([...page.entities.map((e) => e.domain), ...this.records.keys()])];
+      const pendingDomains = first ? await this.store.pendingDomains() : new Set<string>();
+      const treeDomains =
+        first && page.tree ? await this.applyTree(plan, page.tree, pendingDomains) : undefined;
+      const names = [
+        ...new Set([
+          ...entities.map((e) => e.domain),
+          ...closed.map((c) => c.domain), // swept ones move their digests too
+          ...(first ? this.records.keys() : []),
+        ]),
+      ];
       const cachedDomains = new Map(
         (await this.store.domains(names))
           .filter((d): d is CachedDomain => d !== undefined)
           .map((d) => [d.domain.name, d]),
       );
+      const served = (name: string) => (treeDomains?.get(name) ?? cachedDomains.get(name))?.scoped ?? false;
+      // A bucket the stream has passed: what the cache holds there and the MDC did not send goes.
       const members = await this.store.bucketMembersOf(closed);
       const swept: Entity[] = [];
       for (const { domain, from, to } of closed) {
         const wanted = this.targets.get(domain);
-        const kept = seen.get(domain);
         for (const [field, m] of members.get(domain) ?? []) {
           if (m.bucket < from || m.bucket > to) continue;
           if (wanted !== 'all' && !wanted?.has(m.bucket)) continue;
-          if (kept?.has(field)) continue;
-          if (this.open?.domain === domain && this.open.bucket === m.bucket && this.open.fields.has(field))
+          if (!m.cached) {
+            plan.dropEntity({ id: '', domain, ...splitField(field) }); // indexed, its record gone
             continue;
-          if (m.cached) swept.push(m.cached.entity);
-          else plan.dropEntity({ id: '', domain, ...splitField(field) });
+          }
+          const id = m.cached.entity.id;
+          if (seen.has(id) || (this.open?.domain === domain && this.open.ids.has(id))) continue;
+          swept.push(m.cached.entity);
         }
       }
+      // Whoever holds each name now: an older entity under a name the MDC gave another id goes.
+      const occupants = await this.store.entitiesAt(entities);
       const recordIds = first ? [...this.records.values()].map((d) => d.id) : [];
       const pending = await this.store.pendingIds([
-        ...page.entities.map((e) => e.id),
+        ...entities.map((e) => e.id),
         ...swept.map((e) => e.id),
+        ...[...occupants.values()].map((o) => o.entity.id),
         ...recordIds,
       ]);
-      const cachedEntities = await this.store.entitiesById(page.entities);
-      const served = (name: string) => (treeDomains?.get(name) ?? cachedDomains.get(name))?.scoped ?? false;
+      const cachedEntities = await this.store.entitiesById(entities);
       const ledger = new CacheLedger(served);
       if (first) {
-        // A served domain's record is refreshed in place; one being loaded gets it when it is served.
         for (const record of this.records.values()) {
           const cached = treeDomains?.get(record.name) ?? cachedDomains.get(record.name);
+          // One being loaded is marked, so a load cut short is cleaned up if its zone moves away.
+          if (!cached?.scoped && !pendingDomains.has(record.name)) plan.setLoading(record.name, true);
+          // A served domain's record is refreshed in place; one being loaded gets it when it is served.
           if (!cached?.scoped || cached.domain.id !== record.id || pending.has(record.id)) continue;
           // re-hashed from the data: a record edited behind the site's back is replaced too
           if (hashHex(cached.domain) !== hashHex(record)) ledger.putDomain(cached.domain, record, true);
         }
       }
-      for (const e of page.entities) {
+      for (const e of entities) {
         if (pending.has(e.id)) continue;
+        const occupant = occupants.get(`${e.domain}\u0000${entityField(e.kind, e.name)}`)?.entity;
+        if (occupant && occupant.id !== e.id) {
+          if (pending.has(occupant.id)) continue; // the site's own queued entity keeps the name for now
+          ledger.deleteEntity(occupant);
+        }
         const before = cachedEntities.get(e.id)?.entity;
         // unchanged (re-hashed from the data, so a hand edit is not taken for the MDC's state): no write
         if (before && before.version === e.version && elementHash(before) === elementHash(e)) continue;
@@ -155,7 +172,7 @@ export class SnapshotLoad {
       await ledger.writeTo(plan, this.store);
       return (await this.store.commit(plan, meta.gen)) === 'ok' ? true : null;
     });
-    this.keepOpen(page);
+    this.keepOpen(page, entities);
     return completed;
   }
 
@@ -184,21 +201,35 @@ export class SnapshotLoad {
     return closed;
   }
 
-  /** The fields of the page's last bucket, which the next page may go on with. */
-  private keepOpen(page: SnapshotResponse): void {
+  /**
+   * A closed range narrowed to the buckets asked for: a repair of one bucket of a domain of millions
+   * reads (and sweeps) that bucket's members only, not the whole domain's.
+   */
+  private requested(c: Closed): Closed[] {
+    const wanted = this.targets.get(c.domain);
+    if (wanted === 'all') return [c];
+    const runs: Closed[] = [];
+    for (const b of [...(wanted ?? [])].filter((b) => b >= c.from && b <= c.to).sort((x, y) => x - y)) {
+      const last = runs[runs.length - 1];
+      if (last && last.to === b - 1) last.to = b;
+      else runs.push({ domain: c.domain, from: b, to: b });
+    }
+    return runs;
+  }
+
+  /** The ids of the page's last bucket, which the next page may go on with. */
+  private keepOpen(page: SnapshotResponse, entities: Entity[]): void {
     if (!page.next) {
       this.open = undefined;
       return;
     }
     const { domain, bucket } = page.next;
-    const fields = new Set(
-      page.entities
-        .filter((e) => e.domain === domain && bucketOf(e.id) === bucket)
-        .map((e) => entityField(e.kind, e.name)),
+    const ids = new Set(
+      entities.filter((e) => e.domain === domain && bucketOf(e.id) === bucket).map((e) => e.id),
     );
     if (this.open?.domain === domain && this.open.bucket === bucket)
-      for (const f of this.open.fields) fields.add(f);
-    this.open = { domain, bucket, fields };
+      for (const id of this.open.ids) ids.add(id);
+    this.open = { domain, bucket, ids };
   }
 
   /**
@@ -209,28 +240,33 @@ export class SnapshotLoad {
   private async applyTree(
     plan: CachePlan,
     tree: NonNullable<SnapshotResponse['tree']>,
+    pendingDomains: Set<string>,
   ): Promise<Map<string, CachedDomain>> {
     const cached = new Map((await this.store.allDomains()).map((d) => [d.domain.name, d]));
-    const pending = await this.store.pendingIds([...cached.values()].map((c) => c.domain.id));
     const inTree = new Set(tree.map((t) => t.domain.name));
     const now = new Map<string, CachedDomain>();
     for (const [name, c] of cached) {
-      if (inTree.has(name) || pending.has(c.domain.id)) continue;
-      plan.dropDomain(c.domain);
+      if (inTree.has(name) || pendingDomains.has(name)) continue;
+      plan.dropDomain(c.domain).setLoading(name, false);
     }
     for (const { domain, scoped } of tree) {
       const before = cached.get(domain.name);
+      // the site's own queued change to this domain (a delete, say) stays as the site has it
+      if (pendingDomains.has(domain.name)) {
+        if (before) now.set(domain.name, before);
+        continue;
+      }
       if (before && before.domain.id !== domain.id) plan.dropDomain(before.domain);
       const same = before && before.domain.id === domain.id;
       if (same && before.scoped && scoped) {
         now.set(domain.name, before); // refreshed by the ledger from the page's records
         continue;
       }
-      // out of scope, or a load cut short: its entity keys go (a few UNLINKs each)
-      if (before && same && !(before.scoped && scoped)) {
-        plan.clearEntities(domain.name);
-        plan.setDigest(domain.name, null);
+      if (same && !scoped) {
+        // out of scope: its entities go (served ones, or a load cut short); a few UNLINKs each
+        plan.clearEntities(domain.name).setDigest(domain.name, null).setLoading(domain.name, false);
       }
+      // in scope and not served: a load cut short keeps what it has (the sweeps correct it)
       const entry: CachedDomain = { domain: { ...domain, settings: {} }, scoped: false, h: '' };
       if (!same || before.scoped || before.domain.version !== domain.version) plan.putDomain(entry);
       now.set(domain.name, entry);
@@ -250,13 +286,17 @@ export class SnapshotLoad {
       const done = await this.store.step('serving a loaded domain', async () => {
         const meta = await this.store.meta();
         const cached = await this.store.domain(name);
-        if (cached?.scoped && cached.domain.id === record.id) return false;
+        const kept = (await this.store.digestsOf([name])).has(name);
+        if (cached?.scoped && cached.domain.id === record.id && kept) return false;
+        // the site's own queued change to the domain (a delete) stays as the site has it
+        if ((await this.store.pendingIds([record.id])).size > 0) return false;
         const buckets = await this.store.bucketDigests(name);
-        const plan = this.store.plan();
+        const plan = this.store.plan().setLoading(name, false);
         if (cached && cached.domain.id !== record.id) plan.dropDomain(cached.domain);
-        const h = elementHash(record);
-        plan.putDomain({ domain: record, scoped: true, h: h.toString(16).padStart(16, '0') });
-        plan.setDigest(name, addElement(sumDigests(buckets.values()), h));
+        // (already served without a digest — lost by hand — keeps its record and gets its digest back)
+        const serving = cached?.scoped && cached.domain.id === record.id ? cached.domain : record;
+        plan.putDomain({ domain: serving, scoped: true, h: hashHex(serving) });
+        plan.setDigest(name, addElement(sumDigests(buckets.values()), elementHash(serving)));
         return (await this.store.commit(plan, meta.gen)) === 'ok' ? true : null;
       });
       if (done) served.push(name);

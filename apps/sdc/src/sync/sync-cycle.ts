@@ -101,6 +101,8 @@ export class SyncCycle {
       onProgress({ phase, pages, objects: report.pushed + report.rejected + report.pulled });
     };
     try {
+      // a cache of an older key layout is dropped (its queue kept) and reloaded below
+      await this.store.ensureLayout();
       await this.store.ensureEpoch(randomUUID());
       await this.push(report, tick);
       await this.pullAndVerify(report, tick, verify);
@@ -163,27 +165,20 @@ export class SyncCycle {
   private async pullAndVerify(report: CycleReport, tick: Tick, verify: CycleVerify): Promise<void> {
     tick('pull');
     const meta = await this.store.meta();
-    let cursor = meta.loaded ? meta.cursor : await this.reload(report, tick);
-    for (let next = this.mdc.pull({ cursor }); ;) {
-      const page = await next;
-      if (page.reload) {
-        cursor = await this.reload(report, tick);
-        next = this.mdc.pull({ cursor });
-        continue;
-      }
-      // The next page is fetched while this one is applied, so the MDC's time and the cache's overlap;
-      // its failure (handled here) is the cycle's only if the loop gets to it.
-      if (page.more) {
-        next = this.mdc.pull({ cursor: page.cursor });
-        next.catch(() => undefined);
-      }
-      report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
-      tick('pull', true);
-      if (!page.more) break;
-    }
+    let cursor = await this.pullLog(
+      meta.loaded ? meta.cursor : await this.reload(report, tick),
+      report,
+      tick,
+    );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
-    const root = await this.mdc.manifest(false);
+    let root = await this.mdc.manifest(false);
+    // The log moved on since the pull (writes keep landing): pull that first rather than take a
+    // difference the log is about to bring for one to repair.
+    for (let again = 0; again < 2 && atOrPast(root.version, cursor) && root.version !== cursor; again++) {
+      cursor = await this.pullLog(cursor, report, tick);
+      root = await this.mdc.manifest(false);
+    }
     if (root.root !== (await this.resync.localRoot()) || scrubbed.length > 0) {
       const { load, differ, unscope } = await this.resync.compare(await this.mdc.manifest(true));
       // SPEC §8 scale: a difference narrowed from the root to domains to buckets; only those move.
@@ -193,24 +188,37 @@ export class SyncCycle {
         const { buckets = [] } = await this.mdc.manifest(false, part);
         slices.push(...(await this.resync.differingBuckets(buckets)));
       }
-      for (let i = 0; i < slices.length; i += MAX_MANIFEST_BUCKET_DOMAINS) {
-        await this.load(
-          { kind: 'slices', slices: slices.slice(i, i + MAX_MANIFEST_BUCKET_DOMAINS) },
-          report,
-          tick,
-        );
-      }
+      for (const part of bySize(slices)) await this.load({ kind: 'slices', slices: part }, report, tick);
       for (let i = 0; i < load.length; i += MAX_MANIFEST_BUCKET_DOMAINS) {
-        await this.load(
-          { kind: 'domains', domains: load.slice(i, i + MAX_MANIFEST_BUCKET_DOMAINS) },
-          report,
-          tick,
-        );
+        const domains = load.slice(i, i + MAX_MANIFEST_BUCKET_DOMAINS);
+        await this.load({ kind: 'domains', domains }, report, tick);
       }
       await this.resync.unscope(unscope);
       report.repaired += differ.length + load.length + unscope.length;
     }
     await this.store.commit(this.store.plan().setStatus('lastResyncAt', new Date().toISOString()), false);
+  }
+
+  /** The change log from `cursor` page by page (the next page fetched while this one is applied). */
+  private async pullLog(from: string, report: CycleReport, tick: Tick): Promise<string> {
+    let cursor = from;
+    for (let next = this.mdc.pull({ cursor }); ;) {
+      const page = await next;
+      if (page.reload) {
+        cursor = await this.reload(report, tick);
+        next = this.mdc.pull({ cursor });
+        continue;
+      }
+      // its failure (handled here) is the cycle's only if the loop gets to it
+      if (page.more) {
+        next = this.mdc.pull({ cursor: page.cursor });
+        next.catch(() => undefined);
+      }
+      report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
+      cursor = page.cursor;
+      tick('pull', true);
+      if (!page.more) return cursor;
+    }
   }
 
   /** A paged snapshot streamed into the cache (SPEC §8); returns the version to pull on from. */
@@ -236,6 +244,27 @@ export class SyncCycle {
   private async record(report: CycleReport): Promise<void> {
     await this.store.commit(this.store.plan().setStatus('lastCycle', JSON.stringify(report)), false);
   }
+}
+
+/** Bucket slices in requests of at most 16384 buckets and 1000 domains (a request body stays ≈ 100 KB). */
+function bySize(slices: Array<{ domain: string; buckets: number[] }>) {
+  const parts: Array<Array<{ domain: string; buckets: number[] }>> = [];
+  let part: Array<{ domain: string; buckets: number[] }> = [];
+  let size = 0;
+  for (const slice of slices) {
+    if (
+      part.length > 0 &&
+      (size + slice.buckets.length > 16384 || part.length >= MAX_MANIFEST_BUCKET_DOMAINS)
+    ) {
+      parts.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(slice);
+    size += slice.buckets.length;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
 }
 
 /** Change-log versions are the MDC's counter; one that is not a number is never taken as pulled. */

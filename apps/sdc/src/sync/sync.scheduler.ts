@@ -71,6 +71,8 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    // A cache of an older key layout goes before anything reads it (its queue is kept).
+    await this.store.ensureLayout();
     // SPEC §7: a queue state that is new gets its epoch before anything is queued.
     await this.store.ensureEpoch(randomUUID());
     // One cycle at a time is the store's cycle lock's job, not BullMQ's global concurrency: a replica
