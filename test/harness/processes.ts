@@ -4,6 +4,12 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..', '..');
 export const MDC_MAIN = join(ROOT, 'dist', 'apps', 'mdc', 'src', 'main.js');
 export const SDC_MAIN = join(ROOT, 'dist', 'apps', 'sdc', 'src', 'main.js');
+/**
+ * An SDC runs with its heap capped as deployed (package.json `start:sdc`, docker-compose
+ * `NODE_OPTIONS`): its live set is bounded (a snapshot page, a pulled page), and without a cap V8
+ * lets garbage grow the RSS far past it before collecting (SPEC §8: RSS < 256 MiB loading 1M entities).
+ */
+export const SDC_NODE_ARGS = ['--max-old-space-size=128'];
 
 export interface ExitInfo {
   code: number | null;
@@ -24,7 +30,8 @@ export class SiteProcess {
   ) {
     // The apps run on this machine's Node even when jest runs on Node 24 (scripts/jest.cjs).
     const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
-    this.child = spawn(process.env.DD_APP_NODE || process.execPath, [main], {
+    const args = main === SDC_MAIN ? [...SDC_NODE_ARGS, main] : [main];
+    this.child = spawn(process.env.DD_APP_NODE || process.execPath, args, {
       env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

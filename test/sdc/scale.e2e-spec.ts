@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { bucketOf } from '@dd/directory';
+// the budget the SDC's cycle scrubs with (a constant of the app; the e2e reads it from the source)
+import { SCRUB_BUDGET } from '../../apps/sdc/src/sync/sync-cycle';
 import { TestCluster } from '../harness/cluster';
 import type { Reply } from '../harness/http';
 
@@ -83,11 +85,13 @@ describe('SDC at scale: buckets, paged snapshots, sliced scrub', () => {
     await redisA.hset(key, 'user\u0000u4242', JSON.stringify(raw));
     expect((await cluster.admin('site-a').get(path)).body.attributes).toEqual({ n: 'tampered' });
 
-    // The rolling scrub walks the 20001 objects a budget at a time: within ⌈scope / budget⌉ cycles it
-    // reaches the edited bucket, and that cycle's repair moves that bucket alone.
+    // The rolling scrub walks site-a's scope (big, and the 3 domains of corp) a budget at a time: within
+    // ⌈(scope + 8 × domains) / budget⌉ cycles it has judged the edited bucket, and that cycle's repair
+    // moves that bucket alone.
+    const bound = Math.ceil((BIG + 1 + 3 * (PER_LEVEL + 1) + 8 * 4) / SCRUB_BUDGET);
     const bucket = bucketOf(truth.id);
     let repair: any;
-    for (let cycle = 0; cycle < 40 && !repair; cycle++) {
+    for (let cycle = 0; cycle < bound && !repair; cycle++) {
       const lastCycle = await syncedOk('site-a');
       if (lastCycle.repaired > 0) repair = lastCycle;
     }

@@ -53,6 +53,19 @@ export interface Rejection {
 type RedisWithCas = Redis & { ddCas(numKeys: number, ...args: string[]): Promise<string> };
 
 const MAX_ATTEMPTS = 50;
+/**
+ * The next `n` members of a domain's bucket index after `lastField` (by its rank now), or from the
+ * first member of bucket `bucket` when `lastField` is '' or gone; returns { found, members-with-scores }.
+ */
+const SCRUB_CHUNK_LUA = `
+local start
+local found = 0
+if ARGV[1] ~= '' then
+  local r = redis.call('ZRANK', KEYS[1], ARGV[1])
+  if r then start = r + 1; found = 1 end
+end
+if not start then start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[2]) end
+return { found, redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[3]) - 1, 'WITHSCORES') }`;
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -340,6 +353,53 @@ export class SiteCacheStore {
       });
     });
     return out;
+  }
+
+  /**
+   * SPEC §8 rolling scrub: the next `n` entities of a domain in (bucket, name) order after
+   * `lastField` (else from bucket `bucket`), with their records, and the domain's bucket digests —
+   * read in two round trips whatever the domain's size. `resumed` is false when `lastField` was given
+   * but is gone (the chunk starts at `bucket` again).
+   */
+  async scrubChunk(
+    domain: string,
+    lastField: string,
+    bucket: number,
+    n: number,
+  ): Promise<{
+    resumed: boolean;
+    members: Array<{ field: string; bucket: number; cached: CachedEntity | null }>;
+    buckets: Map<number, DomainDigest>;
+  }> {
+    const [found, scored] = (await this.redis.eval(
+      SCRUB_CHUNK_LUA,
+      1,
+      this.keys.entityBuckets(domain),
+      lastField,
+      String(bucket),
+      String(n),
+    )) as [number, string[]];
+    const fields: string[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < scored.length; i += 2) {
+      fields.push(scored[i]);
+      scores.push(Number(scored[i + 1]));
+    }
+    const p = this.redis.pipeline().hgetall(this.keys.bucketDigests(domain));
+    if (fields.length > 0) p.hmget(this.keys.entities(domain), ...fields);
+    const [digests, raws = []] = pipelined<unknown>(await p.exec()) as [
+      Record<string, string>,
+      Array<string | null>?,
+    ];
+    return {
+      resumed: lastField === '' || found === 1,
+      members: fields.map((field, i) => ({
+        field,
+        bucket: scores[i],
+        cached: raws[i] ? (JSON.parse(raws[i]!) as CachedEntity) : null,
+      })),
+      buckets: new Map(Object.entries(digests).map(([b, raw]) => [Number(b), decodeDigest(raw)])),
+    };
   }
 
   /** Members of these buckets for several domains at once: one pipeline, then one for the records. */

@@ -1,7 +1,6 @@
 import {
   addElement,
   applyDelta,
-  computeBucketDigests,
   DIGEST_BUCKETS,
   digestDelta,
   digestsEqual,
@@ -190,21 +189,25 @@ export class Resync {
   }
 
   /**
-   * SPEC §8 rolling scrub: re-hash about `budget` cached objects from the data itself, starting where
-   * the last cycle stopped, and correct any digest that disagrees (so the manifest check then repairs
-   * what differs). A domain that fits the budget is re-hashed whole; a larger one a bucket at a time,
-   * its record and entity count checked when the scrub enters it. Domains with queued changes are
-   * skipped. A hand edit anywhere is found within ⌈scope / budget⌉ cycles. Returns the domains fixed.
+   * SPEC §8 rolling scrub: re-hash about `budget` cached entities from the data itself, going on
+   * where the last cycle stopped — in (domain, bucket, name) order, a chunk of a bucket at a time, so
+   * a cycle's cost is the budget's whatever the domains' sizes — and set any bucket digest that
+   * disagrees with its data to what the data says (the manifest check then repairs that bucket).
+   * A bucket scanned over several cycles is judged only if its digest did not move meanwhile (a write
+   * there means a later pass judges it). Entering a domain checks its record and that its records,
+   * bucket index and digests agree in count (O(1)); an entity the index does not know would escape
+   * every slice, so such a domain is reloaded whole. Domains with queued changes are skipped. A hand
+   * edit anywhere is found within ⌈(scope + 8 × domains) / budget⌉ cycles. Returns the domains fixed.
    */
   async scrub(budget: number): Promise<string[]> {
     return this.store.step('a scrub slice', async () => {
       const meta = await this.store.meta();
-      const { domain: start, bucket: startBucket } = parseScrubCursor(meta.scrub);
-      const names = startBucket !== undefined ? [start] : [];
-      const after = await this.store.domainNames(undefined, start || undefined, SCRUB_NAMES);
+      const at = parseScrubCursor(meta.scrub);
+      const names = at.inside ? [at.domain] : [];
+      const after = await this.store.domainNames(undefined, at.domain || undefined, SCRUB_NAMES);
       names.push(...after);
       // past the last name, round to the first
-      if (start && after.length < SCRUB_NAMES)
+      if (at.domain && after.length < SCRUB_NAMES)
         names.push(...(await this.store.domainNames(undefined, undefined, SCRUB_NAMES)));
       const unique = [...new Set(names)];
       const cached = await this.store.domains(unique);
@@ -219,49 +222,69 @@ export class Resync {
         cursor = name;
         const domain = cached[i];
         if (!domain?.scoped || pending.has(name)) continue;
-        const digest = kept.get(name) ?? EMPTY_DIGEST;
-        const resume = name === start && startBucket !== undefined ? startBucket : 0;
-        if (resume === 0) {
-          // Entering a domain: records, bucket index and digests must agree in count — an entity the
-          // index does not know would escape every bucket slice and repair — else it is reloaded whole.
-          const held = await this.store.bucketDigests(name);
-          const { records, indexed } = await this.store.indexCounts(name);
+        let digest = kept.get(name) ?? EMPTY_DIGEST;
+        let inside = name === at.domain ? at.inside : undefined;
+        if (!inside) {
+          spent += DOMAIN_ENTRY_COST;
+          const entry = await this.enter(plan, domain, digest);
+          if (entry === 'unserved') {
+            fixed.add(name);
+            continue;
+          }
+          if (entry) {
+            digest = entry;
+            fixed.add(name);
+          }
+          inside = { bucket: 0, lastField: '', acc: EMPTY_DIGEST, held: null };
+        }
+        const want = Math.max(1, budget - spent);
+        const chunk = await this.store.scrubChunk(name, inside.lastField, inside.bucket, want);
+        const now = (b: number) => chunk.buckets.get(b) ?? EMPTY_DIGEST;
+        // a bucket whose place was lost (its last member gone: a write there) starts over
+        if (!chunk.resumed) inside = { bucket: inside.bucket, lastField: '', acc: EMPTY_DIGEST, held: null };
+        let state = { ...inside, held: inside.held ?? now(inside.bucket) };
+        const close = () => {
+          const current = now(state.bucket);
+          // judged only if nothing moved the bucket since its scan began
+          if (digestsEqual(current, state.held) && !digestsEqual(state.acc, current)) {
+            plan.setBucketDigest(name, state.bucket, state.acc);
+            digest = applyDelta(digest, digestDelta(state.acc, current));
+            plan.setDigest(name, digest);
+            fixed.add(name);
+          }
+        };
+        for (const m of chunk.members) {
+          if (m.bucket < state.bucket) continue; // behind the place (the index moved): a later pass
+          while (m.bucket > state.bucket) {
+            close();
+            state = {
+              bucket: state.bucket + 1,
+              lastField: '',
+              acc: EMPTY_DIGEST,
+              held: now(state.bucket + 1),
+            };
+          }
+          if (m.cached) state.acc = addElement(state.acc, elementHash(m.cached.entity));
+          state.lastField = m.field;
           spent += 1;
-          if (records !== indexed || records !== sumDigests(held.values()).count) {
-            this.unserve(plan, domain);
-            fixed.add(name);
-            continue;
-          }
-          if (digest.count <= budget - spent) {
-            spent += digest.count;
-            if (await this.scrubWhole(plan, domain, digest, held)) fixed.add(name);
-            continue;
-          }
-          if (this.scrubRecord(plan, domain, digest, held)) {
-            fixed.add(name);
-            continue;
-          }
         }
-        // A large domain: a bucket at a time; the cursor keeps the place.
-        const held = await this.store.bucketDigests(name);
-        let moved = digest;
-        let bucket = resume;
-        for (; bucket < DIGEST_BUCKETS && spent < budget; bucket++) {
-          const members = await this.store.bucketMembers(name, bucket, bucket);
-          spent += Math.max(1, members.size);
-          const live = [...members.values()].flatMap((m) => (m.cached ? [m.cached.entity] : []));
-          const actual = computeBucketDigests(live).get(bucket) ?? EMPTY_DIGEST;
-          const was = held.get(bucket) ?? EMPTY_DIGEST;
-          if (digestsEqual(actual, was)) continue;
-          plan.setBucketDigest(name, bucket, actual);
-          moved = applyDelta(moved, digestDelta(actual, was));
-          plan.setDigest(name, moved);
-          fixed.add(name);
+        if (chunk.members.length < want) {
+          // the domain's last member: its remaining buckets are closed too (empty in the index)
+          for (;;) {
+            close();
+            if (state.bucket >= DIGEST_BUCKETS - 1) break;
+            state = {
+              bucket: state.bucket + 1,
+              lastField: '',
+              acc: EMPTY_DIGEST,
+              held: now(state.bucket + 1),
+            };
+          }
+          cursor = name;
+          continue;
         }
-        if (bucket < DIGEST_BUCKETS) {
-          cursor = `${name}\u0000${bucket}`;
-          break;
-        }
+        cursor = `${name}\u0000${JSON.stringify(state)}`;
+        break;
       }
       plan.setMeta('scrub', cursor);
       // another replica's write in between: read again (this process's own writes wait for the step)
@@ -269,59 +292,57 @@ export class Resync {
     });
   }
 
-  /** A domain whose cache cannot be trusted slice by slice: a tree entry again, to be reloaded whole. */
-  private unserve(plan: ReturnType<SiteCacheStore['plan']>, cached: CachedDomain): void {
-    const name = cached.domain.name;
-    plan.clearEntities(name).setDigest(name, null);
-    plan.putDomain({ domain: { ...cached.domain, settings: {} }, scoped: false, h: '' });
-  }
-
-  /** A domain re-hashed whole: its digest and every bucket's set to what the data says. */
-  private async scrubWhole(
+  /**
+   * Entering a domain: records, bucket index and bucket digests must agree in count (else the domain
+   * becomes a tree entry, to be reloaded whole: 'unserved'), and its digest must be its record's
+   * hash plus its buckets' (else it is set so: the new digest). O(buckets), not O(entities).
+   */
+  private async enter(
     plan: ReturnType<SiteCacheStore['plan']>,
     cached: CachedDomain,
     kept: DomainDigest,
-    held: Map<number, DomainDigest>,
-  ): Promise<boolean> {
+  ): Promise<'unserved' | DomainDigest | null> {
     const name = cached.domain.name;
-    const entities = (await this.store.entitiesOf(name)).map((e) => e.entity);
-    const actualBuckets = computeBucketDigests(entities);
-    const actual = addElement(sumDigests(actualBuckets.values()), elementHash(cached.domain));
-    let fixed = !digestsEqual(actual, kept);
-    for (const b of new Set([...held.keys(), ...actualBuckets.keys()])) {
-      const a = actualBuckets.get(b) ?? EMPTY_DIGEST;
-      if (!digestsEqual(a, held.get(b) ?? EMPTY_DIGEST)) {
-        plan.setBucketDigest(name, b, a);
-        fixed = true;
-      }
+    const buckets = await this.store.bucketDigests(name);
+    const { records, indexed } = await this.store.indexCounts(name);
+    const inBuckets = sumDigests(buckets.values());
+    if (records !== indexed || records !== inBuckets.count) {
+      plan.clearEntities(name).setDigest(name, null);
+      plan.putDomain({ domain: { ...cached.domain, settings: {} }, scoped: false, h: '' });
+      return 'unserved';
     }
-    if (fixed) plan.setDigest(name, actual);
-    return fixed;
+    const actual = addElement(inBuckets, elementHash(cached.domain));
+    if (digestsEqual(actual, kept)) return null;
+    plan.setDigest(name, actual);
+    return actual;
   }
+}
 
-  /** Entering a large domain: its record re-hashed against digest − Σ buckets (O(buckets)). */
-  private scrubRecord(
-    plan: ReturnType<SiteCacheStore['plan']>,
-    cached: CachedDomain,
-    kept: DomainDigest,
-    buckets: Map<number, DomainDigest>,
-  ): boolean {
-    const actual = addElement(sumDigests(buckets.values()), elementHash(cached.domain));
-    if (digestsEqual(actual, kept)) return false;
-    plan.setDigest(cached.domain.name, actual);
-    return true;
-  }
+/** What entering a domain costs the scrub's budget (its checks), so a tree of tiny domains is bounded too. */
+const DOMAIN_ENTRY_COST = 8;
+
+/** Where the scrub is inside a domain: the bucket, the last entity read, what its data sums to so far, and the bucket's digest when its scan began. */
+interface ScrubInside {
+  bucket: number;
+  lastField: string;
+  acc: DomainDigest;
+  held: DomainDigest | null;
 }
 
 /** How many domain names one scrub looks at (after its cursor, then from the start). */
 const SCRUB_NAMES = 256;
 
-/** The scrub's cursor: `domain` (done with it: go on after it) or `domain\0bucket` (go on inside it). */
-function parseScrubCursor(raw: string): { domain: string; bucket: number | undefined } {
+/** The scrub's cursor: `domain` (done with it: go on after it) or `domain\0{inside}` (go on inside it). */
+function parseScrubCursor(raw: string): { domain: string; inside: ScrubInside | undefined } {
   const i = raw.indexOf('\u0000');
-  return i < 0
-    ? { domain: raw, bucket: undefined }
-    : { domain: raw.slice(0, i), bucket: Number(raw.slice(i + 1)) };
+  if (i < 0) return { domain: raw, inside: undefined };
+  try {
+    const inside = JSON.parse(raw.slice(i + 1)) as ScrubInside;
+    const valid = typeof inside === 'object' && inside !== null && Number.isInteger(inside.bucket);
+    return { domain: raw.slice(0, i), inside: valid ? inside : undefined };
+  } catch {
+    return { domain: raw.slice(0, i), inside: undefined };
+  }
 }
 
 function objectId(c: PulledChange): string {

@@ -336,6 +336,42 @@ describe('a paged snapshot streamed into a real Redis (SPEC §8 scale)', () => {
       }
     });
 
+    it('judges a bucket scanned over several cycles right while legitimate writes land in between: no false fix, and an edit still found', async () => {
+      const { store, resync, entities } = await loaded({ big: 3000 });
+      const pulls = new Resync(store);
+      const byName = new Map(entities.map((e) => [e.name, e]));
+      let version = 10;
+      let splitWrites = 0;
+      // budget 7 and ~12 entities a bucket: most buckets are scanned over two cycles or more; in
+      // between, the entity the scan read last is changed the legitimate way (a pulled page)
+      for (let cycle = 0; cycle < 150; cycle++) {
+        const cursor = (await store.meta()).scrub;
+        const inside = cursor.includes('\u0000')
+          ? JSON.parse(cursor.slice(cursor.indexOf('\u0000') + 1))
+          : null;
+        const e = inside?.lastField
+          ? byName.get(inside.lastField.split('\u0000')[1])
+          : entities[(cycle * 37) % 3000];
+        if (inside?.lastField) splitWrites += 1;
+        version += 1;
+        const now = { ...e!, attributes: { n: cycle }, version: String(version) };
+        await pulls.applyPulled(
+          [{ type: 'entity.put', version: String(version), entity: now }],
+          String(version),
+        );
+        expect(await resync.scrub(7)).toEqual([]);
+      }
+      expect(splitWrites).toBeGreaterThan(50);
+      const victim = await store.entityById('big', entities[2123].id);
+      await store.commit(
+        store.plan().putEntity({ entity: { ...victim!.entity, attributes: { hand: 'edit' } }, h: victim!.h }),
+        false,
+      );
+      let found: string[] = [];
+      for (let cycle = 0; cycle < 500 && found.length === 0; cycle++) found = await resync.scrub(7);
+      expect(found).toEqual(['big']);
+    });
+
     it('re-hashes a domain that fits the budget whole, its record included', async () => {
       const { store, resync } = await loaded({ a: 5, b: 5 });
       const cached = (await store.domain('b'))!;

@@ -61,7 +61,7 @@ export interface MdcPort {
 export const PUSH_BATCH = 500;
 export const REJECTIONS_KEPT = 1000;
 /** objects the rolling scrub re-hashes per full cycle (SPEC §8: the budget counts objects) */
-export const SCRUB_BUDGET = 1000;
+export const SCRUB_BUDGET = 250;
 
 /**
  * SPEC §8: push the queue in order, then resync with the MDC as the authority, then record. One
