@@ -6,10 +6,12 @@ export const MDC_MAIN = join(ROOT, 'dist', 'apps', 'mdc', 'src', 'main.js');
 export const SDC_MAIN = join(ROOT, 'dist', 'apps', 'sdc', 'src', 'main.js');
 /**
  * An SDC runs with its heap capped as deployed (package.json `start:sdc`, docker-compose
- * `NODE_OPTIONS`): its live set is bounded (a snapshot page, a pulled page), and without a cap V8
+ * `NODE_OPTIONS`; `DD_SDC_NODE_ARGS` overrides): its live set is bounded (a snapshot page, a pulled page), and without a cap V8
  * lets garbage grow the RSS far past it before collecting (SPEC §8: RSS < 256 MiB loading 1M entities).
  */
-export const SDC_NODE_ARGS = ['--max-old-space-size=128'];
+export const SDC_NODE_ARGS = (process.env.DD_SDC_NODE_ARGS ?? '--max-old-space-size=128')
+  .split(' ')
+  .filter(Boolean);
 
 export interface ExitInfo {
   code: number | null;
