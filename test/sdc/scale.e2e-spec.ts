@@ -135,8 +135,11 @@ describe('SDC at scale: buckets, paged snapshots, sliced scrub', () => {
     // Reads while the zone streams in: each is proxied, or answered by site-b in full.
     let reading = true;
     const seen: string[] = [];
+    const running: Array<{ phase: string; pages: number }> = [];
     const reader = (async () => {
       while (reading) {
+        const { running: now } = await cluster.status('site-b');
+        if (now) running.push(now);
         for (const name of levels) {
           const res = await cluster.admin('site-b').get(`/domains/${name}/entities?limit=1000`);
           expect(res.status).toBe(200);
@@ -154,6 +157,10 @@ describe('SDC at scale: buckets, paged snapshots, sliced scrub', () => {
     }
     // one cycle, many pages: 3 × 900 entities in pages of 50
     expect(lastCycle.pulled).toBeGreaterThanOrEqual(3 * PER_LEVEL);
+    // /sync/status showed the running cycle (written every 500 ms while it runs), and shows none after
+    for (const r of running) expect(['queued', 'push', 'pull', 'verify', 'record']).toContain(r.phase);
+    if (lastCycle.durationMs > 1500) expect(running.length).toBeGreaterThan(0);
+    expect((await cluster.status('site-b')).running).toBeNull();
     for (const name of levels) {
       const res = await cluster.admin('site-b').get(`/domains/${name}/entities?limit=1000`);
       expect({ status: res.status, servedBy: servedBy(res), n: res.body.items.length }).toEqual({

@@ -151,4 +151,8 @@ export class CachePlan {
   setStatus(field: string, value: string): this {
     return this.op('hset', this.k.status, field, value);
   }
+
+  clearStatus(field: string): this {
+    return this.op('hdel', this.k.status, field);
+  }
 }

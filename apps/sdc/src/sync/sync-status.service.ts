@@ -1,3 +1,4 @@
+import type { SyncRunning } from './sync.processor';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ApiError, ClusterConfigService, messageOf, StoreUnavailableError } from '@dd/admin-api';
 import { zonesOf } from '@dd/cluster-config';
@@ -54,6 +55,7 @@ export class SyncStatusService implements OnModuleInit {
       lastPushAt: status.lastPushAt ?? null,
       lastResyncAt: status.lastResyncAt ?? null,
       lastCycle: status.lastCycle ? (JSON.parse(status.lastCycle) as CycleReport) : null,
+      running: runningNow(status.running),
       servedZones: zonesOf(this.config.current, this.config.siteId),
     };
   }
@@ -101,4 +103,14 @@ export class SyncStatusService implements OnModuleInit {
       return { status: 200, body: { lastCycle } };
     }
   }
+}
+
+/**
+ * The running cycle's progress as last written (every 500 ms while it runs), or null: none runs, or
+ * the replica running it went away (nothing written for 5 s).
+ */
+function runningNow(raw: string | undefined): SyncRunning | null {
+  if (!raw) return null;
+  const running = JSON.parse(raw) as SyncRunning;
+  return Date.now() - Date.parse(running.at) <= 5000 ? running : null;
 }

@@ -24,6 +24,17 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
 
   let processor: SyncProcessor;
   let store: Fake<SiteCacheStore>;
+  const statusWrites: string[] = [];
+  const statusPlan = {
+    setStatus: (field: string, value: string) => {
+      statusWrites.push(`set ${field} ${JSON.parse(value).phase}`);
+      return statusPlan;
+    },
+    clearStatus: (field: string) => {
+      statusWrites.push(`clear ${field}`);
+      return statusPlan;
+    },
+  };
   let cycle: Fake<SyncCycle>;
   let scheduler: Fake<SyncScheduler>;
   let link: Fake<MdcLink>;
@@ -51,6 +62,9 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
         events.push('release');
       },
       queueLength: async () => options.queued ?? 0,
+      // the running cycle's progress in the site's status (`/sync/status` running)
+      plan: () => statusPlan as never,
+      commit: async () => 'ok' as const,
     });
     cycle = strictFake<SyncCycle>('SyncCycle', {
       run: async () => {
@@ -153,8 +167,9 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
     expect(store.queueLength).not.toHaveBeenCalled();
   });
 
-  it('writes a long cycle’s progress to its job, and nothing for a short cycle', async () => {
+  it('writes a long cycle’s progress to its job and to the site’s status (cleared after), and nothing for a short cycle', async () => {
     await build({});
+    statusWrites.length = 0;
     const progress: CycleProgress = { phase: 'pull', pages: 2, objects: 700 };
     let finish = () => undefined as void;
     cycle.run.mockImplementationOnce(async (onProgress: (p: CycleProgress) => void) => {
@@ -173,9 +188,11 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
     } finally {
       jest.useRealTimers();
     }
+    expect(statusWrites).toEqual(['set running pull', 'clear running']);
     const short = job();
     await processor.process(short);
     expect(short.updateProgress).not.toHaveBeenCalled();
+    expect(statusWrites).toHaveLength(2);
   });
 });
 

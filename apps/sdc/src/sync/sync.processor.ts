@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
@@ -13,6 +13,8 @@ const LOCK_MS = 3000;
 const LOCK_POLL_MS = 25;
 /** A cycle's progress is written to its job at most this often — and not at all by a short cycle. */
 const PROGRESS_EVERY_MS = 500;
+/** A long cycle (a bootstrap, a reload) says in the log how far it is, this often. */
+const LOG_EVERY_MS = 10_000;
 
 /**
  * SPEC §8: runs the sync cycle's jobs. Several replicas of a site never run two cycles at once: each
@@ -21,6 +23,8 @@ const PROGRESS_EVERY_MS = 500;
  */
 @Processor(SYNC_QUEUE, { concurrency: 1 })
 export class SyncProcessor extends WorkerHost {
+  private readonly logger = new Logger('SyncCycle');
+
   constructor(
     @Inject(SyncCycle) private readonly cycle: SyncCycle,
     private readonly store: SiteCacheStore,
@@ -34,7 +38,7 @@ export class SyncProcessor extends WorkerHost {
   /** null: a signal the site had already pulled through; no cycle ran. */
   async process(job: Job<CycleJob | { kind?: undefined }>): Promise<CycleReport | null> {
     const signal = job.data.kind === 'signal' ? job.data : undefined;
-    const progress = throttledProgress(job);
+    const progress = throttledProgress(job, this.store, this.logger);
     const report = await this.underCycleLock(async () => {
       // Checked under the lock: the cycle that held it may have pulled this version already.
       if (signal && (await this.cycle.pulledThrough(signal.version))) return null;
@@ -70,18 +74,49 @@ export class SyncProcessor extends WorkerHost {
 }
 
 /**
- * The running cycle's progress on its job, for `POST /sync/run` past its deadline (SPEC §5): the latest
- * value, written every PROGRESS_EVERY_MS, so a cycle of a few milliseconds costs no extra round trip.
+ * The running cycle's progress (SPEC §5): on its job, for `POST /sync/run` past its deadline, and in
+ * the site's status (`/sync/status` `running`), written every PROGRESS_EVERY_MS — so a cycle of a few
+ * milliseconds costs no extra round trip — and logged every LOG_EVERY_MS of a long one.
  */
-function throttledProgress(job: Job): { set: (progress: CycleProgress) => void; stop: () => void } {
+function throttledProgress(
+  job: Job,
+  store: SiteCacheStore,
+  logger: Logger,
+): { set: (progress: CycleProgress) => void; stop: () => Promise<void> } {
+  const startedAt = new Date().toISOString();
+  const started = Date.now();
   let latest: CycleProgress | undefined;
+  let shown: CycleProgress | undefined;
+  let logged = started;
+  let written = false;
   const timer = setInterval(() => {
     if (!latest) return;
+    const now: SyncRunning = { ...latest, startedAt, at: new Date().toISOString() };
     void job.updateProgress(latest).catch(() => undefined);
+    void store.commit(store.plan().setStatus('running', JSON.stringify(now)), false).catch(() => undefined);
+    written = true;
+    shown = latest;
     latest = undefined;
+    if (Date.now() - logged >= LOG_EVERY_MS) {
+      logged = Date.now();
+      const s = Math.round((Date.now() - started) / 1000);
+      logger.log(`cycle running for ${s} s: ${shown.phase}, ${shown.pages} pages, ${shown.objects} objects`);
+    }
   }, PROGRESS_EVERY_MS);
   return {
     set: (progress) => (latest = progress),
-    stop: () => clearInterval(timer),
+    stop: async () => {
+      clearInterval(timer);
+      if (!written) return;
+      if (Date.now() - started >= LOG_EVERY_MS && shown)
+        logger.log(`cycle done after ${Math.round((Date.now() - started) / 1000)} s: ${shown.pages} pages`);
+      await store.commit(store.plan().clearStatus('running'), false).catch(() => undefined);
+    },
   };
+}
+
+/** `/sync/status` `running`: the phase and counts of the cycle running now, when it started, when last told. */
+export interface SyncRunning extends CycleProgress {
+  startedAt: string;
+  at: string;
 }
