@@ -162,7 +162,10 @@ describe('test harness', () => {
     const installed = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
     const ownServer = installed && !process.env.TEST_REDIS_URL;
 
-    (ownServer ? it : it.skip)(
+    // Skipped only where there is no redis-server binary (or TEST_REDIS_URL names the Redis): the title says so.
+    const unless = (why: string | false) =>
+      why ? (title: string, fn: () => Promise<void>) => it.skip(`${title} — skipped: ${why}`, fn) : it;
+    unless(!installed ? 'no redis-server binary here' : ownServer ? false : 'TEST_REDIS_URL is set')(
       'is the tests’ Redis, never the one on 6379, and one per process',
       async () => {
         const url = await redisServerUrl();
@@ -181,33 +184,36 @@ describe('test harness', () => {
       },
     );
 
-    (installed ? it : it.skip)('stops when the process that started it ends', async () => {
-      const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-      try {
-        const url = await ownRedisServer(owner.pid!);
-        const redis = new Redis(url, {
-          lazyConnect: true,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-        });
+    unless(installed ? false : 'no redis-server binary here')(
+      'stops when the process that started it ends',
+      async () => {
+        const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
         try {
-          await redis.connect();
-          expect(await redis.ping()).toBe('PONG');
-          const { dir } = JSON.parse(
-            readFileSync(join(tmpdir(), `dd-test-redis-${owner.pid}.json`), 'utf8'),
-          ) as { dir: string };
-          owner.kill('SIGKILL');
-          // the server goes (its connection ends), then its directory and the note
-          const registry = join(tmpdir(), `dd-test-redis-${owner.pid}.json`);
-          expect(await within(5000, () => redis.status === 'end' && !existsSync(dir))).toBe(true);
-          expect(existsSync(registry)).toBe(false);
+          const url = await ownRedisServer(owner.pid!);
+          const redis = new Redis(url, {
+            lazyConnect: true,
+            maxRetriesPerRequest: 0,
+            retryStrategy: () => null,
+          });
+          try {
+            await redis.connect();
+            expect(await redis.ping()).toBe('PONG');
+            const { dir } = JSON.parse(
+              readFileSync(join(tmpdir(), `dd-test-redis-${owner.pid}.json`), 'utf8'),
+            ) as { dir: string };
+            owner.kill('SIGKILL');
+            // the server goes (its connection ends), then its directory and the note
+            const registry = join(tmpdir(), `dd-test-redis-${owner.pid}.json`);
+            expect(await within(5000, () => redis.status === 'end' && !existsSync(dir))).toBe(true);
+            expect(existsSync(registry)).toBe(false);
+          } finally {
+            redis.disconnect();
+          }
         } finally {
-          redis.disconnect();
+          owner.kill('SIGKILL');
         }
-      } finally {
-        owner.kill('SIGKILL');
-      }
-    });
+      },
+    );
   });
 
   describe('ClusterFiles own config copies', () => {

@@ -256,12 +256,7 @@ export class SiteCacheStore {
   async entitiesAt(
     refs: Array<{ domain: string; kind: string; name: string }>,
   ): Promise<Map<string, CachedEntity>> {
-    const fieldsByDomain = new Map<string, Set<string>>();
-    for (const r of refs) {
-      let f = fieldsByDomain.get(r.domain);
-      if (!f) fieldsByDomain.set(r.domain, (f = new Set()));
-      f.add(entityField(r.kind, r.name));
-    }
+    const fieldsByDomain = byDomain(refs, (r) => entityField(r.kind, r.name));
     const out = new Map<string, CachedEntity>();
     if (fieldsByDomain.size === 0) return out;
     const domains = [...fieldsByDomain.keys()];
@@ -297,12 +292,7 @@ export class SiteCacheStore {
 
   /** The cached entities of these ids, each in its domain (absent ids are left out): two round trips. */
   async entitiesById(refs: Array<{ domain: string; id: string }>): Promise<Map<string, CachedEntity>> {
-    const idsByDomain = new Map<string, Set<string>>();
-    for (const { domain, id } of refs) {
-      let ids = idsByDomain.get(domain);
-      if (!ids) idsByDomain.set(domain, (ids = new Set()));
-      ids.add(id);
-    }
+    const idsByDomain = byDomain(refs, (r) => r.id);
     const out = new Map<string, CachedEntity>();
     if (idsByDomain.size === 0) return out;
     const domains = [...idsByDomain.keys()];
@@ -327,31 +317,6 @@ export class SiteCacheStore {
         // a name reused by a newer entity leaves the old id pointing at it: only the id's own entity counts
         if (wanted.has(e.entity.id)) out.set(e.entity.id, e);
       }
-    return out;
-  }
-
-  /**
-   * A domain's cached entities in the buckets `from`..`to` (SPEC §8 scale: a scrub slice or a repair),
-   * as field → its bucket and record (null: indexed but its record is missing). Two round trips.
-   */
-  async bucketMembers(
-    domain: string,
-    from: number,
-    to: number,
-  ): Promise<Map<string, { bucket: number; cached: CachedEntity | null }>> {
-    const scored = await this.redis.zrangebyscore(this.keys.entityBuckets(domain), from, to, 'WITHSCORES');
-    const out = new Map<string, { bucket: number; cached: CachedEntity | null }>();
-    if (scored.length === 0) return out;
-    const fields: string[] = [];
-    for (let i = 0; i < scored.length; i += 2) fields.push(scored[i]);
-    const raws = await this.redis.hmget(this.keys.entities(domain), ...fields);
-    fields.forEach((f, i) => {
-      const raw = raws[i];
-      out.set(f, {
-        bucket: Number(scored[2 * i + 1]),
-        cached: raw ? (JSON.parse(raw) as CachedEntity) : null,
-      });
-    });
     return out;
   }
 
@@ -612,6 +577,17 @@ export class SiteCacheStore {
       entities,
     };
   }
+}
+
+/** Each domain's distinct keys (ids, fields) among these references, for one HMGET per domain. */
+function byDomain<R extends { domain: string }>(refs: R[], key: (r: R) => string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const r of refs) {
+    let keys = out.get(r.domain);
+    if (!keys) out.set(r.domain, (keys = new Set()));
+    keys.add(key(r));
+  }
+  return out;
 }
 
 /** A pipeline's replies, failing on the first command that failed. */

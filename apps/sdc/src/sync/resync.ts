@@ -42,8 +42,16 @@ export class Resync {
   async applyPulled(changes: PulledChange[], cursor: string): Promise<number> {
     return this.store.step('a pulled page', async () => {
       const meta = await this.store.meta();
-      // Objects with changes still queued keep their local state; the manifest check catches up later.
-      const pending = await this.store.pendingIds(changes.map(objectId));
+      // Whoever holds each put entity's name now: an older entity the MDC no longer has under it goes.
+      const occupants = await this.store.entitiesAt(
+        changes.flatMap((c) => (c.type === 'entity.put' ? [c.entity] : [])),
+      );
+      // Objects with changes still queued keep their local state (the manifest check catches up
+      // later); so does an occupant of the site's own, queued — both read in one round trip.
+      const pending = await this.store.pendingIds([
+        ...changes.map(objectId),
+        ...[...occupants.values()].map((o) => o.entity.id),
+      ]);
       const applied = changes.filter((c) => !pending.has(objectId(c)));
       const cachedDomains = await this.store.domainsById(
         applied.flatMap((c) =>
@@ -62,11 +70,6 @@ export class Resync {
           .filter((d): d is CachedDomain => d !== undefined)
           .map((d) => [d.domain.name, d]),
       );
-      // Whoever holds each put entity's name now: an older entity the MDC no longer has under it goes.
-      const occupants = await this.store.entitiesAt(
-        applied.flatMap((c) => (c.type === 'entity.put' ? [c.entity] : [])),
-      );
-      const pendingOccupants = await this.store.pendingIds([...occupants.values()].map((o) => o.entity.id));
       const cachedEntities = await this.store.entitiesById(
         applied.flatMap((c) =>
           c.type === 'entity.put'
@@ -104,7 +107,7 @@ export class Resync {
             const e = c.entity;
             const occupant = occupants.get(`${e.domain}\u0000${entityField(e.kind, e.name)}`)?.entity;
             if (occupant && occupant.id !== e.id) {
-              if (pendingOccupants.has(occupant.id)) break; // the site's queued entity keeps the name for now
+              if (pending.has(occupant.id)) break; // the site's queued entity keeps the name for now
               ledger.deleteEntity(occupant);
             }
             ledger.putEntity(cachedEntities.get(e.id)?.entity, e);

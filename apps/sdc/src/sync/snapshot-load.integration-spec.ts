@@ -104,7 +104,7 @@ async function expectServedAsMdc(store: SiteCacheStore, mdc: FakeMdc, name: stri
   expect((await store.digests()).get(name)).toEqual(computeDomainDigest(record, entities));
   expect(await store.bucketDigests(name)).toEqual(computeBucketDigests(entities));
   for (const e of entities) expect((await store.entityById(name, e.id))?.entity).toEqual(e);
-  const members = await store.bucketMembers(name, 0, 255);
+  const members = (await store.bucketMembersOf([{ domain: name, from: 0, to: 255 }])).get(name)!;
   expect(members.size).toBe(entities.length);
   for (const m of members.values()) expect(m.bucket).toBe(bucketOf(m.cached!.entity.id));
 }
