@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { readSiteEnv, SiteEnv, SiteRuntimeModule } from '@dd/admin-api';
+import { BatchController, BatchService, readSiteEnv, SiteEnv, SiteRuntimeModule } from '@dd/admin-api';
 import { CacheModule } from './cache/cache.module';
 import { isRedisFailure } from './cache/store-failure';
 import { DomainsModule } from './domains/domains.module';
@@ -28,7 +28,9 @@ export class SdcModule {
         DomainsModule,
         ProxyModule,
       ],
-      controllers: [HealthController],
+      // SPEC §5 `POST /batch`: the directory (domains/) and the routing (proxy/) together, per op.
+      controllers: [HealthController, BatchController],
+      providers: [BatchService],
     };
   }
 }

@@ -1,12 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { Change, fieldError, isValidDomainName, JsonObject, parentOf } from '@dd/directory';
+import { fieldError, JsonObject, Write } from '@dd/directory';
+import { domainCreate, entityCreate } from './write-requests';
 import type {
+  AdminWrite,
   Caller,
   Conditional,
   DirectoryService,
   DomainSummary,
   DomainView,
   EntityView,
+  WriteOutcome,
   Written,
 } from './directory.service';
 import { RefusedError } from './errors';
@@ -15,9 +17,10 @@ import { scopeAllows } from '@dd/site-auth';
 import { ClusterConfig, servingSites } from '@dd/cluster-config';
 
 /**
- * The admin API's writes, the same at every site: each request becomes one `Change` addressed by
- * id (SPEC §7) and goes to the site's store — applied at once at the MDC, applied and queued at an
- * SDC. Subclasses say how to read the tree, find objects and submit a change.
+ * The admin API's writes, the same at every site: each request becomes one `Write` (a change, its
+ * target named until it is decided: SPEC §7 addresses it by id from then on) and goes to the site's
+ * store — applied at once at the MDC, applied and queued at an SDC, in groups at both. Subclasses say
+ * how to read the tree, find objects and submit writes.
  */
 export abstract class ChangeDirectory implements DirectoryService {
   /** @param config the cluster config in force (SPEC §4: which sites serve a domain) */
@@ -40,28 +43,40 @@ export abstract class ChangeDirectory implements DirectoryService {
   protected abstract domainOrThrow(name: string): Promise<DomainView>;
   /** 404 `entity_not_found` (or `domain_not_found`) unless this site holds the entity */
   protected abstract entityOrThrow(domain: string, kind: string, name: string): Promise<EntityView>;
-  /** Applies or queues the change (a refusal throws its ApiError), then reads the result back. */
-  protected abstract submit<T>(
-    caller: Caller,
-    change: Change,
-    ifMatch: string | undefined,
-    read: (() => Promise<T>) | undefined,
-  ): Promise<Written<T>>;
+  /**
+   * Applies or queues these writes in order (SPEC §6 group commit: one step for many), each with
+   * its own outcome; the body of an accepted write is its target as the write left it — never read
+   * back from the store.
+   */
+  protected abstract submit(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]>;
 
   /**
-   * SPEC §5: a change is checked with the rules' own field checks before the site's store sees it,
+   * SPEC §5: a write is checked with the rules' own field checks before the site's store sees it,
    * so the MDC and every site refuse the same things (400 `validation_failed`) and no store is asked
    * about a name or value it could not keep as given.
    */
-  private checkedSubmit<T>(
+  async writeAll(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]> {
+    const outcomes: Array<WriteOutcome | undefined> = writes.map(({ write }) => {
+      const message = fieldError(write);
+      return message === null
+        ? undefined
+        : { ok: false, error: new RefusedError({ code: 'validation_failed', message, winner: null }) };
+    });
+    const valid = writes.filter((_, i) => outcomes[i] === undefined);
+    const submitted = valid.length > 0 ? await this.submit(caller, valid) : [];
+    let next = 0;
+    return outcomes.map((o) => o ?? submitted[next++]);
+  }
+
+  private async writeOne<T extends DomainView | EntityView>(
     caller: Caller,
-    change: Change,
-    ifMatch: string | undefined,
-    read: (() => Promise<T>) | undefined,
+    write: Write,
+    ifMatch?: string,
   ): Promise<Written<T>> {
-    const message = fieldError(change);
-    if (message !== null) throw new RefusedError({ code: 'validation_failed', message, winner: null });
-    return this.submit(caller, change, ifMatch, read);
+    const [outcome] = await this.writeAll(caller, [{ write, ifMatch }]);
+    if (!outcome.ok) throw outcome.error;
+    const { body, syncState, accepted } = outcome;
+    return { body: body as T | undefined, syncState, ...(accepted ? { accepted } : {}) };
   }
 
   /** SPEC §5: the tree, by name; an admin sees the domains in its scope (filtered, so fetch until full). */
@@ -102,55 +117,30 @@ export abstract class ChangeDirectory implements DirectoryService {
   }
 
   createDomain(caller: Caller, input: { name: string; parent?: string | null; settings: JsonObject }) {
-    const derived = isValidDomainName(input.name) ? parentOf(input.name) : null;
-    const change: Change = {
-      op: 'domain.create',
-      id: randomUUID(),
-      name: input.name,
-      parent: input.parent === undefined ? derived : input.parent,
-      settings: input.settings,
-    };
-    return this.checkedSubmit(caller, change, undefined, () => this.domainOrThrow(input.name));
+    return this.writeOne<DomainView>(caller, domainCreate(input));
   }
 
-  async patchDomain(caller: Caller, name: string, settings: JsonObject, cond: Conditional) {
-    const current = await this.domainOrThrow(name);
-    const change: Change = { op: 'domain.update', id: current.id, name, patch: settings };
-    return this.checkedSubmit(caller, change, cond.ifMatch, () => this.domainOrThrow(name));
+  patchDomain(caller: Caller, name: string, settings: JsonObject, cond: Conditional) {
+    return this.writeOne<DomainView>(caller, { op: 'domain.update', name, patch: settings }, cond.ifMatch);
   }
 
-  async deleteDomain(
-    caller: Caller,
-    name: string,
-    recursive: boolean,
-    cond: Conditional,
-  ): Promise<Written<never>> {
-    const current = await this.domainOrThrow(name);
-    return this.checkedSubmit<never>(
-      caller,
-      { op: 'domain.delete', id: current.id, name, recursive },
-      cond.ifMatch,
-      undefined,
-    );
+  deleteDomain(caller: Caller, name: string, recursive: boolean, cond: Conditional): Promise<Written<never>> {
+    return this.writeOne<never>(caller, { op: 'domain.delete', name, recursive }, cond.ifMatch);
   }
 
   getEntity(_caller: Caller, domain: string, kind: string, name: string): Promise<EntityView> {
     return this.entityOrThrow(domain, kind, name);
   }
 
-  async createEntity(
+  createEntity(
     caller: Caller,
     domain: string,
     input: { kind: string; name: string; attributes: JsonObject },
   ) {
-    await this.domainOrThrow(domain);
-    const change: Change = { op: 'entity.create', id: randomUUID(), domain, ...input };
-    return this.checkedSubmit(caller, change, undefined, () =>
-      this.entityOrThrow(domain, input.kind, input.name),
-    );
+    return this.writeOne<EntityView>(caller, entityCreate(domain, input));
   }
 
-  async patchEntity(
+  patchEntity(
     caller: Caller,
     domain: string,
     kind: string,
@@ -158,14 +148,11 @@ export abstract class ChangeDirectory implements DirectoryService {
     attributes: JsonObject,
     cond: Conditional,
   ) {
-    const current = await this.entityOrThrow(domain, kind, name);
-    const change: Change = { op: 'entity.update', id: current.id, domain, kind, name, patch: attributes };
-    return this.checkedSubmit(caller, change, cond.ifMatch, () => this.entityOrThrow(domain, kind, name));
+    const write: Write = { op: 'entity.update', domain, kind, name, patch: attributes };
+    return this.writeOne<EntityView>(caller, write, cond.ifMatch);
   }
 
-  async deleteEntity(caller: Caller, domain: string, kind: string, name: string, cond: Conditional) {
-    const current = await this.entityOrThrow(domain, kind, name);
-    const change: Change = { op: 'entity.delete', id: current.id, domain, kind, name };
-    return this.checkedSubmit<never>(caller, change, cond.ifMatch, undefined);
+  deleteEntity(caller: Caller, domain: string, kind: string, name: string, cond: Conditional) {
+    return this.writeOne<never>(caller, { op: 'entity.delete', domain, kind, name }, cond.ifMatch);
   }
 }

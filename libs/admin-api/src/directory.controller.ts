@@ -18,7 +18,7 @@ import { Caller, Conditional, DIRECTORY_SERVICE, DirectoryService, Written } fro
 import { CreateDomainDto, CreateEntityDto, PatchDomainDto, PatchEntityDto } from './dto';
 import { HEADER } from './headers';
 import { decodeCursor, parseLimit } from './paging';
-import { ApiError } from './errors';
+import { recursiveFlag } from './write-requests';
 
 function conditional(ifMatch: string | undefined): Conditional {
   if (ifMatch === undefined) return {};
@@ -30,12 +30,6 @@ function answer<T>(reply: FastifyReply, written: Written<T>, created = false): T
   if (written.accepted) reply.status(202);
   else if (created) reply.status(201);
   return written.body;
-}
-
-function recursiveFlag(raw: string | undefined): boolean {
-  if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
-  throw new ApiError('validation_failed', 'recursive must be true or false');
 }
 
 /**

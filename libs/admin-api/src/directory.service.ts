@@ -1,5 +1,5 @@
 import type { AdminIdentity } from '@dd/site-auth';
-import type { Domain, Entity, JsonObject } from '@dd/directory';
+import type { Domain, Entity, JsonObject, Write } from '@dd/directory';
 import type { Page } from './paging';
 import type { SyncState } from './headers';
 
@@ -30,6 +30,15 @@ export interface Written<T> {
 export interface Conditional {
   ifMatch?: string;
 }
+
+/** One write of a request or a batch (SPEC §5): an update or delete may name its target (write.ts). */
+export interface AdminWrite {
+  write: Write;
+  ifMatch?: string;
+}
+
+/** What became of one write: its answer, or the error it is answered with (SPEC §5 codes). */
+export type WriteOutcome = ({ ok: true } & Written<DomainView | EntityView>) | { ok: false; error: unknown };
 
 /**
  * The admin API's operations, served by both apps from their own store (SPEC §5):
@@ -82,6 +91,11 @@ export interface DirectoryService {
     name: string,
     cond: Conditional,
   ): Promise<Written<never>>;
+  /**
+   * Several writes decided in order, each seeing the ones before it, and answered each on its own
+   * (SPEC §5 `POST /batch`): one refused write does not stop the rest.
+   */
+  writeAll(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]>;
 }
 
 export const DIRECTORY_SERVICE = Symbol('DirectoryService');

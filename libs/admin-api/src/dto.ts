@@ -1,5 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsObject, IsOptional, IsString, ValidateIf } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsObject,
+  IsOptional,
+  IsString,
+  ValidateIf,
+} from 'class-validator';
 import type { JsonObject } from '@dd/directory';
 
 /** SPEC §5 request bodies. Shape only: the name, kind and size rules live in @dd/directory. */
@@ -45,4 +53,26 @@ export class PatchEntityDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON merge patch (RFC 7396)' })
   @IsObject()
   attributes: JsonObject;
+}
+
+/** SPEC §5 `POST /batch`: each op is checked on its own (a bad op is that op's 400, not the batch's). */
+export class BatchDto {
+  @ApiProperty({
+    type: 'array',
+    maxItems: 1000,
+    items: {
+      type: 'object',
+      properties: {
+        method: { type: 'string', example: 'POST' },
+        path: { type: 'string', example: '/domains/acme/entities' },
+        body: { type: 'object', additionalProperties: true },
+        ifMatch: { type: 'string' },
+      },
+      required: ['method', 'path'],
+    },
+  })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  ops: unknown[];
 }

@@ -15,3 +15,7 @@ export * from './bootstrap';
 export * from './routing';
 export * from './readiness';
 export * from './change-directory';
+export * from './group-commit';
+export * from './batch';
+export * from './batch.controller';
+export * from './write-requests';

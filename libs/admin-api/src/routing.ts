@@ -33,13 +33,15 @@ export interface ForwardedAnswer {
 /** Where a directory request is answered: here, or by another site whose answer comes back (SPEC §9). */
 export interface SiteRouting {
   route(request: DomainRequest): Promise<'here' | ForwardedAnswer>;
+  /** Whether this site answers such a request itself (a `POST /batch` op is never forwarded). */
+  servesHere(request: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<boolean>;
 }
 export const SITE_ROUTING = Symbol('SiteRouting');
 /** The nonces of proxied hops: shared by every replica of the site (SPEC §9 replay protection). */
 export const HOP_NONCES = Symbol('HopNonces');
 
 /** The MDC holds every domain: it answers everything itself and never proxies (SPEC §9). */
-export const ANSWER_HERE: SiteRouting = { route: async () => 'here' };
+export const ANSWER_HERE: SiteRouting = { route: async () => 'here', servesHere: async () => true };
 
 type RoutedRequest = AdminRequest & { rawBody?: Buffer };
 

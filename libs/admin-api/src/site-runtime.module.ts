@@ -51,7 +51,7 @@ export class SiteRuntimeModule {
         { provide: STORE_FAILURE, useValue: isStoreFailure },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
-      exports: [SITE_ENV, ClusterConfigService, ADMIN_REGISTRY, MetricsRegistry],
+      exports: [SITE_ENV, ClusterConfigService, ADMIN_REGISTRY, MetricsRegistry, STORE_FAILURE],
     };
   }
 }

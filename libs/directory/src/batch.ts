@@ -8,8 +8,17 @@ import {
   removeElement,
 } from './digest';
 import { DirectoryOverlay, type DirectoryView, isTombstone } from './directory-view';
-import type { Change, Domain, Effect, Entity, Tombstone, Verdict } from './model';
+import {
+  type Change,
+  type Domain,
+  type Effect,
+  type Entity,
+  isDomainChange,
+  type Tombstone,
+  type Verdict,
+} from './model';
 import { decide, type RuleContext } from './rules';
+import { resolveWrite, type Write } from './write';
 
 /** An object a batch wrote: where it started (undefined: did not exist) and where it ended. */
 export interface Touched<T> {
@@ -72,42 +81,53 @@ export interface BatchState extends BatchBase {
   view: DirectoryView;
 }
 
-/** One change of a batch; `ifMatch` is SPEC §5's condition, checked against the state the change meets. */
+/**
+ * One change of a batch; `ifMatch` is SPEC §5's condition, checked against the state the change
+ * meets. A write that names its target (write.ts) is resolved against that state too.
+ */
 export interface Decidable {
-  change: Change;
+  change: Write;
   ifMatch?: string;
 }
 
 export interface Decided<T extends Decidable> {
   item: T;
   verdict: Verdict;
+  /** the change as decided, addressed by id (undefined when its target's name resolved to nothing) */
+  change?: Change;
   /** the version an accepted change's effects carry */
   version?: string;
+  /** an accepted change's target as it stood right after it (undefined once deleted) */
+  after?: Domain | Entity;
 }
 
 /**
  * SPEC §7: decides a batch in order, each change seeing the effects of the ones before it; one
  * refusal does not stop the rest. The one decide loop: the MDC's set-wise apply, a site's local
  * writes and a reload's re-apply of the queue all call it. `versionOf(item, n)` names the version
- * of the n-th accepted change (n from 0; a no-op delete of a tombstone counts as accepted).
+ * of the n-th accepted change (n from 0; a no-op delete of a tombstone counts as accepted), told
+ * the change as resolved.
  */
 export function decideInOrder<T extends Decidable>(
   base: BatchState,
   items: readonly T[],
   ctx: Omit<RuleContext, 'ifMatch'>,
-  versionOf: (item: T, accepted: number) => string,
+  versionOf: (item: T, accepted: number, change: Change) => string,
   at: string,
 ): { decided: Decided<T>[]; ledger: BatchLedger } {
   const overlay = new DirectoryOverlay(base.view);
   const ledger = new BatchLedger(base, overlay);
   let accepted = 0;
   const decided = items.map((item): Decided<T> => {
-    const verdict = decide(overlay, item.change, { ...ctx, ifMatch: item.ifMatch });
-    if (!verdict.ok) return { item, verdict };
-    const version = versionOf(item, accepted++);
+    const change = resolveWrite(overlay, item.change);
+    if ('ok' in change) return { item, verdict: change };
+    const verdict = decide(overlay, change, { ...ctx, ifMatch: item.ifMatch });
+    if (!verdict.ok) return { item, verdict, change };
+    const version = versionOf(item, accepted++, change);
     overlay.apply(verdict.effects, version, at);
     for (const e of verdict.effects) ledger.record(e, version, at);
-    return { item, verdict, version };
+    const now = isDomainChange(change) ? overlay.domainById(change.id) : overlay.entityById(change.id);
+    return { item, verdict, change, version, after: now && !isTombstone(now) ? now : undefined };
   });
   return { decided, ledger };
 }

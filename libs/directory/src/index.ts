@@ -7,3 +7,4 @@ export * from './digest';
 export * from './directory-view';
 export * from './rules';
 export * from './batch';
+export * from './write';

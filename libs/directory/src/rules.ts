@@ -8,6 +8,7 @@ import { jsonValueProblem } from './json-value';
 import { cloneJson, isJsonObject, mergeObjectPatch } from './merge-patch';
 import type { Change, Domain, Effect, Entity, JsonObject, RuleCode, Tombstone, Verdict } from './model';
 import { checkDomainCreate, isValidDomainName, isValidEntityName, isValidKind, parentOf } from './names';
+import type { Write } from './write';
 
 export interface RuleContext {
   /** SPEC §3: the master domain cannot be deleted */
@@ -48,7 +49,7 @@ function jsonObjectError(value: unknown, what: string, form = 'a JSON object'): 
  * The same at the MDC and every site, so they refuse the same things; a store may be asked about a
  * change only once it passed (SPEC §5: validated before any store sees it).
  */
-export function fieldError(change: Change): string | null {
+export function fieldError(change: Write): string | null {
   // The checks walk whole JSON values; a change is checked at several steps of one write (the admin
   // API, a batch's load, `decide`), so each change object is checked once. Changes are never mutated.
   let error = checked.get(change);
@@ -59,10 +60,12 @@ export function fieldError(change: Change): string | null {
   return error;
 }
 
-const checked = new WeakMap<Change, string | null>();
+const checked = new WeakMap<Write, string | null>();
 
-function fieldErrorOf(change: Change): string | null {
-  if (!isNonEmptyString(change.id)) return 'id must be a non-empty string';
+function fieldErrorOf(change: Write): string | null {
+  // A create carries its new object's id; an update or a delete may name its target instead (write.ts).
+  const named = change.id === undefined && !change.op.endsWith('.create');
+  if (!named && !isNonEmptyString(change.id)) return 'id must be a non-empty string';
   switch (change.op) {
     case 'domain.create': {
       const check = checkDomainCreate(change.name, change.parent);

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
-  Change,
   Decided,
   decideInOrder,
   bucketMoves,
@@ -15,6 +14,7 @@ import {
   targetDomain,
   touchedDomains,
   Verdict,
+  Write,
 } from '@dd/directory';
 import { ClusterConfigService } from '@dd/admin-api';
 import { AuditEntry, ChangeLogWrite, DirectoryStore, DomainWrite, EntityWrite } from './directory.store';
@@ -22,7 +22,8 @@ import { MdcMetrics } from '../ops/mdc.metrics';
 
 /** One change to decide, as it came from a site's push or from the MDC's own admin API. */
 export interface Submission {
-  change: Change;
+  /** a pushed change, or an admin's write that may name its target (resolved when decided) */
+  change: Write;
   actor: string;
   seq: number | null;
   /** only for the MDC's own admin API: SPEC §5 If-Match against DomainDB */
@@ -92,8 +93,8 @@ export class ApplyChanges {
     });
     const log: ChangeLogWrite[] = [];
     const audit: AuditEntry[] = [];
-    for (const { item, verdict, version } of decided) {
-      if (!verdict.ok || version === undefined) continue;
+    for (const { item, change, verdict, version } of decided) {
+      if (!verdict.ok || version === undefined || change === undefined) continue;
       for (const e of verdict.effects) log.push(changeLogRow(e, version, at));
       audit.push({
         version,
@@ -101,9 +102,9 @@ export class ApplyChanges {
         epoch,
         seq: item.seq,
         actor: item.actor,
-        op: item.change.op,
-        domain: targetDomain(item.change),
-        change: item.change,
+        op: change.op,
+        domain: targetDomain(change),
+        change,
         at,
       });
     }

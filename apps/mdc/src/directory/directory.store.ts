@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { Change, Domain, DomainDigest, Entity } from '@dd/directory';
+import type { Change, Domain, DomainDigest, Entity, Write } from '@dd/directory';
 import { MemoryDirectory, Tombstone } from '@dd/directory';
 import {
   DomainRecord,
@@ -99,7 +99,7 @@ export class DirectoryStore {
   }
 
   /** Loads every object the batch's rules will read, in three queries whatever the batch size. */
-  async loadFor(tx: EntityManager, changes: Change[]): Promise<LoadedState> {
+  async loadFor(tx: EntityManager, changes: Write[]): Promise<LoadedState> {
     const domainIds = new Set<string>();
     const domainNames = new Set<string>();
     const subtreeRoots = new Set<string>();
@@ -112,11 +112,14 @@ export class DirectoryStore {
           domainNames.add(c.name);
           if (c.parent) domainNames.add(c.parent);
           break;
+        // An admin's update or delete may name its target (write.ts): it is found by name.
         case 'domain.update':
-          domainIds.add(c.id);
+          if (c.id !== undefined) domainIds.add(c.id);
+          domainNames.add(c.name);
           break;
         case 'domain.delete':
-          domainIds.add(c.id);
+          if (c.id !== undefined) domainIds.add(c.id);
+          domainNames.add(c.name);
           subtreeRoots.add(c.name);
           break;
         case 'entity.create':
@@ -128,8 +131,14 @@ export class DirectoryStore {
           break;
         case 'entity.update':
         case 'entity.delete':
-          entityIds.add(c.id);
           domainNames.add(c.domain);
+          if (c.id !== undefined) {
+            entityIds.add(c.id);
+            break;
+          }
+          keys[0].push(c.domain);
+          keys[1].push(c.kind);
+          keys[2].push(c.name);
           break;
       }
     }

@@ -115,7 +115,11 @@ describe('MdcDirectoryService: admin writes at the master site (SPEC §5, §7)',
 
     const written = await directory.createDomain(CALLER, { name: 'hooli', settings: { a: 1 } });
 
-    expect(written).toEqual({ body: ACME, syncState: 'synced' });
+    // The body is the domain as the write left it (never read back): DomainDB's version for it.
+    expect(written).toEqual({
+      body: expect.objectContaining({ name: 'hooli', parent: null, settings: { a: 1 }, version: '42' }),
+      syncState: 'synced',
+    });
     expect(store.writeObjects).toHaveBeenCalledTimes(1);
     expect(store.writeObjects).toHaveBeenCalledWith(
       TX,
@@ -344,7 +348,7 @@ describe('ApplyChanges with a screen (SPEC §9: a push changes only what its sit
   it('lets the screen look up the stored state the batch loaded', async () => {
     const seen: unknown[] = [];
     const looking: Screen = ({ change }, stored) => {
-      seen.push(stored.domainById(change.id));
+      seen.push(stored.domainById(change.id!));
       return FORBIDDEN;
     };
     const update: Change = { op: 'domain.update', id: ACME.id, name: 'acme', patch: { a: 1 } };

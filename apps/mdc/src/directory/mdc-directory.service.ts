@@ -1,27 +1,39 @@
 import { Injectable } from '@nestjs/common';
-import { Change, isValidDomainName } from '@dd/directory';
+import { Decided, isValidDomainName } from '@dd/directory';
 import {
+  AdminWrite,
   ApiError,
   Caller,
   ChangeDirectory,
   ClusterConfigService,
   DomainView,
   EntityView,
+  GroupCommit,
   RefusedError,
-  Written,
+  WriteOutcome,
 } from '@dd/admin-api';
-import { ApplyChanges } from './apply-changes';
+import { ApplyChanges, Submission } from './apply-changes';
 import { DirectoryStore } from './directory.store';
+
+/** The most admin writes one transaction takes (SPEC §6: grouped like a site's). */
+const MAX_GROUP = 1000;
 
 /** SPEC §5 at the master site: every domain, answered from DomainDB; writes are `synced` at once. */
 @Injectable()
 export class MdcDirectoryService extends ChangeDirectory {
+  /**
+   * SPEC §6: admin writes that arrive while a transaction is in flight share the next one — one
+   * counter lock, one set-wise apply (SPEC §7), each write keeping its own verdict and version.
+   */
+  private readonly group: GroupCommit<Submission, Decided<Submission>>;
+
   constructor(
     private readonly store: DirectoryStore,
     private readonly applier: ApplyChanges,
     private readonly config: ClusterConfigService,
   ) {
     super(() => config.current);
+    this.group = new GroupCommit((items) => this.applier.apply(this.config.siteId, items), MAX_GROUP);
   }
 
   protected treePage(parent: string | undefined, after: string | undefined, limit: number) {
@@ -33,17 +45,14 @@ export class MdcDirectoryService extends ChangeDirectory {
   }
 
   /** Through the same path as pushed changes (SPEC §7); If-Match is checked against DomainDB. */
-  protected async submit<T>(
-    caller: Caller,
-    change: Change,
-    ifMatch: string | undefined,
-    read: (() => Promise<T>) | undefined,
-  ): Promise<Written<T>> {
-    const [outcome] = await this.applier.apply(this.config.siteId, [
-      { change, actor: caller.admin.name, seq: null, ifMatch },
-    ]);
-    if (!outcome.verdict.ok) throw new RefusedError(outcome.verdict);
-    return { body: await read?.(), syncState: 'synced' };
+  protected async submit(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]> {
+    const decided = await this.group.submitAll(
+      writes.map(({ write, ifMatch }) => ({ change: write, actor: caller.admin.name, seq: null, ifMatch })),
+    );
+    return decided.map(({ verdict, after }): WriteOutcome => {
+      if (!verdict.ok) return { ok: false, error: new RefusedError(verdict) };
+      return { ok: true, body: after, syncState: 'synced' };
+    });
   }
 
   protected async domainOrThrow(name: string): Promise<DomainView> {

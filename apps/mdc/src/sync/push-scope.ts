@@ -40,6 +40,9 @@ export class PushScope implements OnApplicationBootstrap, OnModuleDestroy {
     const config = this.config.current;
     const history = await this.history.endingAfter(new Date(now - config.cluster.zoneMoveGraceMs));
     return ({ change }, stored) => {
+      // A pushed change carries its id (validate.ts); only an admin's write may name its target.
+      if (change.id === undefined)
+        return { ok: false, code: 'forbidden', message: 'a pushed change needs its id', winner: null };
       const scope = mayChange(config, history, site, change, now, storedDomain(stored, change));
       return scope.ok ? null : { ok: false, code: 'forbidden', message: scope.message, winner: null };
     };

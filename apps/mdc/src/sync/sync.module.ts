@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { ANSWER_HERE, HOP_NONCES, RoutingInterceptor, SITE_ROUTING } from '@dd/admin-api';
+import { HOP_NONCES, RoutingInterceptor } from '@dd/admin-api';
 import { DirectoryModule } from '../directory/directory.module';
 import { ChangeSignalService } from './change-signal.service';
 import { PgNonceStore } from './pg-nonce.store';
@@ -21,9 +21,8 @@ import { ZoneHistoryStore } from './zone-history.store';
   providers: [
     ChangeSignalService,
     PgNonceStore,
-    // SPEC §9: the MDC verifies proxied hops and checks scope like any site, and answers everything itself.
+    // SPEC §9: the MDC verifies proxied hops and checks scope like any site (its routing: DirectoryModule).
     { provide: HOP_NONCES, useExisting: PgNonceStore },
-    { provide: SITE_ROUTING, useValue: ANSWER_HERE },
     { provide: APP_INTERCEPTOR, useClass: RoutingInterceptor },
     PushLedgerStore,
     PushScope,

@@ -40,6 +40,8 @@ export class CachePlan {
   readonly ops: Op[] = [];
   queueKey: number | undefined;
   capacity = 0;
+  /** entries this step appends to the submit queue */
+  pushes = 0;
 
   constructor(private readonly k: CacheKeys) {
     this.key(k.meta); // KEYS[1] is always meta
@@ -133,10 +135,11 @@ export class CachePlan {
     return this;
   }
 
-  /** Appends to the submit queue, refused as a whole when the queue already holds `capacity`. */
+  /** Appends to the submit queue; the step is refused as a whole if the queue would pass `capacity`. */
   enqueue(entry: string, capacity: number): this {
     this.queueKey = this.key(this.k.queue);
     this.capacity = capacity;
+    this.pushes += 1;
     return this.op('rpush', this.k.queue, entry);
   }
 

@@ -2,7 +2,8 @@
  * SPEC §6: one atomic step for every cache mutation. Preconditions first — the cache generation the
  * caller read (another replica or the sync cycle may have written since) and, for a local write,
  * the submit queue's capacity — then every write, or none. KEYS are all the keys touched (one hash
- * tag); ARGV[1] is `{ gen, capacity?, queue?, ops }`, each op `[name, keyIndex, ...args]` (1-based).
+ * tag); ARGV[1] is `{ gen, capacity?, pushes?, queue?, ops }` (the queue refuses the step when its
+ * length plus the `pushes` it appends would pass `capacity`), each op `[name, keyIndex, ...args]` (1-based).
  * Returns 'ok', 'conflict' or 'queue_full'.
  */
 export const CAS_APPLY_LUA = `
@@ -12,7 +13,7 @@ local gen = redis.call('HGET', meta, 'gen') or '0'
 if plan.gen ~= false and plan.gen ~= gen then return 'conflict' end
 if plan.queue then
   local queueKey = KEYS[plan.queue]
-  if redis.call('LLEN', queueKey) >= plan.capacity then return 'queue_full' end
+  if redis.call('LLEN', queueKey) + plan.pushes > plan.capacity then return 'queue_full' end
 end
 for _, op in ipairs(plan.ops) do
   local name, key = op[1], KEYS[op[2]]

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode } from '@dd/directory';
+import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode, Write } from '@dd/directory';
 import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
 import { CACHE_LAYOUT, CacheKeys, entityField } from './cache-keys';
@@ -30,11 +30,13 @@ export interface SiteMeta {
 
 export type CommitResult = 'ok' | 'conflict' | 'queue_full';
 
-/** What the rules see for a batch of local changes. */
+/** What the rules see for a group of local writes. */
 export interface LoadedCache {
   view: MemoryDirectory;
   domains: Map<string, Domain>;
   entities: Map<string, Entity>;
+  /** names of the loaded domains the site holds only as tree entries (not served, or still loading) */
+  unscoped: Set<string>;
 }
 
 /** SPEC §7: a change the MDC refused, as `/sync/rejections` lists it. */
@@ -131,6 +133,7 @@ export class SiteCacheStore {
       gen,
       queue: plan.queueKey ?? false,
       capacity: plan.capacity,
+      pushes: plan.pushes,
       ops: plan.ops,
     });
     return (await this.redis.ddCas(plan.keys.length, ...plan.keys, args)) as CommitResult;
@@ -139,15 +142,15 @@ export class SiteCacheStore {
   // ---- meta ----
 
   async meta(): Promise<SiteMeta> {
-    const m = await this.redis.hgetall(this.keys.meta);
-    return {
-      epoch: m.epoch,
-      seq: Number(m.seq ?? 0),
-      cursor: m.cursor ?? '0',
-      loaded: m.loaded === '1',
-      gen: m.gen ?? '0',
-      scrub: m.scrub ?? '',
-    };
+    return metaOf(await this.redis.hgetall(this.keys.meta));
+  }
+
+  /** What a group of local writes starts from (SPEC §6): meta and the queue's length, in one round trip. */
+  async writeState(): Promise<{ meta: SiteMeta; queueLength: number }> {
+    const [m, queueLength] = pipelined<unknown>(
+      await this.redis.pipeline().hgetall(this.keys.meta).llen(this.keys.queue).exec(),
+    ) as [Record<string, string>, number];
+    return { meta: metaOf(m), queueLength };
   }
 
   /**
@@ -524,59 +527,82 @@ export class SiteCacheStore {
   }
 
   /**
-   * Everything the rules read for these local changes. Read after `meta()`: a commit at the
-   * generation `meta()` gave proves nothing changed in between.
+   * Everything the rules read for a group of local writes (SPEC §6: a fixed number of round trips
+   * for the whole group): the domains they name, the entities at the names they address and at the
+   * ids they carry, and for a domain delete its subtree. Read after `writeState()`: a commit at the
+   * generation it gave proves nothing changed in between.
    */
-  async loadFor(changes: Change[], subtreeOf: string[] = []): Promise<LoadedCache> {
+  async loadFor(writes: Write[], subtreeOf: string[] = []): Promise<LoadedCache> {
     const names = new Set<string>();
-    const entityKeys: Array<[string, string, string]> = [];
-    const entityIds = new Map<string, { domain: string; id: string }>();
-    for (const c of changes) {
-      switch (c.op) {
+    const atNames: Array<{ domain: string; kind: string; name: string }> = [];
+    const byId: Array<{ domain: string; id: string }> = [];
+    for (const w of writes) {
+      switch (w.op) {
         case 'domain.create':
-          names.add(c.name);
-          if (c.parent) names.add(c.parent);
+          names.add(w.name);
+          if (w.parent) names.add(w.parent);
           break;
         case 'domain.update':
         case 'domain.delete':
-          names.add(c.name);
+          names.add(w.name);
           break;
         default:
-          names.add(c.domain);
-          entityKeys.push([c.domain, c.kind, c.name]);
-          entityIds.set(c.id, { domain: c.domain, id: c.id });
+          names.add(w.domain);
+          atNames.push({ domain: w.domain, kind: w.kind, name: w.name });
+          if (w.id !== undefined) byId.push({ domain: w.domain, id: w.id });
       }
     }
-    // A delete needs the subtree (children for has_children; everything for recursive).
+    // A delete needs the subtree (children for has_children; everything for recursive): a level a round trip.
     const subtree = new Set<string>();
-    for (let level = subtreeOf; level.length > 0;) {
-      const next: string[] = [];
-      for (const name of level) {
-        if (subtree.has(name)) continue;
-        subtree.add(name);
-        next.push(...(await this.childNames(name)));
-      }
-      level = next;
+    for (let level = subtreeOf.filter((n) => !subtree.has(n)); level.length > 0;) {
+      for (const name of level) subtree.add(name);
+      const p = this.redis.pipeline();
+      for (const name of level) p.zrange(this.keys.kids(name), '0', '-1');
+      level = [...new Set(pipelined<string[]>(await p.exec()).flat())].filter((n) => !subtree.has(n));
     }
-    const domainList = (await this.domains([...new Set([...names, ...subtree])])).filter(
-      (d): d is CachedDomain => d !== undefined,
-    );
+    const [cached, atName, ofIds, whole] = await Promise.all([
+      this.domains([...new Set([...names, ...subtree])]),
+      this.entitiesAt(atNames),
+      this.entitiesById(byId),
+      this.entitiesOfAll([...subtree]),
+    ]);
+    const domains = new Map<string, Domain>();
+    const unscoped = new Set<string>();
+    for (const d of cached) {
+      if (!d) continue;
+      domains.set(d.domain.id, d.domain);
+      if (!d.scoped) unscoped.add(d.domain.name);
+    }
     const entities = new Map<string, Entity>();
-    for (const [domain, kind, name] of entityKeys) {
-      const e = await this.entity(domain, kind, name);
-      if (e) entities.set(e.entity.id, e.entity);
-    }
-    for (const e of (await this.entitiesById([...entityIds.values()])).values())
-      entities.set(e.entity.id, e.entity);
-    for (const name of subtree)
-      for (const e of await this.entitiesOf(name)) entities.set(e.entity.id, e.entity);
-    const domains = new Map(domainList.map((d) => [d.domain.id, d.domain]));
+    for (const e of [...atName.values(), ...ofIds.values(), ...whole]) entities.set(e.entity.id, e.entity);
     return {
       view: new MemoryDirectory([...domains.values()], [...entities.values()]),
       domains,
       entities,
+      unscoped,
     };
   }
+
+  /** Every cached entity of these domains: one round trip. */
+  private async entitiesOfAll(domains: string[]): Promise<CachedEntity[]> {
+    if (domains.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const d of domains) p.hvals(this.keys.entities(d));
+    return pipelined<string[]>(await p.exec())
+      .flat()
+      .map((raw) => JSON.parse(raw) as CachedEntity);
+  }
+}
+
+function metaOf(m: Record<string, string>): SiteMeta {
+  return {
+    epoch: m.epoch,
+    seq: Number(m.seq ?? 0),
+    cursor: m.cursor ?? '0',
+    loaded: m.loaded === '1',
+    gen: m.gen ?? '0',
+    scrub: m.scrub ?? '',
+  };
 }
 
 /** Each domain's distinct keys (ids, fields) among these references, for one HMGET per domain. */

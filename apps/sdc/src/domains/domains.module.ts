@@ -30,5 +30,6 @@ import { SdcDirectoryService } from './sdc-directory.service';
     },
     { provide: DIRECTORY_SERVICE, useClass: SdcDirectoryService },
   ],
+  exports: [DIRECTORY_SERVICE],
 })
 export class DomainsModule {}

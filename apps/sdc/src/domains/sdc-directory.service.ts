@@ -1,21 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Change, isValidDomainName } from '@dd/directory';
+import { Change, isDomainChange, isValidDomainName } from '@dd/directory';
 import {
+  AdminWrite,
   ApiError,
   Caller,
   ChangeDirectory,
   ClusterConfigService,
   DomainView,
   EntityView,
+  QueueFullError,
   RefusedError,
-  Written,
+  WriteOutcome,
 } from '@dd/admin-api';
-import { Rejection, SiteCacheStore } from '../cache/site-cache.store';
+import { SiteCacheStore } from '../cache/site-cache.store';
 import { SyncScheduler } from '../sync/sync.scheduler';
-import { LocalWrites } from './local-writes';
+import { LocalWriteResult, LocalWrites } from './local-writes';
 
 /** How long `X-Wait-For: mdc` waits for the MDC's verdict before answering 202 pending (SPEC §5). */
 const WAIT_FOR_MDC_MS = 5000;
+/** How far back `X-Wait-For: mdc` looks for its writes among the rejections (the log keeps its newest). */
+const REJECTIONS_READ = 1000;
 
 /**
  * SPEC §5 at a work site, for the domains it serves (the routing sends the rest away): reads from
@@ -52,41 +56,63 @@ export class SdcDirectoryService extends ChangeDirectory {
   }
 
   /**
-   * SPEC §6: apply locally and queue in one step, answer, and push right away. With
-   * `X-Wait-For: mdc`, run a cycle now and answer with the MDC's verdict (202 if it cannot be had).
+   * SPEC §6: apply locally and queue (in groups: one step for every write that arrived while the
+   * last one was in flight), answer, and push right away. With `X-Wait-For: mdc`, run a cycle now
+   * and answer with the MDC's verdict (202 if it cannot be had).
    */
-  protected async submit<T>(
-    caller: Caller,
-    change: Change,
-    ifMatch: string | undefined,
-    read: (() => Promise<T>) | undefined,
-  ): Promise<Written<T>> {
-    const { verdict, entry } = await this.writes.submit(change, caller.admin.name, ifMatch);
-    if (!verdict.ok) throw new RefusedError(verdict);
-    if (!entry) throw new Error('an accepted local write left no queue entry');
-    if (!caller.waitForMdc) {
-      this.scheduler.soon();
-      return { body: await read?.(), syncState: 'pending' };
+  protected async submit(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]> {
+    const results = await this.writes.submitAll(
+      writes.map(({ write, ifMatch }) => ({ write, ifMatch, actor: caller.admin.name })),
+    );
+    if (results.some((r) => r.entry)) {
+      if (caller.waitForMdc) return this.answerFromMdc(results);
+      this.scheduler.pushSoon();
     }
-    const decided = await this.waitForMdc(entry.seq, change.id);
-    if (decided === 'pending') return { body: await read?.(), syncState: 'pending', accepted: true };
-    if (decided !== 'applied') {
-      const { reason: code, message, winner } = decided;
-      throw new RefusedError({ code, message, winner });
-    }
-    return { body: await read?.(), syncState: 'synced' };
+    return results.map((r) => this.outcome(r, 'pending'));
   }
 
-  private async waitForMdc(seq: number, id: string): Promise<'applied' | 'pending' | Rejection> {
+  private outcome(r: LocalWriteResult, syncState: 'pending' | 'synced', accepted = false): WriteOutcome {
+    if (r.queueFull) return { ok: false, error: new QueueFullError(this.writes.queueCapacity()) };
+    if (!r.entry) return { ok: false, error: new RefusedError(r.verdict) };
+    // The body is the target as this write left it, pending until the MDC has it (SPEC §3).
+    const body = r.after && { ...r.after, pending: true };
+    return { ok: true, body, syncState, accepted };
+  }
+
+  /** SPEC §5 `X-Wait-For: mdc`: one cycle now, then each accepted write's verdict at the MDC. */
+  private async answerFromMdc(results: LocalWriteResult[]): Promise<WriteOutcome[]> {
+    let finished = false;
     try {
-      if (!(await this.scheduler.runNow(WAIT_FOR_MDC_MS)).finished) return 'pending';
+      finished = (await this.scheduler.runNow(WAIT_FOR_MDC_MS)).finished;
     } catch {
-      return 'pending';
+      finished = false;
     }
-    const queued = await this.store.queueHead(1);
-    if (queued.length > 0 && queued[0].seq <= seq) return 'pending';
-    const rejections = await this.store.rejections(100);
-    return rejections.find((r) => r.seq === seq && r.change.id === id) ?? 'applied';
+    const queued = finished ? await this.store.queueHead(1) : [];
+    const rejections = finished ? await this.store.rejections(REJECTIONS_READ) : [];
+    return Promise.all(
+      results.map(async (r) => {
+        if (!r.entry) return this.outcome(r, 'pending');
+        const { seq, change } = r.entry;
+        if (!finished || (queued.length > 0 && queued[0].seq <= seq)) return this.outcome(r, 'pending', true);
+        const refused = rejections.find((x) => x.seq === seq && x.change.id === change.id);
+        if (refused) {
+          const { reason: code, message, winner } = refused;
+          return { ok: false, error: new RefusedError({ code, message, winner }) };
+        }
+        // Applied at the MDC, and the cycle brought its state back: the body carries the MDC's version.
+        return {
+          ok: true,
+          body: await this.current(r.entry.change),
+          syncState: 'synced',
+        } satisfies WriteOutcome;
+      }),
+    );
+  }
+
+  /** A write's target as the cache holds it now (undefined once deleted). */
+  private async current(change: Change): Promise<DomainView | EntityView | undefined> {
+    if (isDomainChange(change)) return (await this.store.domainsById([change.id])).get(change.id)?.domain;
+    return (await this.store.entityById(change.domain, change.id))?.entity;
   }
 
   protected async domainOrThrow(name: string): Promise<DomainView> {

@@ -15,5 +15,6 @@ import { SiteRouter } from './site-router';
     { provide: HOP_NONCES, useExisting: RedisNonceStore },
     { provide: APP_INTERCEPTOR, useClass: RoutingInterceptor },
   ],
+  exports: [SITE_ROUTING],
 })
 export class ProxyModule {}

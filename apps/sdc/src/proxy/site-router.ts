@@ -39,7 +39,23 @@ export class SiteRouter implements SiteRouting {
     return this.forward(request, route);
   }
 
-  private async decide({ domain, method, route }: DomainRequest): Promise<Route> {
+  /**
+   * A `POST /batch` op (never forwarded) is answered here for a domain the config gives this site and
+   * that it either serves now or does not hold at all — an earlier op of the batch may create it (the
+   * rules refuse it if not). A domain it holds only as a tree entry (not served, or still loading) is not.
+   */
+  async servesHere({ domain, method }: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<boolean> {
+    const config = this.config.current;
+    const cached = await this.store.domain(domain);
+    if (domain === config.masterDomain) return method === 'GET' && cached?.scoped === true;
+    return siteServes(config, this.config.siteId, domain) && (cached === undefined || cached.scoped);
+  }
+
+  private async decide({
+    domain,
+    method,
+    route,
+  }: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<Route> {
     const config = this.config.current;
     const self = this.config.siteId;
     if (domain === config.masterDomain) {

@@ -118,6 +118,13 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
     expect(cycle.run).toHaveBeenCalledWith(expect.any(Function), 'root');
   });
 
+  it('runs a light cycle, always, for local writes waiting to be pushed', async () => {
+    await build({ cursor: 7 });
+    expect(await processor.process(job({ kind: 'push' }))).toMatchObject({ ok: true });
+    expect(events).toEqual(['try', 'cycle', 'release']);
+    expect(cycle.run).toHaveBeenCalledWith(expect.any(Function), 'root');
+  });
+
   it('does nothing for a change signal the site has already pulled through', async () => {
     await build({ cursor: 7 });
     expect(await processor.process(job({ kind: 'signal', version: '7' }))).toBeNull();
@@ -200,6 +207,13 @@ describe('triggers that share one pending cycle (SPEC §8)', () => {
   it('a full cycle covers a signal, whichever came first', () => {
     expect(coalesce({ kind: 'signal', version: '5' }, { kind: 'full' })).toEqual({ kind: 'full' });
     expect(coalesce({ kind: 'full' }, { kind: 'signal', version: '5' })).toEqual({ kind: 'full' });
+  });
+
+  it('a push covers a signal (it pulls too), and a full cycle covers a push', () => {
+    expect(coalesce({ kind: 'signal', version: '5' }, { kind: 'push' })).toEqual({ kind: 'push' });
+    expect(coalesce({ kind: 'push' }, { kind: 'signal', version: '5' })).toEqual({ kind: 'push' });
+    expect(coalesce({ kind: 'push' }, { kind: 'full' })).toEqual({ kind: 'full' });
+    expect(coalesce({ kind: 'full' }, { kind: 'push' })).toEqual({ kind: 'full' });
   });
 
   it('of two signals, the later one', () => {

@@ -42,7 +42,10 @@ export class SyncProcessor extends WorkerHost {
     const report = await this.underCycleLock(async () => {
       // Checked under the lock: the cycle that held it may have pulled this version already.
       if (signal && (await this.cycle.pulledThrough(signal.version))) return null;
-      return this.cycle.run(progress.set, signal ? 'root' : 'full');
+      return this.cycle.run(
+        progress.set,
+        job.data.kind === 'signal' || job.data.kind === 'push' ? 'root' : 'full',
+      );
     }).finally(progress.stop);
     if (!report) return null;
     this.metrics.recordCycle(report);

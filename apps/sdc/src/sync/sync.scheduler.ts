@@ -12,6 +12,11 @@ const SCHEDULER_ID = 'cycle';
 const JOB = { name: 'cycle', opts: { removeOnComplete: 100, removeOnFail: 100 } } as const;
 /** SPEC §8: a write is pushed within 100 ms; writes closer together than this share one cycle. */
 const SOON_MS = 20;
+/**
+ * A local write's push waits this long for more writes (SPEC §8: at most 100 ms). Short: the write
+ * path groups a burst already (SPEC §6), and while a cycle runs later writes wait for the next.
+ */
+export const PUSH_SOON_MS = 2;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
 /** SPEC §5: how long `POST /sync/run` waits for its cycle by default. */
@@ -25,17 +30,22 @@ const NOT_STARTED: CycleProgress = { phase: 'queued', pages: 0, objects: 0 };
 /**
  * What a cycle job asks for (its data): `signal` — the MDC's change signal reached `version`, so a
  * light cycle (push, pull, root digest) unless the site has pulled through it already; `full` — the
- * whole cycle with the scrub (periodic, on demand, a local write, a reconnect). The periodic job
- * carries no data and counts as full.
+ * whole cycle with the scrub (periodic, on demand, a reconnect); `push` — local writes wait: the
+ * light cycle, always run. The periodic job carries no data and counts as full.
  */
-export type CycleJob = { kind: 'full' } | { kind: 'signal'; version: string };
+export type CycleJob = { kind: 'full' } | { kind: 'push' } | { kind: 'signal'; version: string };
 
 const FULL: CycleJob = { kind: 'full' };
+const PUSH: CycleJob = { kind: 'push' };
 
-/** Two triggers that share one pending job: a full cycle covers a signal; of two signals, the later one. */
+/**
+ * Two triggers that share one pending job: a full cycle covers the others, a push covers a signal
+ * (it pulls too); of two signals, the later one.
+ */
 export function coalesce(pending: CycleJob | undefined, next: CycleJob): CycleJob {
   if (!pending) return next;
   if (pending.kind === 'full' || next.kind === 'full') return FULL;
+  if (pending.kind === 'push' || next.kind === 'push') return PUSH;
   return next;
 }
 
@@ -165,6 +175,15 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
    * MDC's change signal (already one event per applied batch). Triggers while one is pending coalesce.
    */
   soon(delayMs = SOON_MS, job: CycleJob = FULL): void {
+    this.soonAt(delayMs, job);
+  }
+
+  /** SPEC §6 step 3: local writes were queued; push them right away (debounced, a light cycle). */
+  pushSoon(): void {
+    this.soonAt(PUSH_SOON_MS, PUSH);
+  }
+
+  private soonAt(delayMs: number, job: CycleJob): void {
     if (this.stopped) return;
     this.soonJob = coalesce(this.soonJob, job);
     if (this.soonTimer) return;

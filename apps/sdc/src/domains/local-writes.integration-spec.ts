@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import type { Domain, Write } from '@dd/directory';
+import { QueueFullError } from '@dd/admin-api';
+import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
+import { hashHex } from '../cache/cache-plan';
+import { SiteCacheStore } from '../cache/site-cache.store';
+import { LocalWrites } from './local-writes';
+
+const T0 = '2026-01-01T00:00:00.000Z';
+
+function domain(name: string): Domain {
+  return { id: `d-${name}`, name, parent: null, settings: {}, version: '5', createdAt: T0, updatedAt: T0 };
+}
+
+function all(ws: Write[]) {
+  return ws.map((write) => ({ write, actor: 'ops' }));
+}
+
+function create(name: string, kind = 'user', dom = 'acme'): Write {
+  return { op: 'entity.create', id: randomUUID(), domain: dom, kind, name, attributes: {} };
+}
+
+/** SPEC §6 group commit at a site, on a real Redis: what arrives together is decided and committed together. */
+describe('LocalWrites: group commit (SPEC §6)', () => {
+  let db: TestRedisDb;
+  let redis: Redis;
+  let store: SiteCacheStore;
+  let capacity = 10_000;
+  let groups: number[];
+  let writes: LocalWrites;
+
+  beforeAll(async () => {
+    db = await createTestRedisDb('localwrites');
+    redis = new Redis(db.url);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await db.release();
+  });
+  beforeEach(async () => {
+    await redis.flushdb();
+    store = new SiteCacheStore(redis, 'site-a');
+    await store.ensureEpoch('epoch-1');
+    const plan = store.plan();
+    plan.putDomain({ domain: domain('acme'), scoped: true, h: hashHex(domain('acme')) });
+    plan.putDomain({ domain: domain('globex'), scoped: false, h: '' }); // a tree entry: not served here
+    expect(await store.commit(plan, false)).toBe('ok');
+    capacity = 10_000;
+    groups = [];
+    writes = new LocalWrites(
+      store,
+      'site-a',
+      () => 'master',
+      () => capacity,
+      (n) => groups.push(n),
+    );
+  });
+
+  it('commits writes that arrive together in one step, each with its own verdict and the next seqs', async () => {
+    const gen = (await store.meta()).gen;
+    const results = await writes.submitAll(all([create('a'), create('b'), create('a'), create('c')]));
+    expect(groups).toEqual([4]);
+    expect(results.map((r) => (r.verdict?.ok ? r.entry!.seq : r.verdict?.code))).toEqual([
+      1,
+      2,
+      'already_exists',
+      3,
+    ]);
+    expect(results[0].entry?.version).toBe('0+site-a.1');
+    expect(Number((await store.meta()).gen)).toBe(Number(gen) + 1); // one atomic step
+    expect((await store.queueAll()).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect((await store.meta()).seq).toBe(3);
+    expect((await store.entity('acme', 'user', 'b'))?.entity.version).toBe('0+site-a.2');
+  });
+
+  it('groups what arrives while a step is in flight into the next step', async () => {
+    const first = writes.submit(create('x0'), 'ops');
+    await new Promise((r) => setImmediate(r)); // x0's group is in flight
+    const later = Array.from({ length: 50 }, (_, i) => writes.submit(create(`x${i + 1}`), 'ops'));
+    await Promise.all([first, ...later]);
+    expect(groups).toEqual([1, 50]);
+    expect(await store.queueLength()).toBe(51);
+  });
+
+  it('takes what fits in the queue and refuses the rest of the group, which changes nothing', async () => {
+    capacity = 5;
+    await writes.submitAll(all([create('q0'), create('q1'), create('q2')]));
+    const results = await writes.submitAll(
+      all([
+        create('q3'),
+        { op: 'entity.update', domain: 'acme', kind: 'user', name: 'nope', patch: {} },
+        create('q4'),
+        create('q5'),
+        create('q6'),
+      ]),
+    );
+    expect(results.map((r) => (r.queueFull ? 'full' : r.verdict.ok ? r.entry!.seq : r.verdict.code))).toEqual(
+      [4, 'entity_not_found', 5, 'full', 'full'],
+    );
+    expect(await store.queueLength()).toBe(5);
+    expect(await store.entity('acme', 'user', 'q5')).toBeUndefined();
+    await expect(writes.submit(create('q7'), 'ops')).rejects.toBeInstanceOf(QueueFullError);
+  });
+
+  it('finds no domain it holds only as a tree entry (not served here, or loading)', async () => {
+    const [r] = await writes.submitAll(all([create('g', 'user', 'globex')]));
+    expect(r.verdict).toMatchObject({ ok: false, code: 'domain_not_found' });
+    expect(await store.queueLength()).toBe(0);
+  });
+
+  it('keeps seqs contiguous when two replicas write to one site at once', async () => {
+    const replica = new LocalWrites(
+      new SiteCacheStore(redis, 'site-a'),
+      'site-a',
+      () => 'master',
+      () => capacity,
+    );
+    const all = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? replica : writes).submit(create(`r${i % 50}`), 'ops')),
+    );
+    const accepted = all.filter((r) => r.verdict.ok);
+    expect(accepted).toHaveLength(50); // each name twice: one create wins
+    expect(all.filter((r) => !r.verdict.ok).map((r) => r.verdict.ok || r.verdict.code)).toEqual(
+      Array(50).fill('already_exists'),
+    );
+    expect(accepted.map((r) => r.entry!.seq).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    expect((await store.queueAll()).map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+});
