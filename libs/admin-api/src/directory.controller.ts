@@ -10,6 +10,7 @@ import {
   Post,
   Query,
   Res,
+  UseInterceptors,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -19,6 +20,7 @@ import { CreateDomainDto, CreateEntityDto, PatchDomainDto, PatchEntityDto } from
 import { HEADER } from './headers';
 import { decodeCursor, parseLimit } from './paging';
 import { ApiError } from './errors';
+import { RoutingInterceptor } from './routing';
 
 function conditional(ifMatch: string | undefined): Conditional {
   if (ifMatch === undefined) return {};
@@ -44,6 +46,7 @@ function recursiveFlag(raw: string | undefined): boolean {
  */
 @ApiTags('directory')
 @ApiBearerAuth()
+@UseInterceptors(RoutingInterceptor)
 @Controller('api/v1/domains')
 export class DirectoryController {
   constructor(@Inject(DIRECTORY_SERVICE) private readonly directory: DirectoryService) {}
