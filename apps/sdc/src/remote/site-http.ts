@@ -60,20 +60,21 @@ export class SiteHttp {
   ): Promise<SiteAnswer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const url = siteUrl(target.url, pathWithQuery);
+    // A timer of its own, cleared with the answer: `AbortSignal.timeout` costs each call ~60 µs.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      timeoutMs,
+    );
     try {
-      const res = await this.send(
-        target.id,
-        url,
-        method,
-        payload,
-        extraHeaders,
-        AbortSignal.timeout(timeoutMs),
-      );
+      const res = await this.send(target.id, url, method, payload, extraHeaders, deadline.signal);
       const text = await readText(res);
       const headers = toHeaders(res.headers);
       return { status: res.statusCode ?? 0, headers, body: parseBody(text, headers), text };
     } catch (err) {
       throw new SiteUnreachableError(url, err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
