@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { TestCluster } from '../test/harness/cluster';
 import { withDb } from '../test/harness/domaindb';
 import { AdminClient, Reply } from '../test/harness/http';
+import { bareReference, loadTest, LoadResult } from './http-load';
 import type { Row } from './report';
 import { median, ms, percentile, perSecond, timed } from './stats';
 
@@ -36,6 +37,11 @@ const POLL_MS = 5;
 const DRAIN_TARGET_PER_S = 1000;
 const DRAIN_GIVE_UP_MS = 60_000;
 const IN_FLIGHT = 16;
+
+/** Issue 15: a site's trivial GET within 2× of a bare NestJS + Fastify route; a proxy hop ≤ 1 ms. */
+const TRIVIAL_GET_SHARE_TARGET = 0.5;
+const PROXY_P50_TARGET_MS = 1;
+const LOAD_CONNECTIONS = 50;
 
 /** The cluster benchmarks: master (PostgreSQL) + site-a, site-b (Redis), each adding rows to the table. */
 export class ClusterScenarios {
@@ -278,8 +284,59 @@ export class ClusterScenarios {
     this.rows.push({
       metric: `proxy: GET ${MASTER_ONLY} at site-a vs at the MDC (p50 of ${calls} each)`,
       measured: `${ms(p)} vs ${ms(d)}: +${ms(p - d)}`,
+      target: `≤ +${ms(PROXY_P50_TARGET_MS)}`,
+      ok: p - d <= PROXY_P50_TARGET_MS,
+    });
+  }
+
+  /**
+   * 6. The request path's fixed cost (issue 15): `GET /health/live` at site-a and at the MDC against
+   * a bare NestJS + Fastify app's one GET route (bench/bare-app.mjs), LOAD_CONNECTIONS connections
+   * for `durationMs` each, interleaved twice and the better run of each kept (other load on the
+   * machine only ever lowers a figure); then an authenticated `GET /domains/acme` served at site-a.
+   * Each figure also shows the server's CPU time per request, which other load skews far less.
+   */
+  async requestPath(durationMs: number): Promise<void> {
+    const bare = await bareReference();
+    const pidOf = (site: string) => this.cluster.process(site).pid;
+    const live = (site: string) => `${this.cluster.url(site)}/health/live`;
+    const targets: Array<[string, string, number | undefined]> = [
+      ['bare', bare.url, bare.pid],
+      [A, live(A), pidOf(A)],
+      [MASTER, live(MASTER), pidOf(MASTER)],
+    ];
+    const best = new Map<string, LoadResult>();
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (const [name, url, serverPid] of targets) {
+          const result = await loadTest(url, { connections: LOAD_CONNECTIONS, durationMs, serverPid });
+          if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors under load`);
+          if (result.rps > (best.get(name)?.rps ?? 0)) best.set(name, result);
+        }
+      }
+    } finally {
+      await bare.stop();
+    }
+    const [ref, a, m] = ['bare', A, MASTER].map((name) => best.get(name)!);
+    const figure = (r: LoadResult) =>
+      `${perSecond(r.rps)}${r.cpuUsPerRequest === undefined ? '' : ` (${r.cpuUsPerRequest.toFixed(0)} µs CPU)`}`;
+    this.rows.push({
+      metric: `trivial GET /health/live, ${LOAD_CONNECTIONS} connections: site-a / MDC / bare NestJS+Fastify`,
+      measured: `${figure(a)} / ${figure(m)} / ${figure(ref)}`,
+      target: `≥ ${TRIVIAL_GET_SHARE_TARGET}× bare`,
+      ok: Math.min(a.rps, m.rps) >= TRIVIAL_GET_SHARE_TARGET * ref.rps,
+    });
+    const admin = await loadTest(`${this.cluster.url(A)}/api/v1/domains/${DOMAIN}`, {
+      connections: LOAD_CONNECTIONS,
+      durationMs,
+      headers: { authorization: `Bearer ${this.cluster.files.token}` },
+      serverPid: pidOf(A),
+    });
+    this.rows.push({
+      metric: `admin GET /domains/${DOMAIN} at site-a (served there), ${LOAD_CONNECTIONS} connections`,
+      measured: `${figure(admin)}, p50 ${ms(admin.p50)}, p99 ${ms(admin.p99)}${admin.errors ? `, ${admin.errors} errors` : ''}`,
       target: '—',
-      ok: null,
+      ok: admin.errors === 0 ? null : false,
     });
   }
 

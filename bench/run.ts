@@ -82,6 +82,7 @@ async function measureCluster(bench: ClusterScenarios, rows: Row[]): Promise<voi
       ['SDC concurrent', () => bench.localWriteThroughput(16, 5000)],
       ['queue drain', () => bench.queueDrain(5000)],
       ['proxy overhead', () => bench.proxyOverhead(200)],
+      ['request path', () => bench.requestPath(3000)],
     ],
     rows,
   );

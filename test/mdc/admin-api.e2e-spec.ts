@@ -855,6 +855,16 @@ describe('MDC admin API', () => {
       expect((await root('/health/ready')).status).toBe(200);
     });
 
+    it('names the master and the request id on /health and /metrics too', async () => {
+      for (const path of ['/health/live', '/health/ready', '/metrics']) {
+        const id = `req-${randomUUID()}`;
+        const res = await root(path, { 'x-request-id': id });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-served-by')).toBe('master');
+        expect(res.headers.get('x-request-id')).toBe(id);
+      }
+    });
+
     it('serves Prometheus text on /metrics, counting applied changes', async () => {
       await freshDomain();
       const res = await root('/metrics');

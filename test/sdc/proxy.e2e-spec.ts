@@ -218,6 +218,30 @@ describe('SDC proxy: a request for a domain the site does not serve', () => {
       expect(madeId).toBeTruthy();
       expect(await loggedAt('site-b', madeId!)).not.toEqual([]);
     });
+
+    it('logs one line per API request and none for /health, and names the site and the id on both', async () => {
+      const healthId = randomUUID();
+      const live = await fetch(`${cluster.url('site-a')}/health/live`, {
+        headers: { 'x-request-id': healthId },
+      });
+      expect(live.status).toBe(200);
+      expect(live.headers.get('x-served-by')).toBe('site-a');
+      expect(live.headers.get('x-request-id')).toBe(healthId);
+
+      const apiId = randomUUID();
+      const proxied = await at('site-a').get('/domains/globex', { 'x-request-id': apiId });
+      expect(proxied.headers.get('x-request-id')).toBe(apiId);
+      const lines = await loggedAt('site-a', apiId);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0])).toMatchObject({
+        msg: 'request completed',
+        method: 'GET',
+        url: '/api/v1/domains/globex',
+        statusCode: 200,
+      });
+      // logged in order: the API request's line is there, so the earlier /health one would be too
+      expect(cluster.process('site-a').log).not.toContain(healthId);
+    });
   });
 
   describe('the master domain at a work site', () => {

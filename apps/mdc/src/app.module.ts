@@ -7,6 +7,7 @@ import { dataSourceOptions } from './database/data-source';
 import { isPostgresFailure } from './database/store-failure';
 import { DirectoryModule } from './directory/directory.module';
 import { HealthController } from './ops/health.controller';
+import { SiteHopsModule } from './sync/site-hops.module';
 import { SyncModule } from './sync/sync.module';
 
 /** The master site: DomainDB, the admin API for every domain, and the site-facing sync endpoints. */
@@ -21,6 +22,7 @@ export class MdcModule {
         TypeOrmModule.forRoot(dataSourceOptions(env.databaseUrl)),
         TerminusModule,
         DirectoryModule,
+        SiteHopsModule,
         SyncModule,
         ClusterModule,
       ],

@@ -100,16 +100,18 @@ export async function createSiteApp(
   // SPEC §5: the counter `AdminRateLimitGuard` uses, per admin, after authentication — no route hook of its own.
   await app.register(fastifyRateLimit, { global: false });
   // SPEC §5: every response names the site that answered from its own data; a proxied answer keeps the peer's.
-  fastify.addHook('onSend', async (request, reply) => {
+  // Callback-style hooks, not async ones: an async hook costs every response a promise and a tick.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     if (!reply.hasHeader(HEADER.servedBy)) reply.header(HEADER.servedBy, env.siteId);
     reply.header(HEADER.requestId, String(request.id));
+    done(null, payload);
   });
   // SPEC §10: one structured line per request, under the request id that follows it across a proxy hop
   // (pino-http's middleware is never reached under NestJS 12's Fastify adapter, so log from Fastify).
   const requests = await app.resolve(PinoLogger);
   requests.setContext('HTTP');
-  fastify.addHook('onResponse', async (request, reply) => {
-    if (request.url.startsWith('/health')) return;
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (request.url.startsWith('/health')) return done();
     requests.info(
       {
         reqId: request.id,
@@ -121,6 +123,7 @@ export async function createSiteApp(
       },
       'request completed',
     );
+    done();
   });
   const document = SwaggerModule.createDocument(
     app,

@@ -10,6 +10,7 @@ import {
   Post,
   Query,
   Res,
+  UseInterceptors,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -18,6 +19,7 @@ import { Caller, Conditional, DIRECTORY_SERVICE, DirectoryService, Written } fro
 import { CreateDomainDto, CreateEntityDto, PatchDomainDto, PatchEntityDto } from './dto';
 import { HEADER } from './headers';
 import { decodeCursor, parseLimit } from './paging';
+import { RoutingInterceptor } from './routing';
 import { recursiveFlag } from './write-requests';
 
 function conditional(ifMatch: string | undefined): Conditional {
@@ -38,6 +40,7 @@ function answer<T>(reply: FastifyReply, written: Written<T>, created = false): T
  */
 @ApiTags('directory')
 @ApiBearerAuth()
+@UseInterceptors(RoutingInterceptor)
 @Controller('api/v1/domains')
 export class DirectoryController {
   constructor(@Inject(DIRECTORY_SERVICE) private readonly directory: DirectoryService) {}

@@ -52,6 +52,10 @@ type RoutedRequest = AdminRequest & { rawBody?: Buffer };
  * the caller's scope —
  * here, once, for every directory route — and then answered here or forwarded. A site thus never
  * forwards what it would refuse itself, and every refusal goes through the one exception filter.
+ *
+ * Bound to the API's controllers (`@UseInterceptors`), not to the app: an interceptor costs each
+ * request it wraps an rxjs pipeline, which `/health` and `/metrics` — no names, never proxied —
+ * do without (issue 15). Its app provides `SITE_ROUTING` and `HOP_NONCES` from a global module.
  */
 @Injectable()
 export class RoutingInterceptor implements NestInterceptor {

@@ -36,8 +36,9 @@ export class SiteRuntimeModule {
       module: SiteRuntimeModule,
       imports: [
         // The JSON logger only: one line per request is written from Fastify's own hook (bootstrap.ts),
-        // as nestjs-pino's pino-http middleware is never reached under NestJS 12's Fastify adapter.
-        LoggerModule.forRoot({ pinoHttp: { level: env.logLevel } }),
+        // as nestjs-pino's pino-http middleware is never reached under NestJS 12's Fastify adapter —
+        // so it is mounted on no route: mounted, it would still cost every request a middleware match.
+        LoggerModule.forRoot({ pinoHttp: { level: env.logLevel }, forRoutes: [] }),
       ],
       controllers: [MetricsController],
       providers: [

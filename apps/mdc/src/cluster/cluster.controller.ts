@@ -1,11 +1,19 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiError, assertInScope, Caller, CurrentCaller, parseLimit } from '@dd/admin-api';
+import {
+  ApiError,
+  assertInScope,
+  Caller,
+  CurrentCaller,
+  parseLimit,
+  RoutingInterceptor,
+} from '@dd/admin-api';
 import { ClusterStatusService } from './cluster-status.service';
 
 /** SPEC §5 operations views of the master site. */
 @ApiTags('cluster')
 @ApiBearerAuth()
+@UseInterceptors(RoutingInterceptor)
 @Controller('api/v1')
 export class ClusterController {
   constructor(private readonly status: ClusterStatusService) {}

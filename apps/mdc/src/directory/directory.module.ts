@@ -1,12 +1,5 @@
 import { Module } from '@nestjs/common';
-import {
-  ANSWER_HERE,
-  BatchController,
-  BatchService,
-  DIRECTORY_SERVICE,
-  DirectoryController,
-  SITE_ROUTING,
-} from '@dd/admin-api';
+import { BatchController, BatchService, DIRECTORY_SERVICE, DirectoryController } from '@dd/admin-api';
 import { MdcMetrics } from '../ops/mdc.metrics';
 import { ApplyChanges } from './apply-changes';
 import { DirectoryStore } from './directory.store';
@@ -21,10 +14,8 @@ import { MdcDirectoryService } from './mdc-directory.service';
     MdcMetrics,
     MasterDomainSeeder,
     { provide: DIRECTORY_SERVICE, useClass: MdcDirectoryService },
-    // SPEC §9: the MDC holds every domain and answers everything itself.
-    { provide: SITE_ROUTING, useValue: ANSWER_HERE },
     BatchService,
   ],
-  exports: [DirectoryStore, ApplyChanges, MdcMetrics, SITE_ROUTING],
+  exports: [DirectoryStore, ApplyChanges, MdcMetrics],
 })
 export class DirectoryModule {}

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ClusterConfigService, Public } from '@dd/admin-api';
+import { ClusterConfigService, Public, RoutingInterceptor } from '@dd/admin-api';
 import {
   parseManifestRequest,
   parsePullRequest,
@@ -24,6 +24,7 @@ const KEEPALIVE_MS = 15_000;
 @ApiExcludeController()
 @Public()
 @UseGuards(SiteCallGuard)
+@UseInterceptors(RoutingInterceptor)
 @Controller()
 export class SiteSyncController {
   constructor(

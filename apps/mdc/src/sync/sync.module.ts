@@ -1,9 +1,6 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { HOP_NONCES, RoutingInterceptor } from '@dd/admin-api';
 import { DirectoryModule } from '../directory/directory.module';
 import { ChangeSignalService } from './change-signal.service';
-import { PgNonceStore } from './pg-nonce.store';
 import { PushLedgerStore } from './push-ledger.store';
 import { PushScope } from './push-scope';
 import { PushService } from './push.service';
@@ -20,10 +17,6 @@ import { ZoneHistoryStore } from './zone-history.store';
   controllers: [SiteSyncController],
   providers: [
     ChangeSignalService,
-    PgNonceStore,
-    // SPEC §9: the MDC verifies proxied hops and checks scope like any site (its routing: DirectoryModule).
-    { provide: HOP_NONCES, useExisting: PgNonceStore },
-    { provide: APP_INTERCEPTOR, useClass: RoutingInterceptor },
     PushLedgerStore,
     PushScope,
     PushService,

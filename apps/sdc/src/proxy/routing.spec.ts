@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import {
@@ -7,7 +6,6 @@ import {
   DirectoryController,
   DirectoryService,
   HOP_NONCES,
-  RoutingInterceptor,
   SITE_ROUTING,
   SiteRuntimeModule,
   SitesUnreachableError,
@@ -81,7 +79,6 @@ describe('routing at a work site (SPEC §9)', () => {
         { provide: ProxyForwarder, useValue: forwarder },
         { provide: SITE_ROUTING, useExisting: SiteRouter },
         { provide: HOP_NONCES, useValue: new MemoryNonceStore() },
-        { provide: APP_INTERCEPTOR, useClass: RoutingInterceptor },
         { provide: DIRECTORY_SERVICE, useValue: directory },
       ],
       controllers: [DirectoryController],

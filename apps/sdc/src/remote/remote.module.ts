@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, OnApplicationShutdown } from '@nestjs/common';
 import { ClusterConfigService, EnvError, SITE_ENV, SiteEnv } from '@dd/admin-api';
 import { masterSite } from '@dd/cluster-config';
 import { loadPrivateKey } from '@dd/site-auth';
@@ -32,4 +32,10 @@ import { SiteHttp } from './site-http';
   ],
   exports: [SiteHttp, MdcClient, ProxyForwarder],
 })
-export class RemoteModule {}
+export class RemoteModule implements OnApplicationShutdown {
+  constructor(private readonly http: SiteHttp) {}
+
+  onApplicationShutdown(): void {
+    this.http.close();
+  }
+}

@@ -18,7 +18,10 @@ describe('SiteHttp (SPEC §9: signed site-to-site calls)', () => {
     sendJson(res, 200, { echo: call.raw });
   });
   beforeAll(() => far.listen());
-  afterAll(() => far.close());
+  afterAll(async () => {
+    http.close();
+    await far.close();
+  });
 
   it('signs a POST over the exact JSON bytes it sends', async () => {
     const body = { epoch: 'e-1', changes: [{ seq: 1, name: 'Jörg' }] };
@@ -82,6 +85,13 @@ describe('SiteHttp (SPEC §9: signed site-to-site calls)', () => {
     expect(error).toBeInstanceOf(SiteUnreachableError);
     expect(error).toMatchObject({ url: `${url}/x`, cause: { code: 'ECONNREFUSED' } });
     expect((error as Error).message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('sends consecutive calls to a site over one kept-alive connection', async () => {
+    const connections = far.connectionCount;
+    for (let i = 0; i < 3; i++) await http.request(far.target, 'GET', '/x');
+    await http.request(far.target, 'POST', '/sync/v1/push', { changes: [] });
+    expect(far.connectionCount - connections).toBeLessThanOrEqual(1);
   });
 
   it('throws SiteUnreachableError when the site does not answer in time', async () => {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { IncomingHttpHeaders, IncomingMessage, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { signRequest } from '@dd/site-auth';
 import { SiteUnreachableError } from './errors';
 
@@ -32,9 +32,22 @@ const DEFAULT_TIMEOUT_MS = 5000;
  */
 export class SiteHttp {
   private readonly timeoutMs: number;
+  // Keep-alive pools of this site's own (issue 15): a proxied request or a push reuses a warm
+  // connection to the site rather than paying a TCP handshake, and no other client's settings
+  // (the process-wide global agent) decide that.
+  private readonly agents = {
+    'http:': new HttpAgent({ keepAlive: true }),
+    'https:': new HttpsAgent({ keepAlive: true }),
+  };
 
   constructor(private readonly opts: { siteId: string; privateKey: KeyObject; timeoutMs?: number }) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Closes the pooled connections (at shutdown). */
+  close(): void {
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
   }
 
   async request(
@@ -47,20 +60,21 @@ export class SiteHttp {
   ): Promise<SiteAnswer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const url = siteUrl(target.url, pathWithQuery);
+    // A timer of its own, cleared with the answer: `AbortSignal.timeout` costs each call ~60 µs.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      timeoutMs,
+    );
     try {
-      const res = await this.send(
-        target.id,
-        url,
-        method,
-        payload,
-        extraHeaders,
-        AbortSignal.timeout(timeoutMs),
-      );
+      const res = await this.send(target.id, url, method, payload, extraHeaders, deadline.signal);
       const text = await readText(res);
       const headers = toHeaders(res.headers);
       return { status: res.statusCode ?? 0, headers, body: parseBody(text, headers), text };
     } catch (err) {
       throw new SiteUnreachableError(url, err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -127,9 +141,11 @@ export class SiteHttp {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const https = target.protocol === 'https:';
+    const send = https ? httpsRequest : httpRequest;
+    const agent = this.agents[https ? 'https:' : 'http:'];
     return new Promise((resolve, reject) => {
-      const req = send(target, { method: upperMethod, path, headers, signal }, resolve);
+      const req = send(target, { method: upperMethod, path, headers, signal, agent }, resolve);
       req.on('error', reject);
       req.end(payload);
     });

@@ -27,6 +27,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /** A node:http server that verifies every call's site signature as site `id`, then hands it to `respond`. */
 export class FarSite {
   readonly calls: ReceivedCall[] = [];
+  /** TCP connections accepted so far (a keep-alive client opens one for many calls) */
+  connectionCount = 0;
   port = 0;
   private server?: Server;
   private readonly nonces = new MemoryNonceStore();
@@ -74,6 +76,7 @@ export class FarSite {
         });
       });
     });
+    server.on('connection', () => this.connectionCount++);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     this.server = server;
     this.port = (server.address() as AddressInfo).port;

@@ -1,12 +1,13 @@
-import { Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Caller, CurrentCaller, parseLimit } from '@dd/admin-api';
+import { Caller, CurrentCaller, parseLimit, RoutingInterceptor } from '@dd/admin-api';
 import { parseRunTimeout, SyncStatusService } from './sync-status.service';
 
 /** SPEC §5 sync routes of a work site. */
 @ApiTags('sync')
 @ApiBearerAuth()
+@UseInterceptors(RoutingInterceptor)
 @Controller('api/v1/sync')
 export class SyncController {
   constructor(private readonly status: SyncStatusService) {}
