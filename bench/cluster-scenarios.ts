@@ -28,13 +28,11 @@ const VISIBLE_GIVE_UP_MS = 3000;
 const POLL_MS = 5;
 
 /**
- * Queue drain. SPEC §4: a site queues up to `submitQueueCapacity` (10000) changes and the cycle runs
- * every `syncIntervalMs` (20 s). A site back from an outage with a full queue should be drained well
- * before the next periodic cycle: at ≥ 1000 changes/s a full queue of 10000 drains in ≤ 10 s, half
- * the cycle. (The MDC's own apply is held to ≥ 10000 changes/s in the MDC rows, so this leaves the
- * SDC side — reading the queue from Redis in 500-change batches, signing, HTTP, dequeuing — 10× room.)
+ * Queue drain. SPEC §6: "a 10000-change queue drained in ≤ 1 s" (10000 is `submitQueueCapacity`, a
+ * full queue). Timed from the link's return, so it includes the signal stream's reconnect that
+ * starts the cycle.
  */
-const DRAIN_TARGET_PER_S = 1000;
+const DRAIN_TARGET_MS = 1000;
 const DRAIN_GIVE_UP_MS = 60_000;
 const IN_FLIGHT = 16;
 
@@ -252,8 +250,8 @@ export class ClusterScenarios {
         `${ms(drained)} = ${perSecond(rate)} (first batch after ${ms((firstBatchAt ?? restored) - restored)}, ` +
         `then ${perSecond((queued / pushing) * 1000)}; queued at ${perSecond((queued / queuing) * 1000)}` +
         `${atMdc === queued ? '' : `; ${atMdc} at the MDC`})`,
-      target: `≥ ${perSecond(DRAIN_TARGET_PER_S)}`,
-      ok: rate >= DRAIN_TARGET_PER_S && atMdc === queued,
+      target: `≤ ${ms(DRAIN_TARGET_MS)}`,
+      ok: drained <= DRAIN_TARGET_MS && atMdc === queued,
     });
   }
 

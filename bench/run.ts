@@ -80,7 +80,7 @@ async function measureCluster(bench: ClusterScenarios, rows: Row[]): Promise<voi
       ['cross-site visibility', () => bench.crossSiteVisibility(100)],
       ['SDC sequential', () => bench.localWriteLatency(500)],
       ['SDC concurrent', () => bench.localWriteThroughput(16, 5000)],
-      ['queue drain', () => bench.queueDrain(5000)],
+      ['queue drain', () => bench.queueDrain(10_000)],
       ['proxy overhead', () => bench.proxyOverhead(200)],
       ['request path', () => bench.requestPath(3000)],
     ],

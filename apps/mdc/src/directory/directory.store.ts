@@ -214,13 +214,25 @@ export class DirectoryStore {
     );
   }
 
+  /**
+   * A batch's rows share their site, epoch and time: those go once as parameters and each row sends
+   * only what is its own, as a positional array (a third less work for PostgreSQL than whole records).
+   */
   async appendAudit(tx: EntityManager, rows: AuditEntry[]): Promise<void> {
-    if (rows.length === 0) return;
-    await tx.query(
-      `INSERT INTO audit_log (version, site, epoch, seq, actor, op, domain, change, at)
-       SELECT version, site, epoch, seq, actor, op, domain, change, at FROM jsonb_populate_recordset(NULL::audit_log, $1::jsonb)`,
-      [JSON.stringify(rows)],
-    );
+    for (const run of runsOf(rows, (r) => `${r.site}\0${r.epoch ?? ''}\0${r.at}`)) {
+      const { site, epoch, at } = run[0];
+      await tx.query(
+        `INSERT INTO audit_log (version, site, epoch, seq, actor, op, domain, change, at)
+         SELECT (r->>0)::bigint, $2::text, $3::text, (r->>1)::bigint, r->>2, r->>3, r->>4, r->5, $4::timestamptz
+           FROM jsonb_array_elements($1::jsonb) AS r`,
+        [
+          JSON.stringify(run.map((r) => [r.version, r.seq, r.actor, r.op, r.domain, r.change])),
+          site,
+          epoch,
+          at,
+        ],
+      );
+    }
   }
 
   /** The newest applied changes first, of one domain or of all. */
@@ -368,4 +380,17 @@ function likeEscape(text: string): string {
 
 function tombstonesFirst<T extends { deleted_at: string | null }>(rows: T[]): T[][] {
   return [rows.filter((r) => r.deleted_at !== null), rows.filter((r) => r.deleted_at === null)];
+}
+
+/** Consecutive rows with the same key, in order (so the log keeps the order it was given). */
+function runsOf<T>(rows: T[], key: (row: T) => string): T[][] {
+  const runs: T[][] = [];
+  let last: string | undefined;
+  for (const row of rows) {
+    const k = key(row);
+    if (runs.length === 0 || k !== last) runs.push([]);
+    runs[runs.length - 1].push(row);
+    last = k;
+  }
+  return runs;
 }

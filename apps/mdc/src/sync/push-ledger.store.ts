@@ -52,40 +52,30 @@ export class PushLedgerStore {
     return new Map(rows.map((r) => [Number(r.seq), r.verdict]));
   }
 
-  /** Records the verdicts and the new high-water mark in the transaction that applied the changes. */
+  /**
+   * Records the verdicts, the new high-water mark and what the site reported (`queueLength`, for
+   * /cluster/status) in the transaction that applied the changes: one statement, one commit.
+   */
   async record(
     tx: EntityManager,
     site: string,
     epoch: string,
     verdicts: PushVerdict[],
     lastSeq: number,
-  ): Promise<void> {
-    const at = new Date().toISOString();
-    if (verdicts.length > 0) {
-      await tx.query(
-        `INSERT INTO push_verdicts (site, epoch, seq, verdict, at)
-         SELECT $1, $2, (v->>'seq')::bigint, v, $3 FROM jsonb_array_elements($4::jsonb) AS v`,
-        [site, epoch, at, JSON.stringify(verdicts)],
-      );
-    }
-    await tx.query(
-      `INSERT INTO site_epochs (site, epoch, last_seq, updated_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (site, epoch) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at`,
-      [site, epoch, lastSeq, at],
-    );
-  }
-
-  async notePush(
-    site: string,
-    epoch: string,
-    lastSeq: number,
     queueLength: number | undefined,
   ): Promise<void> {
-    await this.db.query(
-      `INSERT INTO site_status (site, last_push_at, epoch, last_seq, queue_length) VALUES ($1, now(), $2, $3, $4)
+    await tx.query(
+      `WITH verdicts AS (
+         INSERT INTO push_verdicts (site, epoch, seq, verdict, at)
+         SELECT $1, $2, (v->>'seq')::bigint, v, now() FROM jsonb_array_elements($4::jsonb) AS v
+       ), epochs AS (
+         INSERT INTO site_epochs (site, epoch, last_seq, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (site, epoch) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at
+       )
+       INSERT INTO site_status (site, last_push_at, epoch, last_seq, queue_length) VALUES ($1, now(), $2, $3, $5)
        ON CONFLICT (site) DO UPDATE SET last_push_at = now(), epoch = $2, last_seq = $3,
-         queue_length = COALESCE($4, site_status.queue_length)`,
-      [site, epoch, lastSeq, queueLength ?? null],
+         queue_length = COALESCE($5, site_status.queue_length)`,
+      [site, epoch, lastSeq, JSON.stringify(verdicts), queueLength ?? null],
     );
   }
 

@@ -90,7 +90,6 @@ describe('PushService (SPEC §7: exactly once)', () => {
       firstVerdicts: async (_tx, _site, _epoch, seqs) =>
         new Map(recorded.filter((v) => seqs.includes(v.seq)).map((v) => [v.seq, v])),
       record: async () => undefined,
-      notePush: async () => undefined,
     });
     applied = [];
     applier = strictFake<ApplyChanges>('ApplyChanges', { applyLocked: decideAll });
@@ -177,7 +176,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
       { seq: 1, status: 'applied', version: '17', replayed: true },
       { seq: 2, status: 'applied', version: '18', replayed: true },
     ]);
-    expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [], 2);
+    expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [], 2, 7);
   });
 
   it('answers a re-sent change whose verdict the retention purged as applied long ago, never applying it again', async () => {
@@ -210,7 +209,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
     });
   });
 
-  it('records the new verdicts and the new high-water mark in the transaction that applied them', async () => {
+  it('records the new verdicts, the new high-water mark and the reported queue length in the transaction that applied them', async () => {
     await given(4, [{ seq: 4, status: 'applied', version: '17', replayed: false }]);
     const response = await service.push(SITE, push(queued(4), queued(5), queued(6), queued(8)));
     expect(ledger.record).toHaveBeenCalledTimes(1);
@@ -223,9 +222,9 @@ describe('PushService (SPEC §7: exactly once)', () => {
         { seq: 6, status: 'applied', version: '42', replayed: false },
       ],
       6,
+      7,
     );
     expect(response.lastSeq).toBe(6);
-    expect(ledger.notePush).toHaveBeenCalledWith(SITE, EPOCH, 6, 7);
   });
 
   describe('SPEC §9: a site can change only what it serves', () => {
@@ -250,7 +249,7 @@ describe('PushService (SPEC §7: exactly once)', () => {
     it('records the forbidden verdict in the ledger, so a re-sent change gets it again and the queue moves on', async () => {
       await given(0);
       await service.push(SITE, push(queued(1, 'elsewhere')));
-      expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [rejected(1, FORBIDDEN)], 1);
+      expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [rejected(1, FORBIDDEN)], 1, 7);
     });
   });
 });
@@ -307,7 +306,6 @@ class FakeDomainDb {
       staged.verdicts.push(...verdicts);
       staged.lastSeq = lastSeq;
     },
-    notePush: async () => undefined,
   });
 }
 

@@ -14,6 +14,8 @@ interface Batch {
   epoch: string;
   changes: QueuedChange[];
   inScope: Screen;
+  /** what the site reported of its queue (SPEC §5 /cluster/status) */
+  queueLength: number | undefined;
 }
 
 /** Thrown to roll back a probe's transaction once it has run. */
@@ -42,6 +44,7 @@ export class PushService {
       epoch: request.epoch,
       changes: [...request.changes].sort((a, b) => a.seq - b.seq),
       inScope: await this.scope.screenFor(site, Date.now()),
+      queueLength: request.queueLength,
     };
     /** seq → what PostgreSQL refused in that change */
     const poisoned = new Map<number, string>();
@@ -63,7 +66,6 @@ export class PushService {
       const label = v.status === 'gap' ? 'gap' : v.replayed ? 'replayed' : v.status;
       this.metrics.pushedChanges.inc({ site, verdict: label });
     }
-    await this.ledger.notePush(site, request.epoch, response.lastSeq, request.queueLength);
     return response;
   }
 
@@ -119,7 +121,7 @@ export class PushService {
             replayed: false,
           };
     });
-    await this.ledger.record(tx, site, epoch, decided, lastSeq + fresh.length);
+    await this.ledger.record(tx, site, epoch, decided, lastSeq + fresh.length, batch.queueLength);
     const replayed: PushVerdict[] = replays.map((c) => {
       const v = first.get(c.seq);
       // A verdict older than the ledger's retention: the change was decided long ago; never apply it again.

@@ -143,8 +143,22 @@ export class CachePlan {
     return this.op('rpush', this.k.queue, entry);
   }
 
-  dequeueHead(): this {
-    return this.op('lpop', this.k.queue);
+  /**
+   * Takes these entries, the queue's head as decided by the MDC, off it and uncounts what they
+   * touched: one LTRIM and one counter step per object and domain, whatever the batch's size.
+   */
+  dequeueDecided(entries: Array<{ ids: string[]; domains: string[] }>): this {
+    if (entries.length === 0) return this;
+    const objects = new Map<string, number>();
+    const domains = new Map<string, number>();
+    for (const e of entries) {
+      for (const id of e.ids) objects.set(id, (objects.get(id) ?? 0) + 1);
+      for (const d of e.domains) domains.set(d, (domains.get(d) ?? 0) + 1);
+    }
+    this.op('ltrim', this.k.queue, entries.length);
+    for (const [id, n] of objects) this.op('hincr', this.k.pendingObjects, id, -n);
+    for (const [d, n] of domains) this.op('hincr', this.k.pendingDomains, d, -n);
+    return this;
   }
 
   recordRejection(entry: string, keep: number): this {

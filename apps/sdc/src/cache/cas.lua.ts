@@ -28,7 +28,7 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'srem' then redis.call('SREM', key, op[3])
   elseif name == 'rpush' then redis.call('RPUSH', key, op[3])
   elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
-  elseif name == 'lpop' then redis.call('LPOP', key)
+  elseif name == 'ltrim' then redis.call('LTRIM', key, op[3], -1)
   elseif name == 'hincr' then
     if redis.call('HINCRBY', key, op[3], op[4]) <= 0 then redis.call('HDEL', key, op[3]) end
   else return redis.error_reply('unknown op ' .. tostring(name)) end

@@ -508,6 +508,24 @@ export class SiteCacheStore {
     return raws.map((raw) => JSON.parse(raw) as QueueEntry);
   }
 
+  /**
+   * `count` entries from the `start`-th on, and how many are queued from there to the tail: one
+   * round trip (the push reads the next batch while the last one's dequeue is still to commit).
+   */
+  async queueWindow(start: number, count: number): Promise<{ entries: QueueEntry[]; remaining: number }> {
+    const [raws, length] = pipelined<unknown>(
+      await this.redis
+        .multi()
+        .lrange(this.keys.queue, start, start + count - 1)
+        .llen(this.keys.queue)
+        .exec(),
+    ) as [string[], number];
+    return {
+      entries: raws.map((raw) => JSON.parse(raw) as QueueEntry),
+      remaining: Math.max(0, length - start),
+    };
+  }
+
   async queueAll(): Promise<QueueEntry[]> {
     return this.queueHead(0);
   }

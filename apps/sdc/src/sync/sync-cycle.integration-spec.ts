@@ -2,15 +2,16 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import type { JsonObject } from '@dd/directory';
 import { ClusterFiles, freePort } from '../../../../test/harness/cluster-files';
+import { withDb } from '../../../../test/harness/domaindb';
 import { TestMdc } from '../../../../test/harness/mdc';
 import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { LocalWrites } from '../domains/local-writes';
-import { MdcClient, SiteHttp } from '../remote';
+import { MdcClient, MdcUnreachableError, SiteHttp } from '../remote';
 import { FarSite, sendJson } from '../remote/testing';
 import { Resync } from './resync';
 import { SnapshotLoad } from './snapshot-load';
-import { CycleProgress, SyncCycle } from './sync-cycle';
+import { CycleProgress, MdcPort, PUSH_BATCH, SyncCycle } from './sync-cycle';
 
 /** The SDC's core without NestJS: cache + write path + cycle, against a real MDC and a real Redis. */
 describe('SDC core against a real MDC and Redis', () => {
@@ -255,6 +256,68 @@ describe('SDC core against a real MDC and Redis', () => {
     expect((await mdc.admin().get('/domains/acme/entities/user/alice')).body.attributes).toMatchObject({
       failed: true,
     });
+  });
+
+  it('drains a queue longer than a batch in seq order, each batch off the queue in one step, exactly once across a crash after the MDC applied', async () => {
+    const roomy = new LocalWrites(
+      store,
+      'site-a',
+      () => 'master',
+      () => 5000,
+    );
+    const names = Array.from({ length: PUSH_BATCH + 200 }, (_, i) => `q${i}`);
+    const ids: string[] = [];
+    for (let i = 0; i < names.length; i += 100) {
+      const group = await Promise.all(
+        names
+          .slice(i, i + 100)
+          .map((name) =>
+            roomy.submit(
+              { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'drain', name, attributes: {} },
+              'ops',
+            ),
+          ),
+      );
+      for (const { entry } of group) ids.push(...entry!.ids);
+    }
+    expect(await store.queueLength()).toBe(names.length);
+    // The MDC applies the second batch, and its answer is lost (the site dies, the link drops).
+    let pushes = 0;
+    const lossy: MdcPort = {
+      push: async (req) => {
+        const answer = await client.push(req);
+        if (++pushes === 2) throw new MdcUnreachableError('the answer was lost');
+        return answer;
+      },
+      pull: (req) => client.pull(req),
+      manifest: (detail, buckets) => client.manifest(detail, buckets),
+      snapshot: (req) => client.snapshot(req),
+    };
+    const commits = jest.spyOn(store, 'commit');
+    try {
+      expect(await new SyncCycle(store, lossy, new Resync(store)).run()).toMatchObject({
+        ok: false,
+        error: 'mdc_unreachable',
+        pushed: PUSH_BATCH,
+      });
+      const trims = commits.mock.calls.flatMap(([plan]) => plan.ops.filter((op) => op[0] === 'ltrim'));
+      expect(trims).toEqual([['ltrim', expect.any(Number), PUSH_BATCH]]);
+    } finally {
+      commits.mockRestore();
+    }
+    expect(await store.queueLength()).toBe(200);
+    // Sent again: answered with the first verdicts, applied once, and off the queue.
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 200, rejected: 0 });
+    expect(await store.queueLength()).toBe(0);
+    expect((await store.pendingIds(ids)).size).toBe(0);
+    const applied = await withDb(mdc.db.url, async (pg) => {
+      const { rows } = await pg.query(
+        `SELECT change->>'name' AS name, seq FROM audit_log WHERE change->>'kind' = 'drain' ORDER BY version`,
+      );
+      return rows as Array<{ name: string; seq: string }>;
+    });
+    expect(applied.map((a) => a.name)).toEqual(names);
+    expect(new Set(applied.map((a) => a.seq)).size).toBe(names.length);
   });
 
   it('reports store_unavailable, without throwing, when its own Redis cannot be reached', async () => {

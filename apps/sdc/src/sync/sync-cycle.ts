@@ -4,6 +4,7 @@ import { targetPath } from '@dd/directory';
 import {
   DEFAULT_SNAPSHOT_PAGE,
   MAX_MANIFEST_BUCKET_DOMAINS,
+  MAX_PUSH_BATCH,
   type ManifestResponse,
   type PulledChange,
   type PushVerdict,
@@ -58,7 +59,8 @@ export interface MdcPort {
   snapshot(req: SnapshotRequest): Promise<SnapshotResponse>;
 }
 
-export const PUSH_BATCH = 500;
+/** SPEC §7: as many changes per push as the MDC takes in one batch */
+export const PUSH_BATCH = MAX_PUSH_BATCH;
 export const REJECTIONS_KEPT = 1000;
 /** objects the rolling scrub re-hashes per full cycle (SPEC §8: the budget counts objects) */
 export const SCRUB_BUDGET = 250;
@@ -123,35 +125,50 @@ export class SyncCycle {
     return report;
   }
 
-  /** Step 1: the queued changes in order, in batches, until the queue is empty. */
+  /**
+   * Step 1: the queued changes in order, in batches, until the queue is empty. A batch's dequeue
+   * commits while the next batch is at the MDC: a crash between the two re-sends what was not
+   * dequeued, and the MDC answers it with its first verdict (SPEC §7 exactly once).
+   */
   private async push(report: CycleReport, tick: Tick): Promise<void> {
     tick('push');
-    for (;;) {
-      const head = await this.store.queueHead(PUSH_BATCH);
-      if (head.length === 0) return;
-      const { epoch } = await this.store.meta();
-      const queueLength = await this.store.queueLength();
-      const changes = head.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
-      const { verdicts } = await this.mdc.push({ epoch: epoch!, changes, queueLength });
-      const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
-      const plan = this.store.plan();
-      let decided = 0;
-      for (const entry of head) {
-        const verdict = bySeq.get(entry.seq);
-        if (!verdict || verdict.status === 'gap') break;
-        decided += 1;
-        plan.dequeueHead();
-        plan.markPending(entry.ids, entry.domains, -1);
-        if (verdict.status === 'rejected') {
-          report.rejected += 1;
-          plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
-        } else report.pushed += 1;
+    const { epoch } = await this.store.meta();
+    let window = await this.store.queueWindow(0, PUSH_BATCH);
+    let dequeued: Promise<unknown> = Promise.resolve();
+    try {
+      while (window.entries.length > 0) {
+        const head = window.entries;
+        const changes = head.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
+        const { verdicts } = await this.mdc.push({ epoch: epoch!, changes, queueLength: window.remaining });
+        // The batch before is off the queue now, so this one is its head.
+        await dequeued;
+        const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
+        const plan = this.store.plan();
+        const decided: QueueEntry[] = [];
+        for (const entry of head) {
+          const verdict = bySeq.get(entry.seq);
+          if (!verdict || verdict.status === 'gap') break;
+          decided.push(entry);
+          if (verdict.status === 'rejected') {
+            report.rejected += 1;
+            plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
+          } else report.pushed += 1;
+        }
+        plan.dequeueDecided(decided).setStatus('lastPushAt', new Date().toISOString());
+        // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
+        // and one runs at a time: no generation check needed.
+        window =
+          decided.length === head.length
+            ? await this.store.queueWindow(head.length, PUSH_BATCH)
+            : { entries: [], remaining: 0 };
+        dequeued = this.store.commit(plan, false);
+        dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
+        tick('push', true);
+        if (decided.length < head.length)
+          throw new Error(`the MDC refused seq ${head[decided.length].seq} as a gap`);
       }
-      plan.setStatus('lastPushAt', new Date().toISOString());
-      // Only a cycle takes from the queue's head, and one runs at a time: no generation check needed.
-      await this.store.commit(plan, false);
-      tick('push', true);
-      if (decided < head.length) throw new Error(`the MDC refused seq ${head[decided].seq} as a gap`);
+    } finally {
+      await dequeued;
     }
   }
 
