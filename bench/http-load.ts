@@ -17,8 +17,8 @@ export interface LoadOptions {
   warmupMs?: number;
   method?: string;
   headers?: Record<string, string>;
-  /** sent as is, with its content-length */
-  body?: string;
+  /** sent as is, with its content-length; a function makes each request's own (e.g. unique names) */
+  body?: string | ((n: number) => string);
   /**
    * The server's process id: the result then says how much CPU it spent per answer (Linux, from
    * /proc) — a figure other load on the machine changes far less than req/s.
@@ -51,7 +51,10 @@ export async function loadTest(url: string, opts: LoadOptions = {}): Promise<Loa
   const connections = opts.connections ?? 50;
   const durationMs = opts.durationMs ?? 5000;
   const warmupMs = opts.warmupMs ?? 500;
-  const request = requestBytes(target, opts);
+  const { body } = opts;
+  const fixed = typeof body === 'function' ? undefined : requestBytes(target, opts, body);
+  let sent = 0;
+  const request = () => fixed ?? requestBytes(target, opts, (body as (n: number) => string)(sent++));
   const samples: number[] = [];
   let errors = 0;
   let counting = false;
@@ -66,7 +69,7 @@ export async function loadTest(url: string, opts: LoadOptions = {}): Promise<Loa
         const socket = connect(Number(target.port || 80), target.hostname);
         const send = () => {
           sentAt = performance.now();
-          socket.write(request);
+          socket.write(request());
         };
         socket.setNoDelay(true);
         socket.on('connect', send);
@@ -141,16 +144,16 @@ export function latencyOf(url: string, opts: Omit<LoadOptions, 'connections'> = 
   return loadTest(url, { ...opts, connections: 1 });
 }
 
-function requestBytes(target: URL, opts: LoadOptions): Buffer {
+function requestBytes(target: URL, opts: LoadOptions, body: string | undefined): Buffer {
   const headers: Record<string, string> = { host: target.host, ...opts.headers };
-  if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   const head =
     `${opts.method ?? 'GET'} ${target.pathname}${target.search} HTTP/1.1\r\n` +
     Object.entries(headers)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('') +
     '\r\n';
-  return Buffer.from(head + (opts.body ?? ''));
+  return Buffer.from(head + (body ?? ''));
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');

@@ -5,6 +5,7 @@ import { MAX_PUSH_BATCH } from '../libs/sync-protocol/src/validate';
 import { AdminClient, SiteCaller } from '../test/harness/http';
 import { TestMdc } from '../test/harness/mdc';
 import { SseReader } from '../test/harness/sse';
+import { withDb } from '../test/harness/domaindb';
 import type { Row } from './report';
 import { median, ms, percentile, perSecond, timed } from './stats';
 
@@ -15,12 +16,11 @@ const SIGNAL_PATH = '/sync/v1/signal';
 /**
  * SPEC §7 gives the set-wise figure: 10000 entity rows + 10000 log rows ≈ 0.08 s in PostgreSQL alone.
  * Through the whole push path each change also costs JSON parse + protocol validation, the pure rules,
- * an audit row and a digest update, plus HTTP and the signature check per batch. We allow ~12× the
- * PostgreSQL-alone figure: 10000 changes in ≤ 1000 ms (≥ 10000 changes/s, ≤ 100 ms per 1000-batch).
- * Row-by-row statements alone would take ≈ 1.8 s (SPEC §7), so this target also tells set-wise
- * apply from row-by-row.
+ * an audit row and a digest update, plus HTTP and the signature check per batch. Issue 15: pushed
+ * changes applied at ≥ 20000/s in batches of 1000 — 10000 in ≤ 500 ms, ≤ 50 ms per batch. The row
+ * prints beside it PostgreSQL's own set-wise insert of the same rows, measured in the same run.
  */
-const PUSH_10K_TARGET_MS = 1000;
+const PUSH_10K_TARGET_MS = 500;
 const PUSH_BATCH_TARGET_MS = PUSH_10K_TARGET_MS / (10_000 / MAX_PUSH_BATCH);
 const PULL_10K_TARGET_MS = 500;
 const MANIFEST_P99_TARGET_MS = 20;
@@ -61,10 +61,13 @@ export class MdcScenarios {
       batchMs.push((await timed(() => this.push(changes))).ms);
     }
     const total = batchMs.reduce((a, b) => a + b, 0);
+    const reference = await this.setWiseInsertMs();
     this.rows.push(
       {
-        metric: `push 10000 entity creates (${batchMs.length}×${MAX_PUSH_BATCH})`,
-        measured: `${ms(total)} = ${perSecond((10_000 / total) * 1000)}`,
+        metric: `push 10000 entity creates (${batchMs.length}×${MAX_PUSH_BATCH}); beside it a set-wise INSERT of the same rows`,
+        measured:
+          `${ms(total)} = ${perSecond((10_000 / total) * 1000)} (set-wise INSERT of 10000 entity + ` +
+          `10000 log + 10000 audit rows, same run: ${ms(reference)} = ${perSecond((10_000 / reference) * 1000)})`,
         target: `≤ ${PUSH_10K_TARGET_MS} ms`,
         ok: total <= PUSH_10K_TARGET_MS,
       },
@@ -75,6 +78,41 @@ export class MdcScenarios {
         ok: median(batchMs) <= PUSH_BATCH_TARGET_MS,
       },
     );
+  }
+
+  /**
+   * The floor under a push, measured in the same run (SPEC §7's reference): PostgreSQL inserting
+   * 10000 entity rows, their 10000 change-log rows and 10000 audit rows set-wise (rows made by the
+   * server, no parameters), into copies of the tables with their indexes, in one transaction.
+   */
+  private async setWiseInsertMs(): Promise<number> {
+    return withDb(this.mdc.db.url, async (db) => {
+      await db.query('BEGIN');
+      try {
+        for (const t of ['entities', 'change_log', 'audit_log'])
+          await db.query(`CREATE TEMP TABLE ref_${t} (LIKE ${t} INCLUDING ALL) ON COMMIT DROP`);
+        const { ms: took } = await timed(async () => {
+          await db.query(
+            `INSERT INTO ref_entities (id, domain, kind, name, attributes, version, created_at, updated_at)
+             SELECT gen_random_uuid(), 'acme', 'user', 'ref-' || g, jsonb_build_object('n', g, 'team', 'bench'), g, now(), now()
+               FROM generate_series(1, 10000) g`,
+          );
+          await db.query(
+            `INSERT INTO ref_change_log (version, object_type, object_id, domain, op, at)
+             SELECT version, 'entity', id, domain, 'put', now() FROM ref_entities`,
+          );
+          await db.query(
+            `INSERT INTO ref_audit_log (version, site, epoch, seq, actor, op, domain, change, at)
+             SELECT version, 'site-a', 'e', version, 'bench', 'entity.create', domain,
+                    jsonb_build_object('op', 'entity.create', 'id', id, 'name', name, 'attributes', attributes), now()
+               FROM ref_entities`,
+          );
+        });
+        return took;
+      } finally {
+        await db.query('ROLLBACK');
+      }
+    });
   }
 
   /**
@@ -205,35 +243,6 @@ export class MdcScenarios {
       measured: `${ms(median(samples))} / ${ms(percentile(samples, 99))}`,
       target: '—',
       ok: null,
-    });
-  }
-
-  /** 6b. Admin POST entity with `inFlight` requests outstanding at all times, for `durationMs`. */
-  async adminWriteThroughput(inFlight: number, durationMs: number): Promise<void> {
-    const start = Date.now();
-    const end = start + durationMs;
-    let done = 0;
-    let failed = 0;
-    const samples: number[] = [];
-    const worker = async () => {
-      while (Date.now() < end) {
-        try {
-          samples.push((await timed(() => this.adminWrite('conc'))).ms);
-          done++;
-        } catch {
-          failed++;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: inFlight }, worker));
-    const elapsed = Date.now() - start;
-    this.rows.push({
-      metric: `admin POST entity, ${inFlight} in flight for ${(durationMs / 1000).toFixed(0)} s`,
-      measured:
-        `${perSecond((done / elapsed) * 1000)} (p50 ${ms(median(samples))}, p99 ${ms(percentile(samples, 99))}` +
-        `${failed ? `, ${failed} failed` : ''})`,
-      target: '—',
-      ok: failed === 0 ? null : false,
     });
   }
 

@@ -67,7 +67,6 @@ async function measureMdc(mdc: TestMdc, rows: Row[]): Promise<void> {
       ['manifest', () => bench.manifestRoot(200)],
       ['signal', () => bench.signalLatency(100)],
       ['admin sequential', () => bench.adminWriteLatency(500)],
-      ['admin concurrent', () => bench.adminWriteThroughput(20, 5000)],
     ],
     rows,
   );
@@ -79,7 +78,6 @@ async function measureCluster(bench: ClusterScenarios, rows: Row[]): Promise<voi
     [
       ['cross-site visibility', () => bench.crossSiteVisibility(100)],
       ['SDC sequential', () => bench.localWriteLatency(500)],
-      ['SDC concurrent', () => bench.localWriteThroughput(16, 5000)],
       ['queue drain', () => bench.queueDrain(10_000)],
       ['proxy overhead', () => bench.proxyOverhead(200)],
       ['request path', () => bench.requestPath(3000)],
