@@ -20,7 +20,7 @@ export class SiteCallGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<SiteRequest>();
-    const result = await this.config.verifySiteCall(request, this.nonces);
+    const result = await this.config.verifySiteCall(request, this.nonces.forSiteCalls);
     if (!result.ok) {
       this.logger.warn(`refused site call ${request.method} ${request.url}: ${result.reason}`);
       throw new ApiError('unauthorized', `site call refused: ${result.reason}`);
