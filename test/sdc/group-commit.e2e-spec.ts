@@ -160,6 +160,22 @@ describe('group commit and POST /batch (issue 15)', () => {
     ]);
   });
 
+  it('answers 421 for a domain of its zone it does not hold yet, unless an earlier op creates it', async () => {
+    cluster!.cut('site-a'); // site-a cannot hear of late.acme
+    expect((await mdc.post('/domains', { name: 'late.acme' })).status).toBe(201);
+    const res = await a.post('/batch', {
+      ops: [
+        { method: 'PATCH', path: '/domains/late.acme', body: { settings: { a: 1 } } },
+        { method: 'POST', path: '/domains/late.acme/entities', body: { kind: 'l', name: 'x' } },
+        { method: 'POST', path: '/domains/early.acme/entities', body: { kind: 'l', name: 'x' } },
+        { method: 'POST', path: '/domains', body: { name: 'early.acme' } },
+        { method: 'POST', path: '/domains/early.acme/entities', body: { kind: 'l', name: 'y' } },
+      ],
+    });
+    cluster!.restore('site-a');
+    expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([421, 421, 421, 201, 201]);
+  });
+
   it('checks scope per op: an admin scoped to acme gets 403 for the ops outside it', async () => {
     const scoped = new AdminClient(cluster!.url('master'), 'acme-token');
     const res = await scoped.post('/batch', {

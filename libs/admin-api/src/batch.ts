@@ -58,16 +58,24 @@ export class BatchService {
   ) {}
 
   async run(caller: Caller, ops: unknown[]): Promise<BatchResult[]> {
+    // Where each domain is first created by an op of this batch (an op after it may address it).
+    const createdAt = new Map<string, number>();
+    ops.forEach((op, i) => {
+      const name = createdDomain(op);
+      if (name !== undefined && !createdAt.has(name)) createdAt.set(name, i);
+    });
     const served = new Map<string, Promise<boolean>>();
-    const servesHere = (domain: string, method: string, route: string) => {
-      const key = `${method} ${route} ${domain}`;
+    const servesHere = (at: number) => (domain: string, method: string, route: string) => {
+      const createdEarlier = (createdAt.get(domain) ?? Infinity) < at;
+      const key = `${method} ${route} ${domain} ${createdEarlier}`;
       let answer = served.get(key);
-      if (!answer) served.set(key, (answer = this.routing.servesHere({ domain, method, route })));
+      if (!answer)
+        served.set(key, (answer = this.routing.servesHere({ domain, method, route }, createdEarlier)));
       return answer;
     };
     const planned = await Promise.all(
-      ops.map((op) =>
-        this.plan(caller, op, servesHere).catch((error: unknown): Planned => ({
+      ops.map((op, at) =>
+        this.plan(caller, op, servesHere(at)).catch((error: unknown): Planned => ({
           kind: 'done',
           result: this.failure(error),
         })),
@@ -79,10 +87,14 @@ export class BatchService {
       if (run.length === 0) return;
       const writes = run;
       run = [];
-      const outcomes = await this.directory.writeAll(
-        caller,
-        writes.map((w) => w.op.write),
-      );
+      // A store that fails a whole group answers each of its writes with that error (SPEC §5: every
+      // op is answered); the writes of other groups keep their own answers.
+      const outcomes = await this.directory
+        .writeAll(
+          caller,
+          writes.map((w) => w.op.write),
+        )
+        .catch((error: unknown) => writes.map((): WriteOutcome => ({ ok: false, error })));
       writes.forEach((w, n) => (results[w.at] = this.answer(w.op, outcomes[n])));
     };
     for (const [at, p] of planned.entries()) {
@@ -235,6 +247,15 @@ function addressOf(path: string): { segments: string[]; query: Record<string, st
   const params = Object.fromEntries(segments.map((s, i) => [`segment${i + 1}`, s]));
   assertAddressable({ url: `/${at < 0 ? '' : path.slice(at)}`, params, query });
   return { segments, query: query as Record<string, string | undefined> };
+}
+
+/** The domain an op creates (`POST /domains`), if it is one. */
+function createdDomain(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { method, path, body } = raw as Record<string, unknown>;
+  if (typeof method !== 'string' || method.toUpperCase() !== 'POST' || typeof path !== 'string')
+    return undefined;
+  return /^\/?(api\/v1\/)?domains$/.test(path) ? nameIn(body) : undefined;
 }
 
 function nameIn(body: unknown): string | undefined {

@@ -69,6 +69,24 @@ describe('GroupCommit (SPEC §6 group commit)', () => {
     await expect(g.submit(5)).resolves.toBe(10);
   });
 
+  it('settles each of several items with its own group’s outcome', async () => {
+    const r = recorder({ fail: (items) => items.includes(1) });
+    const g = new GroupCommit(r.flush, 2);
+    const settled = await g.submitEach([1, 2, 3]);
+    expect(settled.map((x) => x.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    expect(settled[2]).toEqual({ status: 'fulfilled', value: 6 });
+  });
+
+  it('keeps going when the metrics callback throws', async () => {
+    const r = recorder();
+    let calls = 0;
+    const g = new GroupCommit(r.flush, 10, () => {
+      if (calls++ === 0) throw new Error('metrics broke');
+    });
+    await expect(g.submit(1)).rejects.toThrow('metrics broke');
+    await expect(g.submit(2)).resolves.toBe(4);
+  });
+
   it('refuses a flush that answers the wrong number of results', async () => {
     const g = new GroupCommit<number, number>(async () => [1]);
     const results = await Promise.allSettled([g.submit(1), g.submit(2)]);

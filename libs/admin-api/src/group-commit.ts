@@ -31,6 +31,14 @@ export class GroupCommit<I, O> {
     return Promise.all(items.map((item) => this.submit(item)));
   }
 
+  /**
+   * Several items, in order, each settled on its own: items that span two groups keep the outcome
+   * of their own group when the other one fails.
+   */
+  submitEach(items: readonly I[]): Promise<Array<PromiseSettledResult<O>>> {
+    return Promise.allSettled(items.map((item) => this.submit(item)));
+  }
+
   /** Items waiting for a flush, not counting the group in flight. */
   get backlog(): number {
     return this.waiting.length;
@@ -45,8 +53,8 @@ export class GroupCommit<I, O> {
   private async drain(): Promise<void> {
     while (this.waiting.length > 0) {
       const group = this.waiting.splice(0, this.maxGroup);
-      this.onGroup(group.length);
       try {
+        this.onGroup(group.length);
         const out = await this.flush(group.map((w) => w.item));
         if (out.length !== group.length) {
           throw new Error(`a group of ${group.length} was answered with ${out.length} results`);

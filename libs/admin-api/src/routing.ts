@@ -33,8 +33,14 @@ export interface ForwardedAnswer {
 /** Where a directory request is answered: here, or by another site whose answer comes back (SPEC §9). */
 export interface SiteRouting {
   route(request: DomainRequest): Promise<'here' | ForwardedAnswer>;
-  /** Whether this site answers such a request itself (a `POST /batch` op is never forwarded). */
-  servesHere(request: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<boolean>;
+  /**
+   * Whether this site answers such a request itself (a `POST /batch` op is never forwarded);
+   * `createdEarlier`: an earlier op of the batch creates this domain.
+   */
+  servesHere(
+    request: Pick<DomainRequest, 'domain' | 'method' | 'route'>,
+    createdEarlier: boolean,
+  ): Promise<boolean>;
 }
 export const SITE_ROUTING = Symbol('SiteRouting');
 /** The nonces of proxied hops: shared by every replica of the site (SPEC §9 replay protection). */

@@ -46,10 +46,13 @@ export class MdcDirectoryService extends ChangeDirectory {
 
   /** Through the same path as pushed changes (SPEC §7); If-Match is checked against DomainDB. */
   protected async submit(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]> {
-    const decided = await this.group.submitAll(
+    const settled = await this.group.submitEach(
       writes.map(({ write, ifMatch }) => ({ change: write, actor: caller.admin.name, seq: null, ifMatch })),
     );
-    return decided.map(({ verdict, after }): WriteOutcome => {
+    return settled.map((s): WriteOutcome => {
+      // A transaction that failed fails only the writes of its group (SPEC §5: each answered).
+      if (s.status === 'rejected') return { ok: false, error: s.reason };
+      const { verdict, after } = s.value;
       if (!verdict.ok) return { ok: false, error: new RefusedError(verdict) };
       return { ok: true, body: after, syncState: 'synced' };
     });

@@ -512,7 +512,12 @@ export class SiteCacheStore {
    * `count` entries from the `start`-th on, and how many are queued from there to the tail: one
    * round trip (the push reads the next batch while the last one's dequeue is still to commit).
    */
-  async queueWindow(start: number, count: number): Promise<{ entries: QueueEntry[]; remaining: number }> {
+  async queueWindow(
+    start: number,
+    count: number,
+    /** the entries stop before passing this many bytes of JSON (always at least one is taken) */
+    maxBytes = Infinity,
+  ): Promise<{ entries: QueueEntry[]; remaining: number }> {
     const [raws, length] = pipelined<unknown>(
       await this.redis
         .multi()
@@ -520,8 +525,14 @@ export class SiteCacheStore {
         .llen(this.keys.queue)
         .exec(),
     ) as [string[], number];
+    let bytes = 0;
+    let taken = 0;
+    while (taken < raws.length && (taken === 0 || bytes + Buffer.byteLength(raws[taken]) <= maxBytes)) {
+      bytes += Buffer.byteLength(raws[taken]);
+      taken++;
+    }
     return {
-      entries: raws.map((raw) => JSON.parse(raw) as QueueEntry),
+      entries: raws.slice(0, taken).map((raw) => JSON.parse(raw) as QueueEntry),
       remaining: Math.max(0, length - start),
     };
   }

@@ -109,6 +109,14 @@ describe('LocalWrites: group commit (SPEC §6)', () => {
     expect(await store.queueLength()).toBe(0);
   });
 
+  it('reads a push window bounded by bytes, always at least one entry', async () => {
+    await writes.submitAll(all([create('p0'), create('p1'), create('p2')]));
+    const one = Buffer.byteLength(JSON.stringify((await store.queueHead(1))[0]));
+    expect((await store.queueWindow(0, 10, 1)).entries).toHaveLength(1);
+    expect((await store.queueWindow(0, 10, one * 2 + 10)).entries).toHaveLength(2);
+    expect(await store.queueWindow(1, 10)).toMatchObject({ remaining: 2 });
+  });
+
   it('keeps seqs contiguous when two replicas write to one site at once', async () => {
     const replica = new LocalWrites(
       new SiteCacheStore(redis, 'site-a'),

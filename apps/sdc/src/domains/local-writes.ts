@@ -82,6 +82,11 @@ export class LocalWrites {
     return this.group.submitAll(writes);
   }
 
+  /** The same, each settled on its own (a store failure fails only the writes of its group). */
+  submitEach(writes: LocalWrite[]): Promise<Array<PromiseSettledResult<LocalWriteResult>>> {
+    return this.group.submitEach(writes);
+  }
+
   private commitGroup(writes: LocalWrite[]): Promise<LocalWriteResult[]> {
     return this.store.step('local writes', async () => {
       const { meta, queueLength } = await this.store.writeState();
@@ -137,7 +142,9 @@ export class LocalWrites {
         // The generation read with `seq` (one pipeline): any commit since then, ours or a replica's, fails this one.
         const outcome = await this.store.commit(plan, meta.gen);
         if (outcome === 'conflict') return null;
-        if (outcome === 'queue_full') return writes.map((): LocalWriteResult => ({ queueFull: true }));
+        // The queue filled under us (its capacity changed): the accepted writes are refused, the rest keep their verdicts.
+        if (outcome === 'queue_full')
+          return results.map((r): LocalWriteResult => (r!.entry ? { queueFull: true } : r!));
       }
       return results.map((r) => r!);
     });

@@ -61,7 +61,9 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
     const submit = given.submit;
     writes = strictFake<LocalWrites>('LocalWrites', {
       queueCapacity: () => 10000,
-      ...(submit ? { submitAll: (all: LocalWrite[]) => Promise.all(all.map((w) => submit(w.write))) } : {}),
+      ...(submit
+        ? { submitEach: (all: LocalWrite[]) => Promise.allSettled(all.map((w) => submit(w.write))) }
+        : {}),
     });
     scheduler = strictFake<SyncScheduler>('SyncScheduler', {
       pushSoon: () => undefined,
@@ -90,7 +92,7 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
   it('applies a write locally, answers pending and pushes it soon', async () => {
     await build({ submit: accepted, pending: ['d-acme'] });
     const written = await service.patchDomain(ops, 'acme', { tz: 'UTC' }, { ifMatch: '7' });
-    expect(writes.submitAll).toHaveBeenCalledWith([
+    expect(writes.submitEach).toHaveBeenCalledWith([
       { write: { op: 'domain.update', name: 'acme', patch: { tz: 'UTC' } }, actor: 'ops', ifMatch: '7' },
     ]);
     expect(written).toEqual({ body: { ...acme, pending: true }, syncState: 'pending' });

@@ -61,14 +61,22 @@ export class SdcDirectoryService extends ChangeDirectory {
    * and answer with the MDC's verdict (202 if it cannot be had).
    */
   protected async submit(caller: Caller, writes: AdminWrite[]): Promise<WriteOutcome[]> {
-    const results = await this.writes.submitAll(
+    const settled = await this.writes.submitEach(
       writes.map(({ write, ifMatch }) => ({ write, ifMatch, actor: caller.admin.name })),
     );
-    if (results.some((r) => r.entry)) {
-      if (caller.waitForMdc) return this.answerFromMdc(results);
+    const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    if (results.some((r) => r?.entry)) {
+      if (caller.waitForMdc) {
+        const answered = await this.answerFromMdc(results.filter((r) => r !== undefined));
+        return settled.map((s) =>
+          s.status === 'fulfilled' ? answered.shift()! : { ok: false, error: s.reason },
+        );
+      }
       this.scheduler.pushSoon();
     }
-    return results.map((r) => this.outcome(r, 'pending'));
+    return settled.map((s) =>
+      s.status === 'fulfilled' ? this.outcome(s.value, 'pending') : { ok: false, error: s.reason },
+    );
   }
 
   private outcome(r: LocalWriteResult, syncState: 'pending' | 'synced', accepted = false): WriteOutcome {

@@ -40,15 +40,21 @@ export class SiteRouter implements SiteRouting {
   }
 
   /**
-   * A `POST /batch` op (never forwarded) is answered here for a domain the config gives this site and
-   * that it either serves now or does not hold at all — an earlier op of the batch may create it (the
-   * rules refuse it if not). A domain it holds only as a tree entry (not served, or still loading) is not.
+   * A `POST /batch` op (never forwarded) is answered here when a lone request would be: for a domain
+   * the config gives this site and that it serves now — or that an earlier op of the batch creates
+   * (the rules refuse the op if that create was refused). A domain it holds only as a tree entry
+   * (not served, or still loading), or does not hold yet, is another site's to answer: 421.
    */
-  async servesHere({ domain, method }: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<boolean> {
+  async servesHere(
+    { domain, method, route }: Pick<DomainRequest, 'domain' | 'method' | 'route'>,
+    createdEarlier: boolean,
+  ): Promise<boolean> {
     const config = this.config.current;
     const cached = await this.store.domain(domain);
     if (domain === config.masterDomain) return method === 'GET' && cached?.scoped === true;
-    return siteServes(config, this.config.siteId, domain) && (cached === undefined || cached.scoped);
+    if (!siteServes(config, this.config.siteId, domain)) return false;
+    if (method === 'POST' && route === '/api/v1/domains') return true;
+    return cached === undefined ? createdEarlier : cached.scoped;
   }
 
   private async decide({

@@ -61,6 +61,12 @@ export interface MdcPort {
 
 /** SPEC §7: as many changes per push as the MDC takes in one batch */
 export const PUSH_BATCH = MAX_PUSH_BATCH;
+/**
+ * A push's queue entries stop short of this many bytes of JSON: the MDC takes request bodies of up
+ * to 1 MiB (SPEC §9), and 1000 changes with large attributes would pass it — a 413 on every retry
+ * would wedge the queue. (One entry is at most ~64 KiB of attributes plus its names.)
+ */
+export const PUSH_MAX_BYTES = 768 * 1024;
 export const REJECTIONS_KEPT = 1000;
 /** objects the rolling scrub re-hashes per full cycle (SPEC §8: the budget counts objects) */
 export const SCRUB_BUDGET = 250;
@@ -133,7 +139,7 @@ export class SyncCycle {
   private async push(report: CycleReport, tick: Tick): Promise<void> {
     tick('push');
     const { epoch } = await this.store.meta();
-    let window = await this.store.queueWindow(0, PUSH_BATCH);
+    let window = await this.store.queueWindow(0, PUSH_BATCH, PUSH_MAX_BYTES);
     let dequeued: Promise<unknown> = Promise.resolve();
     try {
       while (window.entries.length > 0) {
@@ -159,7 +165,7 @@ export class SyncCycle {
         // and one runs at a time: no generation check needed.
         window =
           decided.length === head.length
-            ? await this.store.queueWindow(head.length, PUSH_BATCH)
+            ? await this.store.queueWindow(head.length, PUSH_BATCH, PUSH_MAX_BYTES)
             : { entries: [], remaining: 0 };
         dequeued = this.store.commit(plan, false);
         dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
