@@ -12,6 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { Client } from 'pg';
 import { stringify } from 'yaml';
 import { loadClusterConfig } from '../libs/cluster-config/src';
+import { siteRedisUrls } from './redis-dbs';
 
 const ROOT = resolve(__dirname, '..');
 const STATE = join(ROOT, '.cluster');
@@ -19,7 +20,16 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/domaindb';
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379/1';
+/** site-a uses REDIS_URL's database, site-b the next (redis-dbs.ts). */
+const SITE_REDIS = (() => {
+  try {
+    return siteRedisUrls(REDIS_URL, 2);
+  } catch (err) {
+    console.error(`npm run cluster: ${(err as Error).message}`);
+    process.exit(1);
+  }
+})();
 const BASE_PORT = Number(process.env.BASE_PORT || 4000);
 if (!Number.isInteger(BASE_PORT) || BASE_PORT < 1 || BASE_PORT > 65533) {
   console.error(`npm run cluster: BASE_PORT must be a port number, got "${process.env.BASE_PORT}"`);
@@ -56,12 +66,6 @@ function url(port: number): string {
 function shown(address: string): string {
   const parsed = new URL(address);
   if (parsed.password) parsed.password = '***';
-  return parsed.toString();
-}
-
-function redisDb(db: number): string {
-  const parsed = new URL(REDIS_URL);
-  parsed.pathname = `/${db}`;
   return parsed.toString();
 }
 
@@ -217,7 +221,7 @@ async function main(): Promise<void> {
     },
     ...['site-a', 'site-b'].map((id, i) => {
       const port = BASE_PORT + 1 + i;
-      const redis = redisDb(i + 1);
+      const redis = SITE_REDIS[i];
       return {
         id,
         app: 'sdc' as const,
