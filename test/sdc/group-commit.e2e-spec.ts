@@ -176,6 +176,31 @@ describe('group commit and POST /batch (issue 15)', () => {
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([421, 421, 421, 201, 201]);
   });
 
+  it('tags every read with ETag: "<version>" — here, through a proxy hop and at the MDC — and If-Match takes it back', async () => {
+    const created = await a.post('/domains/acme/entities', { kind: 'tag', name: 't' });
+    expect(created.headers.get('etag')).toBe(`"${created.body.version}"`);
+    const read = await a.get('/domains/acme/entities/tag/t');
+    expect(read.headers.get('etag')).toBe(`"${read.body.version}"`);
+    const stale = await a.patch(
+      '/domains/acme/entities/tag/t',
+      { attributes: { a: 1 } },
+      { 'if-match': '"1"' },
+    );
+    expect([stale.status, stale.body.code]).toEqual([409, 'version_conflict']);
+    const fresh = await a.patch(
+      '/domains/acme/entities/tag/t',
+      { attributes: { a: 1 } },
+      { 'if-match': read.headers.get('etag')! },
+    );
+    expect(fresh.status).toBe(200);
+    expect(fresh.headers.get('etag')).toBe(`"${fresh.body.version}"`);
+    const proxied = await a.get('/domains/initech'); // served by the master only: one hop
+    expect(proxied.headers.get('x-served-by')).toBe('master');
+    expect(proxied.headers.get('etag')).toBe(`"${proxied.body.version}"`);
+    const atMdc = await mdc.get('/domains/initech');
+    expect(atMdc.headers.get('etag')).toBe(`"${atMdc.body.version}"`);
+  });
+
   it('checks scope per op: an admin scoped to acme gets 403 for the ops outside it', async () => {
     const scoped = new AdminClient(cluster!.url('master'), 'acme-token');
     const res = await scoped.post('/batch', {

@@ -27,7 +27,18 @@ function conditional(ifMatch: string | undefined): Conditional {
   return { ifMatch: ifMatch.replace(/^W\//, '').replace(/^"(.*)"$/, '$1') };
 }
 
-function answer<T>(reply: FastifyReply, written: Written<T>, created = false): T | undefined {
+/** SPEC §5: an object's answer names its version as an entity tag, for `If-Match`. */
+function tagged<T extends { version: string } | undefined>(reply: FastifyReply, body: T): T {
+  if (body) reply.header(HEADER.etag, `"${body.version}"`);
+  return body;
+}
+
+function answer<T extends { version: string }>(
+  reply: FastifyReply,
+  written: Written<T>,
+  created = false,
+): T | undefined {
+  tagged(reply, written.body);
   reply.header(HEADER.syncState, written.syncState);
   if (written.accepted) reply.status(202);
   else if (created) reply.status(201);
@@ -67,8 +78,12 @@ export class DirectoryController {
   }
 
   @Get(':name')
-  getDomain(@CurrentCaller() caller: Caller, @Param('name') name: string) {
-    return this.directory.getDomain(caller, name);
+  async getDomain(
+    @CurrentCaller() caller: Caller,
+    @Param('name') name: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return tagged(reply, await this.directory.getDomain(caller, name));
   }
 
   @Patch(':name')
@@ -127,13 +142,14 @@ export class DirectoryController {
   }
 
   @Get(':name/entities/:kind/:entityName')
-  getEntity(
+  async getEntity(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
     @Param('kind') kind: string,
     @Param('entityName') entityName: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return this.directory.getEntity(caller, name, kind, entityName);
+    return tagged(reply, await this.directory.getEntity(caller, name, kind, entityName));
   }
 
   @Patch(':name/entities/:kind/:entityName')

@@ -6,6 +6,8 @@ export const HEADER = {
   ifMatch: 'if-match',
   requestId: 'x-request-id',
   proxiedBy: 'x-proxied-by',
+  /** SPEC §5: reads carry `ETag: "<version>"`; `If-Match` takes it back as is */
+  etag: 'etag',
 } as const;
 
 export type SyncState = 'synced' | 'pending';

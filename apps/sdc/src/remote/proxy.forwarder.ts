@@ -14,6 +14,7 @@ const RETURNED_ANSWER_HEADERS = [
   'content-type',
   HEADER.servedBy,
   HEADER.syncState,
+  HEADER.etag,
   'retry-after',
   HEADER.requestId,
 ];
