@@ -249,13 +249,16 @@ function addressOf(path: string): { segments: string[]; query: Record<string, st
   return { segments, query: query as Record<string, string | undefined> };
 }
 
-/** The domain an op creates (`POST /domains`), if it is one. */
+/** The domain an op creates (`POST /domains`), if it is one (read as `plan` reads it). */
 function createdDomain(raw: unknown): string | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const { method, path, body } = raw as Record<string, unknown>;
-  if (typeof method !== 'string' || method.toUpperCase() !== 'POST' || typeof path !== 'string')
-    return undefined;
-  return /^\/?(api\/v1\/)?domains$/.test(path) ? nameIn(body) : undefined;
+  try {
+    const op = opOf(raw);
+    const { segments } = addressOf(op.path);
+    const creates = op.method.toUpperCase() === 'POST' && segments.length === 1 && segments[0] === 'domains';
+    return creates ? nameIn(op.body) : undefined;
+  } catch {
+    return undefined; // a malformed op creates nothing; `plan` answers it with its 400
+  }
 }
 
 function nameIn(body: unknown): string | undefined {

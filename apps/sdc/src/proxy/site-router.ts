@@ -40,41 +40,42 @@ export class SiteRouter implements SiteRouting {
   }
 
   /**
-   * A `POST /batch` op (never forwarded) is answered here when a lone request would be: for a domain
-   * the config gives this site and that it serves now — or that an earlier op of the batch creates
-   * (the rules refuse the op if that create was refused). A domain it holds only as a tree entry
-   * (not served, or still loading), or does not hold yet, is another site's to answer: 421.
+   * A `POST /batch` op (never forwarded) is answered here when a lone request would be — or when an
+   * earlier op of the batch creates its domain (the rules refuse the op if that create was refused).
+   * Otherwise it is another site's to answer: 421.
    */
-  async servesHere(
-    { domain, method, route }: Pick<DomainRequest, 'domain' | 'method' | 'route'>,
+  servesHere(
+    request: Pick<DomainRequest, 'domain' | 'method' | 'route'>,
     createdEarlier: boolean,
   ): Promise<boolean> {
-    const config = this.config.current;
-    const cached = await this.store.domain(domain);
-    if (domain === config.masterDomain) return method === 'GET' && cached?.scoped === true;
-    if (!siteServes(config, this.config.siteId, domain)) return false;
-    if (method === 'POST' && route === '/api/v1/domains') return true;
-    return cached === undefined ? createdEarlier : cached.scoped;
+    return this.answersHere(request, createdEarlier);
   }
 
-  private async decide({
-    domain,
-    method,
-    route,
-  }: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<Route> {
+  /**
+   * SPEC §8–§9: the master domain is read here from its read-only copy (its writes go to the MDC);
+   * another domain is answered here when the config gives it to this site and it is served (loaded
+   * whole), or is being created. `uncachedIsHere`: a domain the site does not hold counts as here.
+   */
+  private async answersHere(
+    { domain, method, route }: Pick<DomainRequest, 'domain' | 'method' | 'route'>,
+    uncachedIsHere: boolean,
+  ): Promise<boolean> {
     const config = this.config.current;
-    const self = this.config.siteId;
-    if (domain === config.masterDomain) {
-      // SPEC §8: the master domain is read locally from its read-only copy; writes go to the MDC.
-      if (method === 'GET' && (await this.store.domain(domain))?.scoped) return { here: true };
+    if (domain !== config.masterDomain && !siteServes(config, this.config.siteId, domain)) return false;
+    const cached = await this.store.domain(domain);
+    if (domain === config.masterDomain) return method === 'GET' && cached?.scoped === true;
+    if (method === 'POST' && route === '/api/v1/domains') return true;
+    return cached === undefined ? uncachedIsHere : cached.scoped;
+  }
+
+  private async decide(request: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<Route> {
+    if (await this.answersHere(request, false)) return { here: true };
+    const config = this.config.current;
+    if (request.domain === config.masterDomain) {
       const master = masterSite(config);
       return { here: false, targets: [{ id: master.id, url: master.url }], mdcOnly: true };
     }
-    if (siteServes(config, self, domain)) {
-      const creating = method === 'POST' && route === '/api/v1/domains';
-      if (creating || (await this.store.domain(domain))?.scoped) return { here: true };
-    }
-    return { here: false, targets: targets(config, domain, self), mdcOnly: false };
+    return { here: false, targets: targets(config, request.domain, this.config.siteId), mdcOnly: false };
   }
 
   private async forward(request: DomainRequest, route: Route & { here: false }): Promise<ForwardedAnswer> {
