@@ -179,6 +179,13 @@ describe('group commit and POST /batch (issue 15)', () => {
   it('tags every read with ETag: "<version>" — here, through a proxy hop and at the MDC — and If-Match takes it back', async () => {
     const created = await a.post('/domains/acme/entities', { kind: 'tag', name: 't' });
     expect(created.headers.get('etag')).toBe(`"${created.body.version}"`);
+    // Once the MDC's own version is back at the site (no `+site.seq`: SPEC §3), nothing moves it
+    // under the conditional write below.
+    await cluster!.waitFor(
+      async () => !(await a.get('/domains/acme/entities/tag/t')).body.version.includes('+'),
+      20_000,
+      50,
+    );
     const read = await a.get('/domains/acme/entities/tag/t');
     expect(read.headers.get('etag')).toBe(`"${read.body.version}"`);
     const stale = await a.patch(
