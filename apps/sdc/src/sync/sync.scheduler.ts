@@ -178,8 +178,14 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     this.soonAt(delayMs, job);
   }
 
-  /** SPEC §6 step 3: local writes were queued; push them right away (debounced, a light cycle). */
+  /**
+   * SPEC §6 step 3: local writes were queued; push them right away (debounced, a light cycle) — unless
+   * the last cycle could not get through (a retry with backoff is armed): that retry pushes them. A
+   * cut-off site that tried again at every write would read and send a full push window per write,
+   * all of it refused, and starve its own write path.
+   */
   pushSoon(): void {
+    if (this.retryTimer) return;
     this.soonAt(PUSH_SOON_MS, PUSH);
   }
 
