@@ -146,7 +146,9 @@ function start(site: Site): Running {
   const logFile = join(STATE, 'logs', `${site.id}.log`);
   const log = openSync(logFile, 'a');
   // Its own process group: Ctrl-C reaches only this script, which stops the sites in order.
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', site.app, 'src', 'main.js')], {
+  // An SDC runs with its heap capped as deployed (package.json start:sdc, docker-compose NODE_OPTIONS).
+  const heap = site.app === 'sdc' ? ['--max-old-space-size=128', '--max-semi-space-size=16'] : [];
+  const child = spawn(process.execPath, [...heap, join(ROOT, 'dist', 'apps', site.app, 'src', 'main.js')], {
     env: { ...process.env, ...site.env },
     stdio: ['ignore', log, log],
     detached: true,

@@ -9,7 +9,9 @@ export const SDC_MAIN = join(ROOT, 'dist', 'apps', 'sdc', 'src', 'main.js');
  * `NODE_OPTIONS`; `DD_SDC_NODE_ARGS` overrides): its live set is bounded (a snapshot page, a pulled page), and without a cap V8
  * lets garbage grow the RSS far past it before collecting (SPEC §8: RSS < 256 MiB loading 1M entities).
  */
-export const SDC_NODE_ARGS = (process.env.DD_SDC_NODE_ARGS ?? '--max-old-space-size=128')
+export const SDC_NODE_ARGS = (
+  process.env.DD_SDC_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=16'
+)
   .split(' ')
   .filter(Boolean);
 
