@@ -203,7 +203,17 @@ describe('SDC self-healing', () => {
     await domainAtSite(domain);
     cluster.cut('site-a');
     const names = Array.from({ length: QUEUED_BEFORE_KILL }, (_, i) => `k${i}`);
-    for (const name of names) await createAt(siteA, domain, name, { name });
+    // Queued 1000 at a time (POST /batch): one queue entry per op, as if each came alone.
+    for (let start = 0; start < names.length; start += 1000) {
+      const ops = names.slice(start, start + 1000).map((name) => ({
+        method: 'POST',
+        path: `/domains/${domain}/entities`,
+        body: { kind: 'user', name, attributes: { name } },
+      }));
+      const res = await siteA.post('/batch', { ops });
+      expect(res.status).toBe(200);
+      expect(res.body.results.filter((r: { status: number }) => r.status !== 201)).toEqual([]);
+    }
     expect((await cluster.status('site-a')).queue.length).toBe(QUEUED_BEFORE_KILL);
 
     cluster.restore('site-a');
