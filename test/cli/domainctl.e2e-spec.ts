@@ -266,6 +266,16 @@ describe('domainctl against a 3-site cluster', () => {
 
     it('exports what was imported, paged, in the format import reads; the same at the other serving site', async () => {
       expect(await exportGlobex('site-a')).toEqual(valid);
+      const page = await expectExit(0, domainctl('site-a', 'entities', 'ls', 'globex', '--limit', '100'));
+      expect(page.stdout.trimEnd().split('\n')).toHaveLength(101);
+      expect(page.stderr).toMatch(/^more: --after \S+ \(or --all\)$/m);
+      const all = json(
+        await expectExit(
+          0,
+          domainctl('site-a', '--json', 'entities', 'ls', 'globex', '--limit', '100', '--all'),
+        ),
+      );
+      expect(all.items.map((e: any) => e.name)).toEqual(users);
       await expectExit(0, domainctl('site-a', 'sync', 'run'));
       await expectExit(0, domainctl('site-b', 'sync', 'run'));
       expect(await exportGlobex('site-b')).toEqual(valid);

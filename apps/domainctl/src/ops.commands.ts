@@ -3,6 +3,7 @@ import { ApiClient, ApiRefusedError, refusalOf } from './api-client';
 import { Context, contextOf, positiveIntOption, print, printJson } from './context';
 import { CliError, EXIT } from './exit-codes';
 import { ClusterStatus, SiteProbe, SiteView, staleSites, statusSummary, statusTable } from './status';
+import { list, ListOptions, listOptions } from './listing';
 import { auditTable, fields, rejectionsTable } from './tables';
 
 /** How long `status` waits for each site's own /sync/status. */
@@ -76,20 +77,18 @@ export function opsCommands(program: Command): void {
       else print(rejectionsTable(answer.items));
     });
 
-  program
-    .command('audit')
-    .summary('applied changes, newest first (MDC)')
-    .description('applied changes, newest first: who, from which site, when, what, version (MDC)')
-    .option('--domain <name>', 'only the changes of this domain')
-    .option('--limit <n>', 'at most this many (default 100, at most 1000)', positiveIntOption)
-    .action(async (opts: { domain?: string; limit?: number }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const answer = await ctx.client.ok<{ items: never[] }>('GET', '/audit', {
-        query: { domain: opts.domain, limit: opts.limit },
-      });
-      if (ctx.json) printJson(answer);
-      else print(auditTable(answer.items));
-    });
+  listOptions(
+    program
+      .command('audit')
+      .summary('applied changes, newest first (MDC)')
+      .description(
+        "applied changes, newest first: who, from which site, when, what, version (the MDC's /audit; " +
+          '--after and --all page it where the MDC pages its audit)',
+      )
+      .option('--domain <name>', 'only the changes of this domain'),
+  ).action(async (opts: ListOptions & { domain?: string }, cmd: Command) => {
+    await list(contextOf(cmd), '/audit', { domain: opts.domain }, opts, auditTable);
+  });
 
   const sync = program.command('sync').description("a work site's sync cycle: run, status");
   sync
