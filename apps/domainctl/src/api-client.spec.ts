@@ -33,4 +33,9 @@ describe('reporting a refusal', () => {
     const err = new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
     expect(describeConnectionError('http://h:1', err)).toBe('cannot reach http://h:1: ECONNREFUSED');
   });
+
+  it('says how long it waited for a site that did not answer', () => {
+    const err = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    expect(describeConnectionError('http://h:1', err, 2000)).toBe('no answer from http://h:1 in 2000 ms');
+  });
 });

@@ -54,7 +54,8 @@ export function describeRefusal(r: Refusal): string {
 }
 
 /** Why fetch failed, in a line (`fetch failed` alone says nothing: the cause has the code). */
-export function describeConnectionError(site: string, err: unknown): string {
+export function describeConnectionError(site: string, err: unknown, timeoutMs?: number): string {
+  if ((err as Error).name === 'TimeoutError') return `no answer from ${site} in ${timeoutMs} ms`;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const why = cause?.code ?? cause?.message ?? (err as Error).message;
   return `cannot reach ${site}: ${why}`;
@@ -88,7 +89,7 @@ export class ApiClient {
         signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
       });
     } catch (err) {
-      throw new CliError(describeConnectionError(this.site, err), EXIT.usage);
+      throw new CliError(describeConnectionError(this.site, err, options.timeoutMs), EXIT.usage);
     }
     const text = await res.text();
     return { status: res.status, body: parseBody(text) };

@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import { ApiClient, ApiRefusedError, refusalOf } from './api-client';
 import { Context, contextOf, positiveIntOption, print, printJson } from './context';
 import { CliError, EXIT } from './exit-codes';
-import { ClusterStatus, SiteProbe, SiteView, staleSites, statusSummary, statusTable } from './status';
+import {
+  ClusterSite,
+  ClusterStatus,
+  SiteView,
+  staleSites,
+  statusSummary,
+  statusTable,
+  SyncStatus,
+} from './status';
 import { list, ListOptions, listOptions } from './listing';
 import { auditTable, fields, rejectionsTable } from './tables';
 
@@ -10,14 +18,13 @@ import { auditTable, fields, rejectionsTable } from './tables';
 const PROBE_TIMEOUT_MS = 2000;
 
 /** A site's own view (SPEC §5 `GET /sync/status`), asked at the URL the MDC's config gives it. */
-async function probe(url: string, token: string | undefined): Promise<SiteProbe> {
+async function withSyncStatus(site: ClusterSite, token: string | undefined): Promise<SiteView> {
   try {
-    const answer = await new ApiClient(url, token).ok<SiteProbe & object>('GET', '/sync/status', {
-      timeoutMs: PROBE_TIMEOUT_MS,
-    });
-    return { ...answer, ok: true } as SiteProbe;
+    const client = new ApiClient(site.url, token);
+    const syncStatus = await client.ok<SyncStatus>('GET', '/sync/status', { timeoutMs: PROBE_TIMEOUT_MS });
+    return { ...site, syncStatus };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    return { ...site, syncStatus: null, syncStatusError: (err as Error).message };
   }
 }
 
@@ -43,13 +50,14 @@ export function opsCommands(program: Command): void {
       "every site at a glance, from the MDC's /cluster/status (--site must be the master site) and each " +
         "site's own /sync/status (zones, queue, MDC reachability; '?' when the site cannot be reached). " +
         'Exits 1 when the MDC calls a site stale: a work site that has not pushed or pulled for ' +
-        '`staleAfterMs` (2 sync intervals + 5 s)',
+        "`staleAfterMs` (2 sync intervals + 5 s). --json: the MDC's answer, each site with `syncStatus` " +
+        '(its own answer, or null and `syncStatusError`)',
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const status = await clusterStatus(ctx);
       const sites: SiteView[] = await Promise.all(
-        status.sites.map(async (site) => ({ ...site, syncStatus: await probe(site.url, ctx.token) })),
+        status.sites.map((site) => withSyncStatus(site, ctx.token)),
       );
       if (ctx.json) printJson({ ...status, sites });
       else {

@@ -33,7 +33,7 @@ describe('domainctl status (SPEC §10)', () => {
   const views: SiteView[] = [
     { ...master, syncStatus: { ...reachable, servedZones: ['*'] } },
     { ...siteA, syncStatus: reachable },
-    { ...siteB, syncStatus: { ok: false, error: 'cannot reach http://site-b: ECONNREFUSED' } },
+    { ...siteB, syncStatus: null, syncStatusError: 'cannot reach http://site-b: ECONNREFUSED' },
   ];
 
   it('names the sites the MDC calls stale, none when every site is in sync', () => {

@@ -19,14 +19,20 @@ export interface ClusterStatus {
   sites: ClusterSite[];
 }
 
-/** What a site's own `GET /sync/status` says, or why it could not be asked. */
-export type SiteProbe =
-  | { ok: true; mdcReachable: boolean; queue: { length: number }; servedZones: string[] }
-  | { ok: false; error: string };
+/** The part of a site's own `GET /sync/status` (SPEC §5) that `status` shows. */
+export interface SyncStatus {
+  mdcReachable: boolean;
+  queue: { length: number };
+  servedZones: string[];
+}
 
-/** A site as `domainctl status` shows it: the MDC's view, plus the site's own answer. */
+/**
+ * A site as `domainctl status` shows it: the MDC's view, plus the site's own `/sync/status` as it
+ * answered — or null, and why, when it could not be asked.
+ */
 export interface SiteView extends ClusterSite {
-  syncStatus: SiteProbe;
+  syncStatus: SyncStatus | null;
+  syncStatusError?: string;
 }
 
 /** Exit 1 when the MDC calls any site stale (SPEC §10, like `repadmin /replsummary`). */
@@ -35,24 +41,24 @@ export function staleSites(sites: ClusterSite[]): string[] {
 }
 
 /**
- * The status table: zones and MDC reachability come from the site itself (`-` when it could not be
+ * The status table: zones and MDC reachability come from the site itself (`?` when it could not be
  * asked); the queue from the site when it answered, else what it last reported to the MDC.
  */
 export function statusTable(sites: SiteView[], now: number): string {
   return table(
     ['SITE', 'ROLE', 'ZONES', 'QUEUE', 'LAST PUSH', 'LAST RESYNC', 'LAG', 'MDC', 'STALE'],
     sites.map((s) => {
-      const probe = s.syncStatus;
+      const own = s.syncStatus;
       const master = s.role === 'master';
       return [
         s.site,
         s.role,
-        probe.ok ? probe.servedZones.join(',') || '-' : master ? '*' : '?',
-        probe.ok ? probe.queue.length : (s.queueLength ?? '-'),
+        own ? own.servedZones.join(',') || '-' : master ? '*' : '?',
+        own ? own.queue.length : (s.queueLength ?? '-'),
         master ? '-' : ago(s.lastPushAt, now),
         master ? '-' : ago(s.lastResyncAt, now),
         master ? '-' : s.lagVersions === null ? '-' : `${s.lagVersions} versions`,
-        master ? 'self' : probe.ok ? (probe.mdcReachable ? 'reachable' : 'UNREACHABLE') : '?',
+        master ? 'self' : own ? (own.mdcReachable ? 'reachable' : 'UNREACHABLE') : '?',
         s.stale ? 'STALE' : 'no',
       ];
     }),
@@ -62,8 +68,8 @@ export function statusTable(sites: SiteView[], now: number): string {
 /** The lines under the table: the verdict, and the sites that could not be asked. */
 export function statusSummary(status: ClusterStatus, sites: SiteView[], now: number): string[] {
   const lines = sites
-    .filter((s) => !s.syncStatus.ok)
-    .map((s) => `note: ${s.site} did not answer /sync/status (${(s.syncStatus as { error: string }).error})`);
+    .filter((s) => !s.syncStatus)
+    .map((s) => `note: ${s.site} did not answer /sync/status (${s.syncStatusError})`);
   const stale = sites.filter((s) => s.stale);
   const limit = `${Math.round(status.staleAfterMs / 1000)}s`;
   if (stale.length === 0)
