@@ -12,10 +12,14 @@ export function progressBar(done: number, total: number, note: string, width = 3
 export class Progress {
   private drawn = false;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  /** `wanted`: false where the line would mix with other output on the same terminal. */
+  constructor(
+    private readonly wanted = true,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   get enabled(): boolean {
-    return this.stream.isTTY === true;
+    return this.wanted && this.stream.isTTY === true;
   }
 
   show(line: string): void {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ApiClient, domainPath, entitiesPath, pages } from './api-client';
+import { ApiClient, ApiRefusedError, domainPath, entitiesPath, pages } from './api-client';
 import { contextOf, print, printJson } from './context';
 import { CliError, EXIT } from './exit-codes';
 import { Progress, progressBar } from './progress';
@@ -10,6 +10,7 @@ import {
   domainLine,
   entityLine,
   ImportSummary,
+  PlannedOp,
   planImport,
   refusedOps,
   summaryLines,
@@ -27,9 +28,14 @@ async function importFile(client: ApiClient, text: string, progress: Progress): 
   const show = () => progress.show(progressBar(done, ops.length, `ops  ${summary.refused.length} refused`));
   show();
   for (const chunk of chunkOps(ops)) {
-    const answer = await client.ok<{ results: Array<{ status: number; body: unknown }> }>('POST', '/batch', {
-      body: { ops: chunk.map((p) => p.op) },
-    });
+    const answer = await client
+      .ok<{ results: Array<{ status: number; body: unknown }> }>('POST', '/batch', {
+        body: { ops: chunk.map((p) => p.op) },
+      })
+      .catch((err: unknown) => {
+        progress.done();
+        throw err instanceof ApiRefusedError ? batchRefused(err, chunk, summary) : err;
+      });
     const refused = refusedOps(chunk, answer.results);
     summary.refused.push(...refused);
     summary.applied += chunk.length - refused.length;
@@ -38,6 +44,16 @@ async function importFile(client: ApiClient, text: string, progress: Progress): 
   }
   progress.done();
   return summary;
+}
+
+/** A whole batch refused (401, 413, 429…): stop, saying which lines were sent and which were not. */
+function batchRefused(err: ApiRefusedError, chunk: PlannedOp[], summary: ImportSummary): CliError {
+  const lines = `lines ${chunk[0].line}–${chunk[chunk.length - 1].line}`;
+  return new CliError(
+    `${err.message}\n  the batch of ${lines} was refused whole; stopped there ` +
+      `(${summary.applied} lines before it applied, ${summary.refused.length} refused)`,
+    EXIT.refused,
+  );
 }
 
 /** Writes NDJSON lines with backpressure. */
@@ -104,7 +120,8 @@ export function transferCommands(program: Command): void {
       const ctx = contextOf(cmd);
       const stream = opts.output ? createWriteStream(opts.output) : process.stdout;
       const out = new LineWriter(stream);
-      const progress = new Progress();
+      // NDJSON on the terminal itself would be torn by the progress line
+      const progress = new Progress(opts.output !== undefined || !process.stdout.isTTY);
       try {
         await exportDomain(ctx.client, domain, opts.recursive === true, out, progress);
       } finally {
