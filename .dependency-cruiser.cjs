@@ -125,6 +125,15 @@ module.exports = {
       to: { path: '(^|/)node_modules/@nestjs/|^@nestjs/' },
     },
     {
+      name: 'domainctl-public-api-only',
+      comment:
+        'apps/domainctl is a plain Node CLI that talks only the public REST API (SPEC §5, §10): no NestJS, ' +
+        'and nothing of libs/ (the wire shapes it needs are its own), so it builds and runs on its own.',
+      severity: 'error',
+      from: { path: '^apps/domainctl/' },
+      to: { path: ['(^|/)node_modules/@nestjs/', '^@nestjs/', '^libs/'] },
+    },
+    {
       name: 'no-circular',
       comment:
         'Import cycles in apps/ or libs/ make load order fragile (undefined at import time) and layers meaningless.',

@@ -809,7 +809,15 @@ describe('MDC admin API', () => {
       expect(res.status).toBe(200);
       expect(res.body.sites.map((s: { site: string }) => s.site)).toEqual(['master', 'site-a', 'site-b']);
       expect(res.body.sites.find((s: { site: string }) => s.site === 'master')).toEqual(
-        expect.objectContaining({ role: 'master', url: mdc.url }),
+        expect.objectContaining({ role: 'master', url: mdc.url, stale: false }),
+      );
+    });
+
+    it('calls a work site that never contacted the MDC stale, after 2 sync intervals + 5 s', async () => {
+      const res = await ops.get('/cluster/status');
+      expect(res.body.staleAfterMs).toBe(2 * 20_000 + 5000);
+      expect(res.body.sites.find((s: { site: string }) => s.site === 'site-b')).toEqual(
+        expect.objectContaining({ role: 'site', lastPushAt: null, lastResyncAt: null, stale: true }),
       );
     });
 

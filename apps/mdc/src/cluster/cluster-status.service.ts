@@ -4,6 +4,27 @@ import { PushLedgerStore } from '../sync/push-ledger.store';
 import { DirectoryStore } from '../directory/directory.store';
 import { ChangeSignalService } from '../sync/change-signal.service';
 
+/**
+ * SPEC §8, §10: a work site pulls once per cycle, so one that has not contacted the MDC (pushed or
+ * pulled) for two whole intervals plus a slow cycle's slack has missed cycles: it is stale.
+ */
+export function staleAfterMs(syncIntervalMs: number): number {
+  return 2 * syncIntervalMs + 5000;
+}
+
+/** A work site is stale when its last push or pull is older than `staleAfter`, or it never made one; the master never is. */
+export function isStale(
+  role: string,
+  report: { lastPushAt: string | null; lastPullAt: string | null } | undefined,
+  now: number,
+  staleAfter: number,
+): boolean {
+  if (role === 'master') return false;
+  const contacts = [report?.lastPushAt, report?.lastPullAt].filter((at): at is string => !!at);
+  const last = Math.max(...contacts.map((at) => Date.parse(at)));
+  return contacts.length === 0 || now - last > staleAfter;
+}
+
 /** What /cluster/status, /audit and the MDC's /sync/status show. */
 @Injectable()
 export class ClusterStatusService {
@@ -18,8 +39,10 @@ export class ClusterStatusService {
     const head = BigInt(await this.store.head());
     const reported = new Map((await this.ledger.statuses()).map((s) => [s.site, s]));
     const now = Date.now();
+    const staleAfter = staleAfterMs(this.config.syncIntervalMs);
     return {
       head: head.toString(),
+      staleAfterMs: staleAfter,
       sites: this.config.current.sites.map((site) => {
         const s = reported.get(site.id);
         return {
@@ -33,6 +56,7 @@ export class ClusterStatusService {
           queueLength: s?.queueLength ?? null,
           lagVersions: s?.pulledVersion ? (head - BigInt(s.pulledVersion)).toString() : null,
           lagMs: s?.lastPullAt ? now - Date.parse(s.lastPullAt) : null,
+          stale: isStale(site.role, s, now, staleAfter),
         };
       }),
     };

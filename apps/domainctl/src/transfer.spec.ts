@@ -1,0 +1,122 @@
+import {
+  chunkOps,
+  domainLine,
+  entityLine,
+  planImport,
+  PlannedOp,
+  refusedOps,
+  summaryLines,
+} from './transfer';
+
+const entity = (i: number) => ({
+  domain: 'acme',
+  kind: 'user',
+  name: `u${i}`,
+  attributes: { n: i },
+});
+
+describe('import and export lines (NDJSON)', () => {
+  it('reads back what export writes: a domain, then its entities, as creates through POST /batch', () => {
+    const text = [
+      domainLine({ name: 'eu.acme', parent: 'acme', settings: { tier: 'gold' } }),
+      entityLine({ ...entity(1), domain: 'eu.acme' }),
+      '',
+    ].join('\n');
+    expect(planImport(text)).toEqual({
+      ops: [
+        {
+          line: 1,
+          op: {
+            method: 'POST',
+            path: '/domains',
+            body: { name: 'eu.acme', parent: 'acme', settings: { tier: 'gold' } },
+          },
+        },
+        {
+          line: 2,
+          op: {
+            method: 'POST',
+            path: '/domains/eu.acme/entities',
+            body: { kind: 'user', name: 'u1', attributes: { n: 1 } },
+          },
+        },
+      ],
+      refusals: [],
+    });
+  });
+
+  it('sends a first-level domain without a parent', () => {
+    const { ops } = planImport(domainLine({ name: 'acme', parent: null, settings: {} }));
+    expect(ops[0].op.body).toEqual({ name: 'acme', settings: {} });
+  });
+
+  it('refuses, by line, what is not JSON or not a domain or entity line, and skips blank lines', () => {
+    const { ops, refusals } = planImport(
+      ['{oops', '', '[1]', '{"type":"group"}', entityLine(entity(2))].join('\n'),
+    );
+    expect(ops.map((o) => o.line)).toEqual([5]);
+    expect(refusals.map((r) => [r.line, r.code, r.message])).toEqual([
+      [1, 'invalid_line', 'not JSON'],
+      [3, 'invalid_line', 'not a JSON object'],
+      [4, 'invalid_line', expect.stringContaining('neither')],
+    ]);
+  });
+
+  it('leaves names to the API to judge (they reach the batch as written)', () => {
+    const { ops } = planImport(entityLine({ ...entity(3), kind: 'Not A Kind' }));
+    expect(ops[0].op.body).toMatchObject({ kind: 'Not A Kind' });
+  });
+});
+
+describe('batches', () => {
+  const planned = (n: number, size = 0): PlannedOp[] =>
+    Array.from({ length: n }, (_, i) => ({
+      line: i + 1,
+      op: {
+        method: 'POST',
+        path: '/domains/acme/entities',
+        body: { kind: 'user', name: `u${i}`, attributes: { pad: 'x'.repeat(size) } },
+      },
+    }));
+
+  it('holds at most 1000 ops each, in file order', () => {
+    const chunks = chunkOps(planned(2500));
+    expect(chunks.map((c) => c.length)).toEqual([1000, 1000, 500]);
+    expect(chunks.flat().map((p) => p.line)).toEqual(planned(2500).map((p) => p.line));
+  });
+
+  it('stays under the byte bound, and sends an op larger than it alone', () => {
+    const chunks = chunkOps(planned(10, 300), 1000, 1000);
+    expect(chunks.every((c) => c.length <= 2)).toBe(true);
+    expect(chunkOps(planned(2, 5000), 1000, 1000).map((c) => c.length)).toEqual([1, 1]);
+  });
+
+  it("takes each refused op's code and message from the batch's results, by file line", () => {
+    const chunk = planned(3).map((p) => ({ ...p, line: p.line + 10 }));
+    const results = [
+      { status: 201, body: {} },
+      { status: 409, body: { statusCode: 409, code: 'already_exists', message: 'entity user/u1 exists' } },
+    ];
+    expect(refusedOps(chunk, results)).toEqual([
+      { line: 12, status: 409, code: 'already_exists', message: 'entity user/u1 exists' },
+      { line: 13, status: 0, code: 'no_result', message: 'the batch answered no result for this op' },
+    ]);
+  });
+
+  it('sums up the import with each refusal by line', () => {
+    expect(
+      summaryLines({
+        lines: 4,
+        applied: 2,
+        refused: [
+          { line: 4, status: 400, code: 'validation_failed', message: 'bad kind' },
+          { line: 1, status: 0, code: 'invalid_line', message: 'not JSON' },
+        ],
+      }),
+    ).toEqual([
+      'imported 2 of 4 lines; 2 refused',
+      '  line 1: invalid_line: not JSON',
+      '  line 4: validation_failed (400): bad kind',
+    ]);
+  });
+});

@@ -1,0 +1,159 @@
+import { describeRefusal, entitiesPath, Refusal } from './api-client';
+
+/**
+ * The NDJSON lines `export` writes and `import` reads, one object a line:
+ *   {"type":"domain","name":"eu.acme","parent":"acme","settings":{}}
+ *   {"type":"entity","domain":"eu.acme","kind":"user","name":"alice","attributes":{}}
+ * Import creates each (POST), in file order: a domain before its children and entities.
+ */
+export type TransferLine =
+  | { type: 'domain'; name: string; parent: string | null; settings: Record<string, unknown> }
+  | { type: 'entity'; domain: string; kind: string; name: string; attributes: Record<string, unknown> };
+
+/** SPEC §5 `POST /batch`: one op. */
+export interface BatchOp {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+
+export interface PlannedOp {
+  /** 1-based line of the file */
+  line: number;
+  op: BatchOp;
+}
+
+export interface LineRefusal extends Refusal {
+  line: number;
+}
+
+/** At most this many ops per `POST /batch` (SPEC §5). */
+export const MAX_BATCH_OPS = 1000;
+/** Bodies over 1 MiB get 413 (SPEC §9): keep each batch's JSON under this. */
+export const MAX_BATCH_BYTES = 900 * 1024;
+
+export function domainLine(d: {
+  name: string;
+  parent: string | null;
+  settings: Record<string, unknown>;
+}): string {
+  return JSON.stringify({ type: 'domain', name: d.name, parent: d.parent, settings: d.settings });
+}
+
+export function entityLine(e: {
+  domain: string;
+  kind: string;
+  name: string;
+  attributes: Record<string, unknown>;
+}): string {
+  return JSON.stringify({
+    type: 'entity',
+    domain: e.domain,
+    kind: e.kind,
+    name: e.name,
+    attributes: e.attributes,
+  });
+}
+
+/**
+ * The file's lines as batch ops, and the lines refused before any is sent (not JSON, not a domain
+ * or entity line). Names and values are left to the API to judge, as for any other request.
+ */
+export function planImport(text: string): { ops: PlannedOp[]; refusals: LineRefusal[] } {
+  const ops: PlannedOp[] = [];
+  const refusals: LineRefusal[] = [];
+  text.split('\n').forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    const line = i + 1;
+    const planned = opOf(raw);
+    if (typeof planned === 'string')
+      refusals.push({ line, status: 0, code: 'invalid_line', message: planned });
+    else ops.push({ line, op: planned });
+  });
+  return { ops, refusals };
+}
+
+function opOf(raw: string): BatchOp | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const line = value as Record<string, unknown>;
+  if (line.type === 'domain' && typeof line.name === 'string') {
+    const { name, parent, settings } = line;
+    return { method: 'POST', path: '/domains', body: withDefined({ name, parent, settings }) };
+  }
+  if (line.type === 'entity' && typeof line.domain === 'string') {
+    const { kind, name, attributes } = line;
+    return { method: 'POST', path: entitiesPath(line.domain), body: withDefined({ kind, name, attributes }) };
+  }
+  return 'neither {"type":"domain","name":…} nor {"type":"entity","domain":…}';
+}
+
+/** The object without its undefined and null members (the API takes an absent parent, not null). */
+function withDefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
+}
+
+/** Consecutive ops in batches of at most `maxOps` ops and about `maxBytes` of JSON (a lone larger op goes alone). */
+export function chunkOps(
+  ops: PlannedOp[],
+  maxOps = MAX_BATCH_OPS,
+  maxBytes = MAX_BATCH_BYTES,
+): PlannedOp[][] {
+  const chunks: PlannedOp[][] = [];
+  let current: PlannedOp[] = [];
+  let bytes = 0;
+  for (const planned of ops) {
+    const size = Buffer.byteLength(JSON.stringify(planned.op)) + 1;
+    if (current.length > 0 && (current.length === maxOps || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(planned);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** The refused ops of one batch's `{ results: [{ status, body }] }`, by file line. */
+export function refusedOps(
+  chunk: PlannedOp[],
+  results: Array<{ status: number; body: unknown }>,
+): LineRefusal[] {
+  return chunk.flatMap((planned, i) => {
+    const result = results[i];
+    if (result && result.status < 400) return [];
+    const body = (result?.body ?? null) as { code?: unknown; message?: unknown } | null;
+    return [
+      {
+        line: planned.line,
+        status: result?.status ?? 0,
+        code: typeof body?.code === 'string' ? body.code : 'no_result',
+        message:
+          typeof body?.message === 'string' ? body.message : 'the batch answered no result for this op',
+      },
+    ];
+  });
+}
+
+export interface ImportSummary {
+  /** the file's non-empty lines */
+  lines: number;
+  applied: number;
+  refused: LineRefusal[];
+}
+
+/** The end of an import: counts, then each refusal by line. */
+export function summaryLines(summary: ImportSummary): string[] {
+  const head = `imported ${summary.applied} of ${summary.lines} lines; ${summary.refused.length} refused`;
+  const refused = [...summary.refused]
+    .sort((a, b) => a.line - b.line)
+    .map((r) => `  line ${r.line}: ${r.status === 0 ? `${r.code}: ${r.message}` : describeRefusal(r)}`);
+  return [head, ...refused];
+}
