@@ -24,12 +24,17 @@ export class ClusterController {
     return this.status.clusterStatus();
   }
 
-  /** A scoped admin reads the audit of a domain in its scope; the whole log needs scope `*`. */
+  /** A scoped admin reads the audit of a domain in its scope; the whole log needs scope `*`. SPEC §5: paged. */
   @Get('audit')
-  audit(@CurrentCaller() caller: Caller, @Query('domain') domain?: string, @Query('limit') limit?: string) {
+  audit(
+    @CurrentCaller() caller: Caller,
+    @Query('domain') domain?: string,
+    @Query('limit') limit?: string,
+    @Query('after') after?: string,
+  ) {
     if (domain) assertInScope(caller, domain);
     else requireWholeCluster(caller, 'the audit of every domain');
-    return this.status.audit(domain, parseLimit(limit));
+    return this.status.audit(domain || undefined, parseLimit(limit), after);
   }
 
   @Get('sync/status')
