@@ -5,12 +5,13 @@ import { NestFactory } from '@nestjs/core';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { BodyValidationPipe } from './body-validation.pipe';
 import { HEADER } from './headers';
 import { acceptJsonBodiesOnly } from './json-body';
 import { discardRestOfBody } from './lingering-close';
+import { openApiDocument } from './openapi';
 import { requestIdOf } from './site-runtime.module';
 import { readSiteEnv, SiteEnv } from './site-env';
 import { clientErrorBody, toErrorResponse } from './exception.filter';
@@ -125,11 +126,7 @@ export async function createSiteApp(
     );
     done();
   });
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder().setTitle(title).setVersion('1').addBearerAuth().build(),
-  );
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, openApiDocument(app, title));
   // SIGHUP reloads the cluster config (SPEC §4): it must not be taken for a shutdown.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
