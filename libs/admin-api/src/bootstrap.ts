@@ -12,6 +12,7 @@ import { HEADER } from './headers';
 import { acceptJsonBodiesOnly } from './json-body';
 import { discardRestOfBody } from './lingering-close';
 import { openApiDocument } from './openapi';
+import { recordTraffic } from './traffic-recorder';
 import { requestIdOf } from './site-runtime.module';
 import { readSiteEnv, SiteEnv } from './site-env';
 import { clientErrorBody, toErrorResponse } from './exception.filter';
@@ -126,7 +127,9 @@ export async function createSiteApp(
     );
     done();
   });
-  SwaggerModule.setup('docs', app, openApiDocument(app, title));
+  const document = openApiDocument(app, title);
+  SwaggerModule.setup('docs', app, document);
+  if (env.trafficDir) recordTraffic(fastify, env.trafficDir, document.info.title, env.siteId);
   // SIGHUP reloads the cluster config (SPEC §4): it must not be taken for a shutdown.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;

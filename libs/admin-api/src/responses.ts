@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { Type } from '@nestjs/common';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { ERROR_CODES, ErrorCode } from './errors';
 
 // SPEC §5 answers, as classes for the OpenAPI document only (the one source of both apps' documents):
@@ -202,7 +203,16 @@ export class SyncRunDto {
   lastCycle: CycleReportDto;
 }
 
+/**
+ * An object of `dto`'s schema, or null. (OpenAPI 3.0's `nullable` does not reach into a `$ref`;
+ * `{ nullable, enum: [null] }` is its way of saying "null".)
+ */
+function orNull(dto: Type<unknown>) {
+  return { anyOf: [{ $ref: getSchemaPath(dto) }, { type: 'object', nullable: true, enum: [null] }] };
+}
+
 /** SPEC §5 `GET /sync/status`; the master site answers it too (no queue, its own MDC). */
+@ApiExtraModels(CycleReportDto, CycleRunningDto)
 export class SyncStatusDto {
   @ApiProperty({ example: 'site-a' })
   site: string;
@@ -228,7 +238,7 @@ export class SyncStatusDto {
   @ApiProperty({ ...TIME, nullable: true })
   lastResyncAt: string | null;
 
-  @ApiProperty({ type: CycleReportDto, nullable: true })
+  @ApiProperty(orNull(CycleReportDto))
   lastCycle: CycleReportDto | null;
 
   @ApiProperty({ type: [String], example: ['acme', 'globex'] })
@@ -237,11 +247,7 @@ export class SyncStatusDto {
   @ApiPropertyOptional({ description: 'at an SDC: the MDC change-log version pulled through' })
   cursor?: string;
 
-  @ApiPropertyOptional({
-    type: CycleRunningDto,
-    nullable: true,
-    description: 'at an SDC: the cycle running now',
-  })
+  @ApiPropertyOptional({ ...orNull(CycleRunningDto), description: 'at an SDC: the cycle running now' })
   running?: CycleRunningDto | null;
 
   @ApiPropertyOptional({ type: 'integer', description: 'at the MDC: sites listening to its change signal' })
