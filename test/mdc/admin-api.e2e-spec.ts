@@ -804,6 +804,38 @@ describe('MDC admin API', () => {
       expectError(await ops.get('/audit?limit=1001'), 400, 'validation_failed');
     });
 
+    it('pages through the audit with limit and the next cursor: every change once, newest first', async () => {
+      const domain = await freshDomain();
+      for (let i = 0; i < 6; i++) await freshEntity(domain);
+      const seen: string[] = [];
+      let after = '';
+      let pages = 0;
+      do {
+        const res = await ops.get(`/audit?domain=${domain}&limit=3${after && `&after=${after}`}`);
+        expect(res.status).toBe(200);
+        expect(res.body.items.length).toBeLessThanOrEqual(3);
+        seen.push(...res.body.items.map((i: { version: string }) => i.version));
+        after = res.body.next ?? '';
+        pages++;
+      } while (after);
+      expect(pages).toBe(3);
+      expect(seen).toHaveLength(7); // the domain and its six entities
+      expect(new Set(seen).size).toBe(7);
+      const versions = seen.map(BigInt);
+      expect(versions).toEqual([...versions].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)));
+      const whole = await ops.get(`/audit?domain=${domain}`);
+      expect(whole.body).toEqual({ items: expect.any(Array), next: null });
+      expect(whole.body.items.map((i: { version: string }) => i.version)).toEqual(seen);
+    });
+
+    it('refuses an audit cursor it did not give out with 400 validation_failed', async () => {
+      const foreign = Buffer.from(JSON.stringify(['acme', 'user'])).toString('base64url');
+      const notANumber = Buffer.from(JSON.stringify(['12x'])).toString('base64url');
+      for (const after of ['not-a-cursor', foreign, notANumber]) {
+        expectError(await ops.get(`/audit?after=${after}`), 400, 'validation_failed');
+      }
+    });
+
     it('lists every configured site in /cluster/status', async () => {
       const res = await ops.get('/cluster/status');
       expect(res.status).toBe(200);

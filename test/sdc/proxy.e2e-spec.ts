@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { join } from 'node:path';
 import { TestCluster } from '../harness/cluster';
 import type { Reply } from '../harness/http';
 
@@ -39,6 +41,14 @@ describe('SDC proxy: a request for a domain the site does not serve', () => {
   const at = (site: string) => cluster.admin(site);
   const servedBy = (reply: Reply) => reply.headers.get('x-served-by');
   const answer = (reply: Reply) => ({ status: reply.status, servedBy: servedBy(reply) });
+
+  // STYLE: the OpenAPI document is committed; regenerate with UPDATE_OPENAPI=1 (see README) after an API change.
+  it('serves exactly the committed OpenAPI document (docs/openapi.sdc.json)', async () => {
+    const served: unknown = await (await fetch(`${cluster.url('site-a')}/docs-json`)).json();
+    const committed = join(__dirname, '..', '..', 'docs', 'openapi.sdc.json');
+    if (process.env.UPDATE_OPENAPI === '1') writeFileSync(committed, `${JSON.stringify(served, null, 2)}\n`);
+    expect(served).toEqual(JSON.parse(readFileSync(committed, 'utf8')));
+  });
 
   it('sends a request for a peer’s domain to the first serving peer, and returns its answer unchanged', async () => {
     const direct = await at('site-b').get('/domains/globex/entities/user/gina');

@@ -36,6 +36,7 @@ export function siteEnv(siteId: string, configFile: string, more: Partial<SiteEn
     databaseUrl: undefined,
     redisUrl: undefined,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+    trafficDir: undefined,
     ...more,
   };
 }

@@ -1,14 +1,15 @@
 import { Body, Controller, HttpCode, Post, UseInterceptors } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { CurrentCaller } from './auth';
 import { BatchService } from './batch';
 import type { Caller } from './directory.service';
 import { BatchDto } from './dto';
+import { ApiAdminOperation, ApiAnswer } from './openapi';
+import { BatchAnswerDto } from './responses';
 import { RoutingInterceptor } from './routing';
 
 /** SPEC §5 `POST /batch`: the bulk path for provisioning (`domainctl import` uses it). */
 @ApiTags('directory')
-@ApiBearerAuth()
 @Controller('api/v1')
 @UseInterceptors(RoutingInterceptor)
 export class BatchController {
@@ -16,6 +17,12 @@ export class BatchController {
 
   @Post('batch')
   @HttpCode(200)
+  @ApiAdminOperation(
+    'Run up to 1000 domain and entity operations in order, each answered as if sent alone',
+    413,
+    415,
+  )
+  @ApiAnswer(200, { type: BatchAnswerDto, description: "each op's status and body, in order" })
   async run(@CurrentCaller() caller: Caller, @Body() dto: BatchDto) {
     return { results: await this.batch.run(caller, dto.ops) };
   }

@@ -30,7 +30,8 @@ export class BodyValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const dto = metadata.metatype;
-    if (!dto || !this.toValidate(metadata)) return value;
+    // Query DTOs only document the parameters; their values are read (and refused) where they are used.
+    if (!dto || metadata.type !== 'body' || !this.toValidate(metadata)) return value;
     // Fastify parses a body only when it has a content type; a JSON one cannot be empty.
     if (metadata.type === 'body' && value === undefined) {
       throw new ApiError(

@@ -5,12 +5,14 @@ import { NestFactory } from '@nestjs/core';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { BodyValidationPipe } from './body-validation.pipe';
 import { HEADER } from './headers';
 import { acceptJsonBodiesOnly } from './json-body';
 import { discardRestOfBody } from './lingering-close';
+import { openApiDocument } from './openapi';
+import { recordTraffic } from './traffic-recorder';
 import { requestIdOf } from './site-runtime.module';
 import { readSiteEnv, SiteEnv } from './site-env';
 import { clientErrorBody, toErrorResponse } from './exception.filter';
@@ -125,11 +127,9 @@ export async function createSiteApp(
     );
     done();
   });
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder().setTitle(title).setVersion('1').addBearerAuth().build(),
-  );
+  const document = openApiDocument(app, title);
   SwaggerModule.setup('docs', app, document);
+  if (env.trafficDir) recordTraffic(fastify, env.trafficDir, document.info.title, env.siteId);
   // SIGHUP reloads the cluster config (SPEC §4): it must not be taken for a shutdown.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;

@@ -12,13 +12,23 @@ import {
   Res,
   UseInterceptors,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentCaller } from './auth';
 import { Caller, Conditional, DIRECTORY_SERVICE, DirectoryService, Written } from './directory.service';
-import { CreateDomainDto, CreateEntityDto, PatchDomainDto, PatchEntityDto } from './dto';
+import {
+  CreateDomainDto,
+  CreateEntityDto,
+  DeleteDomainQuery,
+  DomainListQuery,
+  EntityListQuery,
+  PatchDomainDto,
+  PatchEntityDto,
+} from './dto';
 import { HEADER } from './headers';
+import { ApiAdminOperation, ApiAnswer, ApiIfMatch, ApiWriteAnswers } from './openapi';
 import { decodeCursor, parseLimit } from './paging';
+import { DomainDto, DomainPageDto, EntityDto, EntityPageDto } from './responses';
 import { RoutingInterceptor } from './routing';
 import { recursiveFlag } from './write-requests';
 
@@ -50,23 +60,22 @@ function answer<T extends { version: string }>(
  * site's DirectoryService. Scope and routing are checked before a handler runs (RoutingInterceptor).
  */
 @ApiTags('directory')
-@ApiBearerAuth()
 @UseInterceptors(RoutingInterceptor)
 @Controller('api/v1/domains')
 export class DirectoryController {
   constructor(@Inject(DIRECTORY_SERVICE) private readonly directory: DirectoryService) {}
 
   @Get()
-  listDomains(
-    @CurrentCaller() caller: Caller,
-    @Query('parent') parent?: string,
-    @Query('limit') limit?: string,
-    @Query('after') after?: string,
-  ) {
+  @ApiAdminOperation('List domains, by name: the children of `parent`, or all (from the local tree)')
+  @ApiAnswer(200, { type: DomainPageDto, description: 'a page of domains' })
+  listDomains(@CurrentCaller() caller: Caller, @Query() query: DomainListQuery) {
+    const { parent, limit, after } = query;
     return this.directory.listDomains(caller, parent, parseLimit(limit), decodeCursor(after, 1)?.[0]);
   }
 
   @Post()
+  @ApiAdminOperation('Create a domain (at a site that serves the new name)', 404, 409, 413, 415, 421, 502)
+  @ApiWriteAnswers(201, DomainDto)
   async createDomain(
     @CurrentCaller() caller: Caller,
     @Body() dto: CreateDomainDto,
@@ -78,6 +87,8 @@ export class DirectoryController {
   }
 
   @Get(':name')
+  @ApiAdminOperation('Read a domain', 404, 421, 502)
+  @ApiAnswer(200, { type: DomainDto, description: 'the domain', tagged: true })
   async getDomain(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
@@ -87,6 +98,9 @@ export class DirectoryController {
   }
 
   @Patch(':name')
+  @ApiAdminOperation("Change a domain's settings (a JSON merge patch)", 404, 409, 413, 415, 421, 502)
+  @ApiWriteAnswers(200, DomainDto)
+  @ApiIfMatch()
   async patchDomain(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
@@ -99,27 +113,37 @@ export class DirectoryController {
 
   @Delete(':name')
   @HttpCode(204)
+  @ApiAdminOperation(
+    'Delete a domain (with `recursive`, its children and entities too)',
+    404,
+    409,
+    413,
+    415,
+    421,
+    502,
+  )
+  @ApiWriteAnswers(204)
+  @ApiIfMatch()
   async deleteDomain(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
-    @Query('recursive') recursive: string | undefined,
+    @Query() query: DeleteDomainQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const ifMatch = reply.request.headers[HEADER.ifMatch] as string | undefined;
-    answer(
-      reply,
-      await this.directory.deleteDomain(caller, name, recursiveFlag(recursive), conditional(ifMatch)),
-    );
+    const recursive = recursiveFlag(query.recursive);
+    answer(reply, await this.directory.deleteDomain(caller, name, recursive, conditional(ifMatch)));
   }
 
   @Get(':name/entities')
+  @ApiAdminOperation("List a domain's entities, by kind and name", 404, 421, 502)
+  @ApiAnswer(200, { type: EntityPageDto, description: 'a page of entities' })
   listEntities(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
-    @Query('kind') kind?: string,
-    @Query('limit') limit?: string,
-    @Query('after') after?: string,
+    @Query() query: EntityListQuery,
   ) {
+    const { kind, limit, after } = query;
     return this.directory.listEntities(
       caller,
       name,
@@ -130,6 +154,8 @@ export class DirectoryController {
   }
 
   @Post(':name/entities')
+  @ApiAdminOperation('Create an entity in a domain', 404, 409, 413, 415, 421, 502)
+  @ApiWriteAnswers(201, EntityDto)
   async createEntity(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
@@ -142,6 +168,8 @@ export class DirectoryController {
   }
 
   @Get(':name/entities/:kind/:entityName')
+  @ApiAdminOperation('Read an entity', 404, 421, 502)
+  @ApiAnswer(200, { type: EntityDto, description: 'the entity', tagged: true })
   async getEntity(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
@@ -153,6 +181,9 @@ export class DirectoryController {
   }
 
   @Patch(':name/entities/:kind/:entityName')
+  @ApiAdminOperation("Change an entity's attributes (a JSON merge patch)", 404, 409, 413, 415, 421, 502)
+  @ApiWriteAnswers(200, EntityDto)
+  @ApiIfMatch()
   async patchEntity(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,
@@ -175,6 +206,9 @@ export class DirectoryController {
 
   @Delete(':name/entities/:kind/:entityName')
   @HttpCode(204)
+  @ApiAdminOperation('Delete an entity', 404, 409, 413, 415, 421, 502)
+  @ApiWriteAnswers(204)
+  @ApiIfMatch()
   async deleteEntity(
     @CurrentCaller() caller: Caller,
     @Param('name') name: string,

@@ -76,3 +76,51 @@ export class BatchDto {
   @ArrayMaxSize(1000)
   ops: unknown[];
 }
+
+// SPEC §5 query parameters, for the OpenAPI document. They arrive as text and are read by the
+// functions named on each (parseLimit, decodeCursor, recursiveFlag, parseRunTimeout), which answer a
+// bad value with 400 `validation_failed`; the body pipe leaves queries alone.
+
+/** `limit`: read by parseLimit. */
+export class LimitQuery {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
+  limit?: string;
+}
+
+/** `limit` and `after`: read by parseLimit and decodeCursor. */
+export class PageQuery extends LimitQuery {
+  @ApiPropertyOptional({ description: 'the `next` of the page before (an opaque cursor)' })
+  after?: string;
+}
+
+export class DomainListQuery extends PageQuery {
+  @ApiPropertyOptional({ example: 'acme', description: 'only the children of this domain' })
+  parent?: string;
+}
+
+export class EntityListQuery extends PageQuery {
+  @ApiPropertyOptional({ example: 'user', description: 'only entities of this kind' })
+  kind?: string;
+}
+
+/** `recursive`: read by recursiveFlag. */
+export class DeleteDomainQuery {
+  @ApiPropertyOptional({
+    type: 'boolean',
+    default: false,
+    description:
+      'delete the children and entities too (without it, a domain that has any is 409 `has_children`)',
+  })
+  recursive?: string;
+}
+
+export class AuditQuery extends PageQuery {
+  @ApiPropertyOptional({ example: 'acme', description: 'only the changes to this domain and its entities' })
+  domain?: string;
+}
+
+/** `timeoutMs`: read by parseRunTimeout. */
+export class SyncRunQuery {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 600000, default: 120000 })
+  timeoutMs?: string;
+}

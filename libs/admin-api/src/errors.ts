@@ -56,6 +56,9 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
+/** Every code, for the OpenAPI document's `ErrorCode` enum. */
+export const ERROR_CODES = Object.keys(STATUS_OF) as ErrorCode[];
+
 export interface ErrorBody {
   statusCode: number;
   code: ErrorCode;

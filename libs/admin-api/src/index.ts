@@ -19,3 +19,5 @@ export * from './group-commit';
 export * from './batch';
 export * from './batch.controller';
 export * from './write-requests';
+export * from './responses';
+export * from './openapi';

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiAnswer, ApiPublicOperation } from './openapi';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Public } from './auth';
 
@@ -13,13 +14,16 @@ export class MetricsRegistry {
   }
 }
 
-@ApiExcludeController()
+@ApiTags('operations')
 @Public()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsRegistry) {}
 
   @Get()
+  @ApiPublicOperation('Prometheus metrics (SPEC §10)')
+  @ApiProduces('text/plain')
+  @ApiAnswer(200, { description: 'the Prometheus text exposition format', text: true })
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();

@@ -13,6 +13,8 @@ export interface SiteEnv {
   snapshotPage: number | undefined;
   /** SPEC §5: the whole request — headers and body — must arrive within this (a slow body is cut off too) */
   requestTimeoutMs: number;
+  /** DD_TRAFFIC_DIR: record every response there for the conformance check (CI, tests) */
+  trafficDir: string | undefined;
 }
 
 /** How long a request may take to arrive, headers and body, unless REQUEST_TIMEOUT_MS says otherwise. */
@@ -51,5 +53,6 @@ export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
     redisUrl: env.REDIS_URL || undefined,
     snapshotPage: positiveInt(env, 'SNAPSHOT_PAGE'),
     requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS') ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    trafficDir: env.DD_TRAFFIC_DIR || undefined,
   };
 }

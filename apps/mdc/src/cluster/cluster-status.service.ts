@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ClusterConfigService } from '@dd/admin-api';
+import { ApiError, ClusterConfigService, decodeCursor, pageOf } from '@dd/admin-api';
 import { PushLedgerStore } from '../sync/push-ledger.store';
 import { DirectoryStore } from '../directory/directory.store';
 import { ChangeSignalService } from '../sync/change-signal.service';
@@ -62,8 +62,11 @@ export class ClusterStatusService {
     };
   }
 
-  async audit(domain: string | undefined, limit: number) {
-    return { items: await this.store.auditLog(domain, limit) };
+  /** SPEC §5 /audit: a page of applied changes, newest first; `after` is the `next` of the page before. */
+  async audit(domain: string | undefined, limit: number, after: string | undefined) {
+    const rows = await this.store.auditLog(domain, limit + 1, auditCursor(after));
+    const { items, next } = pageOf(rows, limit, (row) => [row.id]);
+    return { items: items.map(({ id: _id, ...entry }) => entry), next };
   }
 
   /** SPEC §5 /sync/status at the master site: it has no queue and is its own MDC. */
@@ -83,4 +86,12 @@ export class ClusterStatusService {
       servedZones: ['*'],
     };
   }
+}
+
+/** An audit cursor carries the row id the page before ended at. */
+function auditCursor(raw: string | undefined): string | undefined {
+  const key = decodeCursor(raw, 1)?.[0];
+  if (key !== undefined && !/^[1-9]\d{0,17}$/.test(key))
+    throw new ApiError('validation_failed', 'after is not a cursor this API gave out');
+  return key;
 }

@@ -236,13 +236,23 @@ export class DirectoryStore {
   }
 
   /** The newest applied changes first, of one domain or of all. */
-  async auditLog(domain: string | undefined, limit: number): Promise<AuditEntry[]> {
-    const rows: AuditRecord[] = await this.db.query(
-      `SELECT version, site, epoch, seq, actor, op, domain, change, at FROM audit_log
-        WHERE ($1::text IS NULL OR domain = $1) ORDER BY id DESC LIMIT $2`,
-      [domain ?? null, limit],
+  /**
+   * SPEC §5 /audit: applied changes newest first (by row id), `limit` of them, those older than the
+   * row `beforeId` when given (keyset paging); each with its row id, the key of the next page.
+   */
+  async auditLog(
+    domain: string | undefined,
+    limit: number,
+    beforeId?: string,
+  ): Promise<Array<AuditEntry & { id: string }>> {
+    const rows: Array<AuditRecord & { id: string }> = await this.db.query(
+      `SELECT id, version, site, epoch, seq, actor, op, domain, change, at FROM audit_log
+        WHERE ($1::text IS NULL OR domain = $1) AND ($3::bigint IS NULL OR id < $3)
+        ORDER BY id DESC LIMIT $2`,
+      [domain ?? null, limit, beforeId ?? null],
     );
     return rows.map((r) => ({
+      id: String(r.id),
       version: String(r.version),
       site: r.site,
       epoch: r.epoch,

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { checkReady, Public } from '@dd/admin-api';
+import { ApiAnswer, ApiPublicOperation, checkReady, LiveDto, Public, ReadyDto } from '@dd/admin-api';
 
 /** SPEC §10: live while the process runs; ready while DomainDB answers (503 `store_unavailable` naming it when not). */
 @ApiTags('operations')
@@ -14,12 +14,16 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @ApiPublicOperation('Live while the process runs')
+  @ApiAnswer(200, { type: LiveDto, description: 'the process runs' })
   live() {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiPublicOperation("Ready while the site's own store answers", 503)
+  @ApiAnswer(200, { type: ReadyDto, description: 'the store answers' })
   ready() {
     return checkReady(this.health, [() => this.db.pingCheck('domaindb', { timeout: 2000 })]);
   }
