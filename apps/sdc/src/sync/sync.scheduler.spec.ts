@@ -42,4 +42,16 @@ describe('SyncScheduler.pushSoon', () => {
     jest.advanceTimersByTime(PUSH_SOON_MS);
     expect(added).toEqual([{ kind: 'full' }, { kind: 'push' }]);
   });
+
+  it('pushes at once after a cycle goes through while a long retry is still armed (the MDC came back)', () => {
+    for (let i = 0; i < 6; i++) scheduler.retryLater(); // armed once; later calls only while armed
+    jest.advanceTimersByTime(250 + 20); // the first retry fires: 250 ms
+    scheduler.retryLater(); // that cycle failed too: the next in 500 ms
+    scheduler.resetRetry(); // the reconnect's cycle went through
+    scheduler.pushSoon();
+    jest.advanceTimersByTime(PUSH_SOON_MS);
+    expect(added).toEqual([{ kind: 'full' }, { kind: 'push' }]);
+    jest.advanceTimersByTime(10_000);
+    expect(added).toEqual([{ kind: 'full' }, { kind: 'push' }]);
+  });
 });

@@ -213,8 +213,13 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
   }
 
-  /** A cycle went through (or had nothing waiting): the next failure retries quickly again. */
+  /**
+   * A cycle went through (or had nothing waiting): a retry still armed is dropped — writes push at once
+   * again (`pushSoon`) — and the next failure retries quickly again.
+   */
   resetRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.retryMs = RETRY_MIN_MS;
   }
 
