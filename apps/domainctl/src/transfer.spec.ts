@@ -62,6 +62,36 @@ describe('import and export lines (NDJSON)', () => {
     ]);
   });
 
+  it('moves a domain line after its parent, and entities after their domain, when the file lists them later', () => {
+    const domain = (name: string, parent: string | null) => domainLine({ name, parent, settings: {} });
+    const text = [
+      entityLine({ ...entity(1), domain: 'x.eu.acme' }), // 1
+      domain('x.eu.acme', 'eu.acme'), // 2
+      domain('us.acme', 'acme'), // 3: acme is not in the file: stays
+      domain('eu.acme', 'acme'), // 4
+      entityLine(entity(2)), // 5: acme is not in the file: stays
+      domain('y.eu.acme', 'eu.acme'), // 6: its parent came before: stays
+      '{oops', // 7
+      domain('a', 'b'), // 8: a parent cycle: left to the API, last
+      domain('b', 'a'), // 9
+    ].join('\n');
+    const { ops, refusals } = planImport(text);
+    expect(ops.map((o) => o.line)).toEqual([3, 4, 2, 1, 5, 6, 8, 9]);
+    expect(ops[1].op.body).toMatchObject({ name: 'eu.acme' });
+    expect(refusals.map((r) => r.line)).toEqual([7]);
+  });
+
+  it('keeps a file already in order as it is', () => {
+    const text = [
+      domainLine({ name: 'acme', parent: null, settings: {} }),
+      domainLine({ name: 'eu.acme', parent: 'acme', settings: {} }),
+      entityLine({ ...entity(1), domain: 'eu.acme' }),
+      entityLine(entity(2)),
+      domainLine({ name: 'us.acme', parent: 'acme', settings: {} }),
+    ].join('\n');
+    expect(planImport(text).ops.map((o) => o.line)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('leaves names to the API to judge (they reach the batch as written)', () => {
     const { ops } = planImport(entityLine({ ...entity(3), kind: 'Not A Kind' }));
     expect(ops[0].op.body).toMatchObject({ kind: 'Not A Kind' });
