@@ -146,7 +146,10 @@ function withDefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
 }
 
-/** Consecutive ops in batches of at most `maxOps` ops and about `maxBytes` of JSON (a lone larger op goes alone). */
+/** `{"ops":[]}` around the ops (each counted with one byte for its comma). */
+const BATCH_ENVELOPE_BYTES = Buffer.byteLength(JSON.stringify({ ops: [] }));
+
+/** Consecutive ops in batches of at most `maxOps` ops and at most `maxBytes` of request body (a lone larger op goes alone). */
 export function chunkOps(
   ops: PlannedOp[],
   maxOps = MAX_BATCH_OPS,
@@ -154,13 +157,13 @@ export function chunkOps(
 ): PlannedOp[][] {
   const chunks: PlannedOp[][] = [];
   let current: PlannedOp[] = [];
-  let bytes = 0;
+  let bytes = BATCH_ENVELOPE_BYTES;
   for (const planned of ops) {
     const size = Buffer.byteLength(JSON.stringify(planned.op)) + 1;
     if (current.length > 0 && (current.length === maxOps || bytes + size > maxBytes)) {
       chunks.push(current);
       current = [];
-      bytes = 0;
+      bytes = BATCH_ENVELOPE_BYTES;
     }
     current.push(planned);
     bytes += size;
