@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { ApiClient, ApiRefusedError, domainPath, entitiesPath, pages } from './api-client';
+import { Answer, ApiClient, ApiRefusedError, domainPath, entitiesPath, pages, refusalOf } from './api-client';
 import { contextOf, print, printJson } from './context';
 import { CliError, EXIT } from './exit-codes';
 import { Progress, progressBar } from './progress';
@@ -20,40 +21,110 @@ import {
 type DomainObject = Extract<TransferLine, { type: 'domain' }>;
 type EntityObject = Extract<TransferLine, { type: 'entity' }>;
 
-/** SPEC §5 `POST /batch`: every op of the file, in order, ≤ 1000 a request; refusals by line. */
-async function importFile(client: ApiClient, text: string, progress: Progress): Promise<ImportSummary> {
-  const { ops, refusals } = planImport(text);
-  const summary: ImportSummary = { lines: ops.length + refusals.length, applied: 0, refused: [...refusals] };
-  let done = 0;
-  const show = () => progress.show(progressBar(done, ops.length, `ops  ${summary.refused.length} refused`));
-  show();
-  for (const chunk of chunkOps(ops)) {
-    const answer = await client
-      .ok<{ results: Array<{ status: number; body: unknown }> }>('POST', '/batch', {
-        body: { ops: chunk.map((p) => p.op) },
-      })
-      .catch((err: unknown) => {
-        progress.done();
-        throw err instanceof ApiRefusedError ? batchRefused(err, chunk, summary) : err;
-      });
-    const refused = refusedOps(chunk, answer.results);
-    summary.refused.push(...refused);
-    summary.applied += chunk.length - refused.length;
-    done += chunk.length;
-    show();
-  }
-  progress.done();
-  return summary;
+/** How often a batch refused whole for a passing reason (429 `rate_limited`, 503) is sent again. */
+export const BATCH_RETRIES = 5;
+/** The wait before a retry when the answer names none (`Retry-After`, in seconds). */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+
+export interface ImportDeps {
+  /** how the import waits out a `Retry-After` (tests pass one that does not) */
+  sleep: (ms: number) => Promise<void>;
+  retries: number;
 }
 
-/** A whole batch refused (401, 413, 429…): stop, saying which lines were sent and which were not. */
-function batchRefused(err: ApiRefusedError, chunk: PlannedOp[], summary: ImportSummary): CliError {
-  const lines = `lines ${chunk[0].line}–${chunk[chunk.length - 1].line}`;
-  return new CliError(
-    `${err.message}\n  the batch of ${lines} was refused whole; stopped there ` +
-      `(${summary.applied} lines before it applied, ${summary.refused.length} refused)`,
-    EXIT.refused,
-  );
+const realTime: ImportDeps = { sleep: (ms) => delay(ms), retries: BATCH_RETRIES };
+
+export interface ImportRun {
+  summary: ImportSummary;
+  /** why the import stopped before the end of the file, if it did */
+  stopped?: CliError;
+}
+
+/**
+ * SPEC §5 `POST /batch`: every op of the file, in `planImport`'s order, ≤ 1000 a request; refusals
+ * by line. A batch refused whole with 429 or 503 is sent again after its `Retry-After`, up to
+ * `retries` times; past that, or on any other whole refusal or a lost connection, the import stops
+ * with what it did so far.
+ */
+export async function importFile(
+  client: Pick<ApiClient, 'call'>,
+  text: string,
+  progress: Progress,
+  deps: ImportDeps = realTime,
+): Promise<ImportRun> {
+  const { ops, refusals } = planImport(text);
+  const run: ImportRun = {
+    summary: { lines: ops.length + refusals.length, applied: 0, refused: [...refusals] },
+  };
+  const { summary } = run;
+  let done = 0;
+  const show = (note = '') =>
+    progress.show(progressBar(done, ops.length, `ops  ${summary.refused.length} refused${note}`));
+  show();
+  try {
+    for (const chunk of chunkOps(ops)) {
+      const answer = await sendBatch(client, chunk, deps, (note) => show(note));
+      const { results } = (answer.body ?? {}) as { results?: Array<{ status: number; body: unknown }> };
+      const refused = refusedOps(chunk, results ?? []);
+      summary.refused.push(...refused);
+      summary.applied += chunk.length - refused.length;
+      done += chunk.length;
+      show();
+    }
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    summary.unsent = ops.length - done;
+    run.stopped = err;
+  } finally {
+    progress.done();
+  }
+  return run;
+}
+
+/** One batch's answer, sent again while it is refused whole for a passing reason. */
+async function sendBatch(
+  client: Pick<ApiClient, 'call'>,
+  chunk: PlannedOp[],
+  deps: ImportDeps,
+  note: (text: string) => void,
+): Promise<Answer> {
+  const at = `the batch of ${chunk.length} ops from line ${chunk[0].line}`;
+  for (let retry = 0; ; retry++) {
+    let answer: Answer;
+    try {
+      answer = await client.call('POST', '/batch', { body: { ops: chunk.map((p) => p.op) } });
+    } catch (err) {
+      const e = err as CliError;
+      throw new CliError(
+        `${e.message}
+  ${at} may or may not have been applied: importing the file again ` +
+          'answers already_exists for the lines that were',
+        e.exitCode,
+      );
+    }
+    if (answer.status < 400) return answer;
+    const refused = new ApiRefusedError(refusalOf(answer));
+    if (!PASSING_REFUSALS.has(answer.status) || retry === deps.retries) {
+      const tries = retry > 0 ? ` (sent ${retry + 1} times)` : '';
+      throw new CliError(
+        `${refused.message}
+  ${at} was refused whole${tries}; stopped there`,
+        EXIT.refused,
+      );
+    }
+    const wait = retryAfterMs(answer.headers);
+    note(`  ${refused.refusal.code}: retry ${retry + 1} of ${deps.retries} in ${wait / 1000} s`);
+    await deps.sleep(wait);
+  }
+}
+
+/** SPEC §5: 429 `rate_limited`, 503 `queue_full` / `store_unavailable` pass (they carry `Retry-After`). */
+const PASSING_REFUSALS = new Set([429, 503]);
+
+/** `Retry-After` in seconds (SPEC §5), else 1 s. */
+export function retryAfterMs(headers: Headers | undefined): number {
+  const value = headers?.get('retry-after')?.trim();
+  return value && /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : DEFAULT_RETRY_AFTER_MS;
 }
 
 /** Writes NDJSON lines with backpressure. */
@@ -94,15 +165,21 @@ export function transferCommands(program: Command): void {
     .description(
       'create the domains and entities of an NDJSON file (- for stdin), one per line, as `export` writes them: ' +
         '{"type":"domain","name","parent","settings"} or {"type":"entity","domain","kind","name","attributes"}. ' +
-        'Sent in file order through POST /batch, at most 1000 ops a request; a progress bar on stderr when it ' +
-        'is a terminal; a summary of the refused lines at the end, and exit 1 if any was refused',
+        'Sent in file order (a line listed before the domain it needs moves after it) through POST /batch, ' +
+        `at most 1000 ops a request; a batch refused whole with 429 or 503 is sent again after its ` +
+        `Retry-After (1 s if none), at most ${BATCH_RETRIES} times, then the import stops. A progress bar on ` +
+        'stderr when it is a terminal; a summary of the refused lines at the end (also when it stops early: ' +
+        'what was applied, refused and not sent), and exit 1 if any was refused (2 if the site was lost)',
     )
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const text = readFileSync(file === '-' ? 0 : file, 'utf8');
-      const summary = await importFile(ctx.client, text, new Progress());
+      const run = await importFile(ctx.client, text, new Progress());
+      const { summary } = run;
+      // the summary first, also when it stopped: it says where to resume
       if (ctx.json) printJson(summary);
       else print(summaryLines(summary).join('\n'));
+      if (run.stopped) throw run.stopped;
       if (summary.refused.length > 0)
         throw new CliError(`${summary.refused.length} of ${summary.lines} lines refused`, EXIT.refused);
     });

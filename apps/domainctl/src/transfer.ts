@@ -198,11 +198,14 @@ export interface ImportSummary {
   lines: number;
   applied: number;
   refused: LineRefusal[];
+  /** when the import stopped before the end: the lines not sent (nor counted above) */
+  unsent?: number;
 }
 
 /** The end of an import: counts, then each refusal by line. */
 export function summaryLines(summary: ImportSummary): string[] {
-  const head = `imported ${summary.applied} of ${summary.lines} lines; ${summary.refused.length} refused`;
+  const unsent = summary.unsent === undefined ? '' : `; stopped with ${summary.unsent} not sent`;
+  const head = `imported ${summary.applied} of ${summary.lines} lines; ${summary.refused.length} refused${unsent}`;
   const refused = [...summary.refused]
     .sort((a, b) => a.line - b.line)
     .map((r) => `  line ${r.line}: ${r.status === 0 ? `${r.code}: ${r.message}` : describeRefusal(r)}`);
