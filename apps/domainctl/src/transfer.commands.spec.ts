@@ -55,7 +55,7 @@ describe('import through POST /batch, a batch refused whole', () => {
     const run = await importFile(site.client, FILE, quiet, site.deps);
     expect(site.sent).toEqual([1000, 1000, 1000, 1000, 1000, 500]);
     expect(site.slept).toEqual([3000, 1000, 2000]);
-    expect(run).toEqual({ summary: { lines: 2500, applied: 2500, refused: [] } });
+    expect(run).toEqual({ summary: { lines: 2500, applied: 2500, refused: [] }, pending: false });
   });
 
   it(`stops after ${BATCH_RETRIES} retries, with what was applied and what was not sent`, async () => {
@@ -87,6 +87,15 @@ describe('import through POST /batch, a batch refused whole', () => {
     expect(run.summary).toEqual({ lines: 2500, applied: 2000, refused: [], unsent: 500 });
     expect(run.stopped?.exitCode).toBe(EXIT.usage);
     expect(run.stopped?.message).toMatch(/ECONNRESET\n.*from line 2001 may or may not have been applied/);
+  });
+
+  it('notes writes the site only queued for the MDC (X-Sync-State: pending)', async () => {
+    const pending = (body: unknown): Answer => ({
+      ...applied(body),
+      headers: new Headers({ 'x-sync-state': 'pending' }),
+    });
+    const site = fakeSite([pending, applied, applied]);
+    expect((await importFile(site.client, FILE, quiet, site.deps)).pending).toBe(true);
   });
 
   it('reads Retry-After in seconds, else waits 1 s', () => {

@@ -18,6 +18,9 @@ import {
   TransferLine,
 } from './transfer';
 
+/** SPEC §5: the answer header of a write at a work site (`pending`: queued for the MDC). */
+const HEADER_SYNC_STATE = 'x-sync-state';
+
 type DomainObject = Extract<TransferLine, { type: 'domain' }>;
 type EntityObject = Extract<TransferLine, { type: 'entity' }>;
 
@@ -38,6 +41,8 @@ export interface ImportRun {
   summary: ImportSummary;
   /** why the import stopped before the end of the file, if it did */
   stopped?: CliError;
+  /** a batch answered `X-Sync-State: pending`: the site took the lines, the MDC has not judged them */
+  pending: boolean;
 }
 
 /**
@@ -55,6 +60,7 @@ export async function importFile(
   const { ops, refusals } = planImport(text);
   const run: ImportRun = {
     summary: { lines: ops.length + refusals.length, applied: 0, refused: [...refusals] },
+    pending: false,
   };
   const { summary } = run;
   let done = 0;
@@ -64,6 +70,7 @@ export async function importFile(
   try {
     for (const chunk of chunkOps(ops)) {
       const answer = await sendBatch(client, chunk, deps, (note) => show(note));
+      run.pending ||= answer.headers?.get(HEADER_SYNC_STATE) === 'pending';
       const { results } = (answer.body ?? {}) as { results?: Array<{ status: number; body: unknown }> };
       const refused = refusedOps(chunk, results ?? []);
       summary.refused.push(...refused);
@@ -127,6 +134,20 @@ export function retryAfterMs(headers: Headers | undefined): number {
   return value && /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : DEFAULT_RETRY_AFTER_MS;
 }
 
+/**
+ * Whether writes at this site wait for a sync cycle to meet the MDC's rules: `X-Sync-State: pending`
+ * answered, or the site's `/sync/status` says it is a work site.
+ */
+async function judgedLater(client: ApiClient, run: ImportRun): Promise<boolean> {
+  if (run.pending) return true;
+  try {
+    const own = await client.ok<{ role?: string }>('GET', '/sync/status', { timeoutMs: 2000 });
+    return own.role !== undefined && own.role !== 'master';
+  } catch {
+    return false;
+  }
+}
+
 /** Writes NDJSON lines with backpressure. */
 class LineWriter {
   lines = 0;
@@ -169,7 +190,8 @@ export function transferCommands(program: Command): void {
         `at most 1000 ops a request; a batch refused whole with 429 or 503 is sent again after its ` +
         `Retry-After (1 s if none), at most ${BATCH_RETRIES} times, then the import stops. A progress bar on ` +
         'stderr when it is a terminal; a summary of the refused lines at the end (also when it stops early: ' +
-        'what was applied, refused and not sent), and exit 1 if any was refused (2 if the site was lost)',
+        'what was applied, refused and not sent), and exit 1 if any was refused (2 if the site was lost). ' +
+        'At a work site the MDC judges the lines later: see `sync run` and `rejections`',
     )
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
@@ -179,6 +201,12 @@ export function transferCommands(program: Command): void {
       // the summary first, also when it stopped: it says where to resume
       if (ctx.json) printJson(summary);
       else print(summaryLines(summary).join('\n'));
+      if (summary.applied > 0 && !ctx.waitForMdc && (await judgedLater(ctx.client, run)))
+        process.stderr.write(
+          'domainctl: this is a work site: the lines were taken here, and the MDC judges them in the next ' +
+            'sync cycle; run `domainctl sync run`, then `domainctl rejections` to see any it refused ' +
+            '(or import with --wait-for-mdc)\n',
+        );
       if (run.stopped) throw run.stopped;
       if (summary.refused.length > 0)
         throw new CliError(`${summary.refused.length} of ${summary.lines} lines refused`, EXIT.refused);
