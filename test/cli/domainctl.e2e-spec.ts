@@ -292,6 +292,14 @@ describe('domainctl against a 3-site cluster', () => {
       expect(json(run)).toEqual({ lines: valid.length, applied: valid.length, refused: [] });
       expect(await exportGlobex('site-a')).toEqual(valid);
     });
+
+    it('exits 2 naming an output file it cannot write, before asking the site', async () => {
+      const run = await expectExit(
+        2,
+        domainctl('site-a', 'export', 'globex', '-o', join(dir, 'no', 'such.ndjson')),
+      );
+      expect(run.stderr).toMatch(/^domainctl: cannot write .*such\.ndjson: ENOENT/);
+    });
   });
 
   describe('rejections, audit, sync run', () => {

@@ -1,8 +1,9 @@
+import { PassThrough, Writable } from 'node:stream';
 import { Answer, ApiClient, CallOptions } from './api-client';
 import { CliError, EXIT } from './exit-codes';
 import { Progress } from './progress';
 import { entityLine } from './transfer';
-import { BATCH_RETRIES, importFile, retryAfterMs } from './transfer.commands';
+import { BATCH_RETRIES, importFile, LineWriter, ReaderGone, retryAfterMs } from './transfer.commands';
 
 /** 2500 entity lines: three batches of 1000, 1000 and 500 ops. */
 const FILE = Array.from({ length: 2500 }, (_, i) =>
@@ -102,5 +103,41 @@ describe('import through POST /batch, a batch refused whole', () => {
     expect(retryAfterMs(new Headers({ 'retry-after': '5' }))).toBe(5000);
     expect(retryAfterMs(new Headers({ 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }))).toBe(1000);
     expect(retryAfterMs(undefined)).toBe(1000);
+  });
+});
+
+describe('export output', () => {
+  const failing = (code: string) =>
+    new Writable({
+      write(_chunk, _enc, done) {
+        done(Object.assign(new Error(`write ${code}`), { code }));
+      },
+    });
+
+  it('ends quietly when the reader went away (EPIPE, as `export … | head`)', async () => {
+    const out = new LineWriter(failing('EPIPE'), 'stdout');
+    await out.write(['{"a":1}']).catch(() => undefined);
+    await expect(out.write(['{"a":2}'])).rejects.toBeInstanceOf(ReaderGone);
+  });
+
+  it('fails with exit 2 naming the output on any other write error', async () => {
+    const out = new LineWriter(failing('ENOSPC'), 'big.ndjson');
+    await out.write(['{"a":1}']).catch(() => undefined);
+    const err = (await out.end().catch((e: unknown) => e)) as CliError;
+    expect(err).toBeInstanceOf(CliError);
+    expect(err.exitCode).toBe(EXIT.usage);
+    expect(err.message).toBe('cannot write big.ndjson: write ENOSPC');
+  });
+
+  it('writes lines and counts them', async () => {
+    const stream = new PassThrough();
+    const out = new LineWriter(stream, 'stdout');
+    await out.write(['{"a":1}', '{"a":2}']);
+    await out.write([]);
+    const text: Buffer[] = [];
+    stream.on('data', (d: Buffer) => text.push(d));
+    await out.end();
+    expect(Buffer.concat(text).toString()).toBe('{"a":1}\n{"a":2}\n');
+    expect(out.lines).toBe(2);
   });
 });

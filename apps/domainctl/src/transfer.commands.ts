@@ -148,15 +148,51 @@ async function judgedLater(client: ApiClient, run: ImportRun): Promise<boolean> 
   }
 }
 
-/** Writes NDJSON lines with backpressure. */
-class LineWriter {
+/** The reader of the output went away (`export … | head`): the export ends quietly, exit 0, as other CLIs do. */
+export class ReaderGone extends Error {}
+
+/** Writes NDJSON lines with backpressure; a write error ends the export (EPIPE: the reader left). */
+export class LineWriter {
   lines = 0;
-  constructor(private readonly out: NodeJS.WritableStream) {}
+  private failure: NodeJS.ErrnoException | undefined;
+  private readonly failed: Promise<never>;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly target: string,
+  ) {
+    this.failed = new Promise((_, reject) =>
+      out.on('error', (err: NodeJS.ErrnoException) => {
+        this.failure ??= err;
+        reject(this.error());
+      }),
+    );
+    this.failed.catch(() => undefined);
+  }
+
+  /** Waits for the stream to open (a file), so a bad path fails before any API call. */
+  async opened(): Promise<void> {
+    await Promise.race([once(this.out, 'open'), this.failed]);
+  }
 
   async write(lines: string[]): Promise<void> {
+    if (this.failure) throw this.error();
     if (lines.length === 0) return;
     this.lines += lines.length;
-    if (!this.out.write(`${lines.join('\n')}\n`)) await once(this.out, 'drain');
+    if (!this.out.write(`${lines.join('\n')}\n`)) await Promise.race([once(this.out, 'drain'), this.failed]);
+  }
+
+  async end(): Promise<void> {
+    if (this.failure) throw this.error();
+    this.out.end();
+    await Promise.race([once(this.out, 'finish'), this.failed]);
+  }
+
+  private error(): Error {
+    const err = this.failure as NodeJS.ErrnoException;
+    return err.code === 'EPIPE'
+      ? new ReaderGone()
+      : new CliError(`cannot write ${this.target}: ${err.message}`, EXIT.usage);
   }
 }
 
@@ -224,17 +260,19 @@ export function transferCommands(program: Command): void {
     .action(async (domain: string, opts: { recursive?: boolean; output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const stream = opts.output ? createWriteStream(opts.output) : process.stdout;
-      const out = new LineWriter(stream);
+      const out = new LineWriter(stream, opts.output ?? 'stdout');
       // NDJSON on the terminal itself would be torn by the progress line
       const progress = new Progress(opts.output !== undefined || !process.stdout.isTTY);
       try {
+        if (opts.output) await out.opened();
         await exportDomain(ctx.client, domain, opts.recursive === true, out, progress);
+        if (opts.output) await out.end();
+      } catch (err) {
+        if (err instanceof ReaderGone) return;
+        if (opts.output) stream.destroy();
+        throw err;
       } finally {
         progress.done();
-        if (opts.output) {
-          stream.end();
-          await once(stream, 'finish');
-        }
       }
       if (opts.output) process.stderr.write(`exported ${out.lines} lines to ${opts.output}\n`);
     });
