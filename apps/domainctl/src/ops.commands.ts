@@ -142,7 +142,7 @@ export function opsCommands(program: Command): void {
 
   sync
     .command('status')
-    .summary('every site at a glance (MDC); exit 1 when a site is stale')
+    .summary("this site's own sync state: queue, MDC reachability, last cycle")
     .description("the site's queue, MDC reachability, last push / resync / cycle, served zones")
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
