@@ -13,6 +13,8 @@ export interface CallOptions {
 export interface Answer {
   status: number;
   body: unknown;
+  /** absent only in answers made up by tests */
+  headers?: Headers;
 }
 
 /** An error answer of the API (SPEC §5 `{ statusCode, code, message }`). */
@@ -92,7 +94,7 @@ export class ApiClient {
       throw new CliError(describeConnectionError(this.site, err, options.timeoutMs), EXIT.usage);
     }
     const text = await res.text();
-    return { status: res.status, body: parseBody(text) };
+    return { status: res.status, body: parseBody(text), headers: res.headers };
   }
 
   /** The body of a 2xx answer; an error answer throws its refusal (exit 1). */

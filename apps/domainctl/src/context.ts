@@ -7,6 +7,8 @@ export const DEFAULT_SITE = 'http://127.0.0.1:4000';
 export interface Context {
   client: ApiClient;
   json: boolean;
+  /** --wait-for-mdc: writes at a work site answer with the MDC's verdict */
+  waitForMdc: boolean;
   /** the token, for calls to other sites (`status` asks each site) */
   token: string | undefined;
 }
@@ -15,7 +17,12 @@ export function contextOf(command: Command): Context {
   const opts = command.optsWithGlobals<{ site: string; json?: boolean; waitForMdc?: boolean }>();
   const token = process.env.DOMAINCTL_TOKEN || undefined;
   const headers: Record<string, string> = opts.waitForMdc ? { 'x-wait-for': 'mdc' } : {};
-  return { client: new ApiClient(opts.site, token, headers), json: opts.json === true, token };
+  return {
+    client: new ApiClient(opts.site, token, headers),
+    json: opts.json === true,
+    waitForMdc: opts.waitForMdc === true,
+    token,
+  };
 }
 
 /** Writes a line (or lines) to stdout. */

@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { ApiClient, ApiRefusedError, refusalOf } from './api-client';
 import { Context, contextOf, positiveIntOption, print, printJson } from './context';
 import { CliError, EXIT } from './exit-codes';
 import {
   ClusterSite,
   ClusterStatus,
+  probeUrl,
   SiteView,
   staleSites,
   statusSummary,
@@ -17,10 +18,10 @@ import { auditTable, fields, rejectionsTable } from './tables';
 /** How long `status` waits for each site's own /sync/status. */
 const PROBE_TIMEOUT_MS = 2000;
 
-/** A site's own view (SPEC §5 `GET /sync/status`), asked at the URL the MDC's config gives it. */
-async function withSyncStatus(site: ClusterSite, token: string | undefined): Promise<SiteView> {
+/** A site's own view (SPEC §5 `GET /sync/status`), asked at `url` (see `probeUrl`). */
+async function withSyncStatus(site: ClusterSite, url: string, token: string | undefined): Promise<SiteView> {
   try {
-    const client = new ApiClient(site.url, token);
+    const client = new ApiClient(url, token);
     const syncStatus = await client.ok<SyncStatus>('GET', '/sync/status', { timeoutMs: PROBE_TIMEOUT_MS });
     return { ...site, syncStatus };
   } catch (err) {
@@ -41,6 +42,15 @@ async function clusterStatus(ctx: Context): Promise<ClusterStatus> {
   }
 }
 
+/** `--probe-url site=url`, repeatable: each site's URL for `status` to ask. */
+function probeUrlOption(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = value.indexOf('=');
+  const url = value.slice(at + 1);
+  if (at < 1 || !URL.canParse(url))
+    throw new InvalidArgumentError('not site=url (site-a=http://127.0.0.1:4001)');
+  return { ...previous, [value.slice(0, at)]: url };
+}
+
 /** SPEC §10: `status`, `rejections`, `audit`, `sync run|status`. */
 export function opsCommands(program: Command): void {
   program
@@ -48,16 +58,25 @@ export function opsCommands(program: Command): void {
     .summary('every site at a glance (MDC); exit 1 when a site is stale')
     .description(
       "every site at a glance, from the MDC's /cluster/status (--site must be the master site) and each " +
-        "site's own /sync/status (zones, queue, MDC reachability; '?' when the site cannot be reached). " +
+        "site's own /sync/status (zones, queue, MDC reachability; '?' when the site cannot be reached), " +
+        "asked at --site for the master and at the config's URL for a work site, unless --probe-url names " +
+        'another (e.g. from the host, when the config names compose services). ' +
         'Exits 1 when the MDC calls a site stale: a work site that has not pushed or pulled for ' +
         "`staleAfterMs` (2 sync intervals + 5 s). --json: the MDC's answer, each site with `syncStatus` " +
         '(its own answer, or null and `syncStatusError`)',
     )
-    .action(async (_opts: unknown, cmd: Command) => {
+    .option('--probe-url <site=url>', "ask this site's /sync/status at this URL (repeatable)", probeUrlOption)
+    .action(async (opts: { probeUrl?: Record<string, string> }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const status = await clusterStatus(ctx);
+      const overrides = opts.probeUrl ?? {};
+      const unknown = Object.keys(overrides).filter((id) => !status.sites.some((s) => s.site === id));
+      if (unknown.length > 0)
+        throw new CliError(`--probe-url names no site of the cluster: ${unknown.join(', ')}`, EXIT.usage);
       const sites: SiteView[] = await Promise.all(
-        status.sites.map((site) => withSyncStatus(site, ctx.token)),
+        status.sites.map((site) =>
+          withSyncStatus(site, probeUrl(site, ctx.client.site, overrides), ctx.token),
+        ),
       );
       if (ctx.json) printJson({ ...status, sites });
       else {
@@ -123,7 +142,7 @@ export function opsCommands(program: Command): void {
 
   sync
     .command('status')
-    .summary('every site at a glance (MDC); exit 1 when a site is stale')
+    .summary("this site's own sync state: queue, MDC reachability, last cycle")
     .description("the site's queue, MDC reachability, last push / resync / cycle, served zones")
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);

@@ -1,4 +1,12 @@
-import { ClusterSite, ClusterStatus, SiteView, staleSites, statusSummary, statusTable } from './status';
+import {
+  ClusterSite,
+  ClusterStatus,
+  probeUrl,
+  SiteView,
+  staleSites,
+  statusSummary,
+  statusTable,
+} from './status';
 
 const NOW = Date.parse('2026-01-01T12:00:00.000Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -69,5 +77,16 @@ describe('domainctl status (SPEC §10)', () => {
     expect(statusSummary({ ...status, sites: [master, siteA] }, views.slice(0, 2), NOW)).toEqual([
       'all 2 sites in sync (stale after 7s without contact)',
     ]);
+  });
+
+  it("asks the master at --site, a work site at the config's URL, and any site at its --probe-url", () => {
+    const cli = 'http://127.0.0.1:4000';
+    const mdc = site('master', { role: 'master', url: 'http://mdc:4000' });
+    const a = site('site-a', { url: 'http://sdc-a:4000' });
+    expect(probeUrl(mdc, cli, {})).toBe(cli);
+    expect(probeUrl(a, cli, {})).toBe('http://sdc-a:4000');
+    const overrides = { 'site-a': 'http://127.0.0.1:4001', master: 'http://127.0.0.1:5000' };
+    expect(probeUrl(a, cli, overrides)).toBe('http://127.0.0.1:4001');
+    expect(probeUrl(mdc, cli, overrides)).toBe('http://127.0.0.1:5000');
   });
 });

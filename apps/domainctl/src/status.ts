@@ -35,6 +35,15 @@ export interface SiteView extends ClusterSite {
   syncStatusError?: string;
 }
 
+/**
+ * Where `status` asks a site for its own `/sync/status`: the URL given with `--probe-url site=url`
+ * (the config's URL may not resolve where the CLI runs, e.g. compose service names from the host);
+ * else, for the master, `--site` itself (the CLI reached it there); else the URL of the config.
+ */
+export function probeUrl(site: ClusterSite, cliSite: string, overrides: Record<string, string>): string {
+  return overrides[site.site] ?? (site.role === 'master' ? cliSite : site.url);
+}
+
 /** Exit 1 when the MDC calls any site stale (SPEC §10, like `repadmin /replsummary`). */
 export function staleSites(sites: ClusterSite[]): string[] {
   return sites.filter((s) => s.stale).map((s) => s.site);
