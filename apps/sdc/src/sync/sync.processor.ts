@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
+import { messageOf } from '@dd/admin-api';
+import { connectionErrorLog } from '../cache/connection-errors';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
@@ -24,6 +26,7 @@ const LOG_EVERY_MS = 10_000;
 @Processor(SYNC_QUEUE, { concurrency: 1 })
 export class SyncProcessor extends WorkerHost {
   private readonly logger = new Logger('SyncCycle');
+  private readonly workerErrors = connectionErrorLog(this.logger, 'sync worker');
 
   constructor(
     @Inject(SyncCycle) private readonly cycle: SyncCycle,
@@ -46,8 +49,18 @@ export class SyncProcessor extends WorkerHost {
         progress.set,
         job.data.kind === 'signal' || job.data.kind === 'push' ? 'root' : 'full',
       );
-    }).finally(progress.stop);
+    })
+      .catch((err: unknown) => {
+        this.logger.error({ err, job: job.data.kind ?? 'scheduled' }, `sync cycle failed: ${messageOf(err)}`);
+        throw err;
+      })
+      .finally(progress.stop);
     if (!report) return null;
+    // SPEC §10: a cycle failure is logged (its report also goes to /sync/status and /metrics)
+    if (!report.ok) {
+      const { error, durationMs, pushed, rejected, pulled } = report;
+      this.logger.warn({ error, durationMs, pushed, rejected, pulled }, `sync cycle failed: ${error}`);
+    }
     this.metrics.recordCycle(report);
     this.link.noteCycle(report);
     // SPEC §6: retried on its own while changes wait — or while the store is away, to converge once it is back.
@@ -55,6 +68,11 @@ export class SyncProcessor extends WorkerHost {
       this.scheduler.retryLater();
     else this.scheduler.resetRetry();
     return report;
+  }
+
+  @OnWorkerEvent('error')
+  onWorkerError(err: Error): void {
+    this.workerErrors(err);
   }
 
   private async underCycleLock<T>(run: () => Promise<T>): Promise<T> {
