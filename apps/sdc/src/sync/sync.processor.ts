@@ -17,6 +17,8 @@ const LOCK_POLL_MS = 25;
 const PROGRESS_EVERY_MS = 500;
 /** A long cycle (a bootstrap, a reload) says in the log how far it is, this often. */
 const LOG_EVERY_MS = 10_000;
+/** A cycle failing again with the same error is logged again after this long. */
+const REPEAT_FAILURE_LOG_MS = 30_000;
 
 /**
  * SPEC §8: runs the sync cycle's jobs. Several replicas of a site never run two cycles at once: each
@@ -27,6 +29,8 @@ const LOG_EVERY_MS = 10_000;
 export class SyncProcessor extends WorkerHost {
   private readonly logger = new Logger('SyncCycle');
   private readonly workerErrors = connectionErrorLog(this.logger, 'sync worker');
+  /** the failures in a row so far, of one error, and when one was last logged */
+  private failing: { error: string | null; count: number; loggedAt: number } | undefined;
 
   constructor(
     @Inject(SyncCycle) private readonly cycle: SyncCycle,
@@ -56,11 +60,7 @@ export class SyncProcessor extends WorkerHost {
       })
       .finally(progress.stop);
     if (!report) return null;
-    // SPEC §10: a cycle failure is logged (its report also goes to /sync/status and /metrics)
-    if (!report.ok) {
-      const { error, durationMs, pushed, rejected, pulled } = report;
-      this.logger.warn({ error, durationMs, pushed, rejected, pulled }, `sync cycle failed: ${error}`);
-    }
+    this.logOutcome(report);
     this.metrics.recordCycle(report);
     this.link.noteCycle(report);
     // SPEC §6: retried on its own while changes wait — or while the store is away, to converge once it is back.
@@ -68,6 +68,36 @@ export class SyncProcessor extends WorkerHost {
       this.scheduler.retryLater();
     else this.scheduler.resetRetry();
     return report;
+  }
+
+  /**
+   * SPEC §10: a cycle failure is logged (every one also goes to /sync/status and /metrics) — while
+   * the same error lasts, once per REPEAT_FAILURE_LOG_MS (cut off, every write asks for a cycle) —
+   * and so is the first cycle that succeeds after failures.
+   */
+  private logOutcome(report: CycleReport): void {
+    const { ok, error, durationMs, pushed, rejected, pulled } = report;
+    const failing = this.failing;
+    if (ok) {
+      if (failing)
+        this.logger.log(
+          { failures: failing.count, error: failing.error },
+          `sync cycle ok again after ${failing.count} failed (${failing.error})`,
+        );
+      this.failing = undefined;
+      return;
+    }
+    const now = Date.now();
+    if (failing?.error === error) {
+      failing.count += 1;
+      if (now - failing.loggedAt < REPEAT_FAILURE_LOG_MS) return;
+      failing.loggedAt = now;
+    } else this.failing = { error, count: 1, loggedAt: now };
+    const failures = this.failing!.count;
+    this.logger.warn(
+      { error, durationMs, pushed, rejected, pulled, failures },
+      `sync cycle failed: ${error}`,
+    );
   }
 
   @OnWorkerEvent('error')
