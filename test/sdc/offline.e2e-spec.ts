@@ -205,4 +205,24 @@ describe('SDC cut off from the MDC', () => {
       differing: [],
     });
   }, 100_000);
+
+  /** site-a's row of the MDC's /cluster/status (SPEC §5). */
+  async function atMdc(): Promise<any> {
+    const res = await mdc.get('/cluster/status');
+    expect(res.status).toBe(200);
+    return res.body.sites.find((s: { site: string }) => s.site === 'site-a');
+  }
+
+  it("shows at the MDC the site's queue as a cycle leaves it, not as its last push found it (SPEC §10: fresh)", async () => {
+    cluster.cut('site-a');
+    for (const n of [1, 2, 3]) {
+      const res = await siteA.patch('/domains/acme/entities/counter/counter', { attributes: { n: 100 + n } });
+      expect([res.status, res.headers.get('x-sync-state')]).toEqual([200, 'pending']);
+    }
+    expect((await cluster.status('site-a')).queue.length).toBe(3);
+    cluster.restore('site-a');
+    await drain(20_000);
+    expect((await cluster.sync('site-a')).lastCycle).toMatchObject({ ok: true });
+    expect(await atMdc()).toMatchObject({ queueLength: 0, lagVersions: '0' });
+  }, 60_000);
 });
