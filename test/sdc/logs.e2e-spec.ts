@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestCluster } from '../harness/cluster';
+
+/** Preloaded into the MDC: a process warning (as Fastify's FSTWRN004 was) on SIGUSR2, after start-up. */
+const WARN_ON_SIGUSR2 = `process.on('SIGUSR2', () =>
+  process.emitWarning('It seems that you are overriding an errorHandler', 'FastifyWarning', 'FSTWRN004'));`;
 
 /**
  * SPEC §10 as an operator reads the logs: JSON lines only (the harness checks every line of every
@@ -8,16 +15,21 @@ import { TestCluster } from '../harness/cluster';
  */
 describe('site logs (SPEC §10)', () => {
   let cluster: TestCluster;
+  const preloads = mkdtempSync(join(tmpdir(), 'dd-logs-'));
 
   beforeAll(async () => {
+    writeFileSync(join(preloads, 'warn.js'), WARN_ON_SIGUSR2);
     cluster = await TestCluster.start('sdc-logs', {
       sites: ['master', 'site-a'],
       zones: [{ domain: 'acme', sites: ['site-a'] }],
-      mdcEnv: { LOG_LEVEL: 'info' },
+      mdcEnv: { LOG_LEVEL: 'info', NODE_OPTIONS: `--require ${join(preloads, 'warn.js')}` },
       sdcEnv: { LOG_LEVEL: 'info', SYNC_INTERVAL_MS: '600000' },
     });
   }, 60_000);
-  afterAll(() => cluster?.stop());
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(preloads, { recursive: true, force: true });
+  });
 
   /** The site's log lines so far, parsed. */
   const lines = (site: string): Array<Record<string, any>> =>
@@ -91,6 +103,16 @@ describe('site logs (SPEC §10)', () => {
       level: 40,
       context: 'SyncCycle',
       error: 'mdc_unreachable',
+    });
+  });
+
+  it("logs a process warning as a JSON line, not Node's text", async () => {
+    cluster.signal('master', 'SIGUSR2');
+    expect(await logged('master', (l) => l.context === 'process')).toMatchObject({
+      site: 'master',
+      level: 40,
+      msg: 'It seems that you are overriding an errorHandler',
+      err: { name: 'FastifyWarning', code: 'FSTWRN004' },
     });
   });
 
