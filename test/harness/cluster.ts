@@ -237,15 +237,21 @@ export class TestCluster {
     return waitFor(predicate, timeoutMs, intervalMs);
   }
 
-  /** Stops every process, closes the relays, frees the Redis databases, drops the database. Idempotent. */
+  /**
+   * Stops every process, closes the relays, frees the Redis databases, drops the database; then
+   * rejects if a process failed its stop (its log checked: SiteProcess.stop). Idempotent.
+   */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      await settleAll([...this.processes.values()].map((p) => p.stop()));
+      const stopped = await Promise.allSettled([...this.processes.values()].map((p) => p.stop()));
       await settleAll([
         ...[...this.work.values()].flatMap(({ relay, redis }) => [relay.close(), redis.release()]),
         ...(this.mdcDatabase ? [this.mdcDatabase.drop()] : []),
       ]);
       rmSync(this.files.dir, { recursive: true, force: true });
+      // after the clean-up: e.g. a process whose log was not JSON only (SPEC §10) fails the test file
+      const failed = stopped.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
     })();
     return this.stopped;
   }

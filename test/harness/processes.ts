@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SiteLogCheck } from './log-lines';
 
 const ROOT = join(__dirname, '..', '..');
 export const MDC_MAIN = join(ROOT, 'dist', 'apps', 'mdc', 'src', 'main.js');
@@ -24,7 +26,12 @@ export interface ExitInfo {
 export class SiteProcess {
   readonly output: string[] = [];
   readonly exited: Promise<ExitInfo>;
+  /** resolves once the process has exited and its output has all been read */
+  readonly closed: Promise<void>;
   private readonly child: ChildProcess;
+  /** SPEC §10: every line of its output is JSON naming the site — checked as it arrives, per stream */
+  private readonly checks = { stdout: new SiteLogCheck(), stderr: new SiteLogCheck() };
+  private summarized = false;
 
   private constructor(
     readonly name: string,
@@ -39,11 +46,19 @@ export class SiteProcess {
       env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.child.stdout!.on('data', (d: Buffer) => this.output.push(d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => this.output.push(d.toString()));
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const check = this.checks[stream];
+      this.child[stream]!.setEncoding('utf8')
+        .on('data', (text: string) => {
+          this.output.push(text);
+          check.feed(text);
+        })
+        .on('end', () => check.end());
+    }
     this.exited = new Promise((resolve) =>
       this.child.on('exit', (code, signal) => resolve({ code, signal })),
     );
+    this.closed = new Promise((resolve) => this.child.on('close', () => resolve()));
   }
 
   static spawn(name: string, main: string, env: Record<string, string>): SiteProcess {
@@ -82,11 +97,34 @@ export class SiteProcess {
     return this.exited;
   }
 
-  /** SIGTERM, then SIGKILL if it has not gone in 5 s. */
+  /**
+   * SIGTERM, then SIGKILL if it has not gone in 5 s; then the check of its whole output (SPEC §10
+   * JSON lines with `site`): rejects naming the lines that are not, after the process has gone.
+   */
   async stop(): Promise<ExitInfo> {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     const info = await this.kill('SIGTERM');
     clearTimeout(timer);
+    await this.closed;
+    this.checkLogs();
     return info;
+  }
+
+  /**
+   * Throws if any line it wrote so far is not a JSON object naming the site (SPEC §10). With
+   * `DD_LOG_SUMMARY=<file>`, appends its counts there as a JSON line (for a report across test files).
+   */
+  checkLogs(): void {
+    const { stdout, stderr } = this.checks;
+    const lines = stdout.lines + stderr.lines;
+    const bad = stdout.badCount + stderr.badCount;
+    if (process.env.DD_LOG_SUMMARY && !this.summarized)
+      appendFileSync(process.env.DD_LOG_SUMMARY, `${JSON.stringify({ process: this.name, lines, bad })}\n`);
+    this.summarized = true;
+    if (bad > 0)
+      throw new Error(
+        `${this.name} wrote ${bad} of ${lines} lines that are not JSON naming the site (SPEC §10):\n` +
+          [...stdout.bad, ...stderr.bad.map((line) => `(stderr) ${line}`)].join('\n'),
+      );
   }
 }

@@ -28,6 +28,9 @@ async function startExpectingExit(env: Record<string, string>): Promise<{ exit: 
     await proc.kill();
     throw new Error(`the MDC was still running after ${EXIT_TIMEOUT_MS} ms:\n${proc.log}`);
   }
+  // SPEC §10: a refused start is logged as JSON naming the site too
+  await proc.closed;
+  proc.checkLogs();
   return { exit: outcome, log: proc.log };
 }
 

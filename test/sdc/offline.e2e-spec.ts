@@ -205,4 +205,43 @@ describe('SDC cut off from the MDC', () => {
       differing: [],
     });
   }, 100_000);
+
+  /** site-a's row of the MDC's /cluster/status (SPEC §5). */
+  async function atMdc(): Promise<any> {
+    const res = await mdc.get('/cluster/status');
+    expect(res.status).toBe(200);
+    return res.body.sites.find((s: { site: string }) => s.site === 'site-a');
+  }
+
+  it("shows at the MDC the site's queue as a cycle leaves it, not as its last push found it (SPEC §10: fresh)", async () => {
+    cluster.cut('site-a');
+    for (const n of [1, 2, 3]) {
+      const res = await siteA.patch('/domains/acme/entities/counter/counter', { attributes: { n: 100 + n } });
+      expect([res.status, res.headers.get('x-sync-state')]).toEqual([200, 'pending']);
+    }
+    expect((await cluster.status('site-a')).queue.length).toBe(3);
+    cluster.restore('site-a');
+    await drain(20_000);
+    expect((await cluster.sync('site-a')).lastCycle).toMatchObject({ ok: true });
+    expect(await atMdc()).toMatchObject({ queueLength: 0, lagVersions: '0' });
+  }, 60_000);
+
+  it("exports the same per-site figures as gauges on the MDC's /metrics (SPEC §10)", async () => {
+    const text = await (await fetch(`${cluster.url('master')}/metrics`)).text();
+    const site = await atMdc();
+    const now = Date.now();
+    const gauge = (name: string) => {
+      const sample = new RegExp(`^${name}\\{site="site-a"\\} (\\S+)$`, 'm').exec(text);
+      return sample ? Number(sample[1]) : undefined;
+    };
+    expect(gauge('dd_mdc_site_queue_length')).toBe(site.queueLength);
+    expect(gauge('dd_mdc_site_lag_versions')).toBe(Number(site.lagVersions));
+    const ageOf = (at: string) => (now - Date.parse(at)) / 1000;
+    expect(Math.abs(gauge('dd_mdc_site_last_push_age_seconds')! - ageOf(site.lastPushAt))).toBeLessThan(2);
+    expect(Math.abs(gauge('dd_mdc_site_last_resync_age_seconds')! - ageOf(site.lastResyncAt))).toBeLessThan(
+      2,
+    );
+    // the master reports nothing of its own
+    expect(text).not.toMatch(/^dd_mdc_site_\w+\{site="master"\}/m);
+  });
 });

@@ -1,12 +1,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { DynamicModule, INestApplication, Logger as NestLogger, Type } from '@nestjs/common';
+import { DynamicModule, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SwaggerModule } from '@nestjs/swagger';
-import { Logger, PinoLogger } from 'nestjs-pino';
+import type { Logger as Pino } from 'pino';
 import { BodyValidationPipe } from './body-validation.pipe';
 import { HEADER } from './headers';
 import { acceptJsonBodiesOnly } from './json-body';
@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi';
 import { recordTraffic } from './traffic-recorder';
 import { requestIdOf } from './site-runtime.module';
 import { readSiteEnv, SiteEnv } from './site-env';
+import { createSiteLogger, logRequests, SiteLogger } from './site-logger';
 import { clientErrorBody, toErrorResponse } from './exception.filter';
 
 /** SPEC §9: request bodies over 1 MiB get 413. */
@@ -74,6 +75,7 @@ export async function createSiteApp(
   module: Type<unknown> | DynamicModule,
   title: string,
   env: SiteEnv = readSiteEnv(),
+  logger: Pino = createSiteLogger(env.siteId, env.logLevel),
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -90,14 +92,14 @@ export async function createSiteApp(
     frameworkErrors: answerRouterError(env.siteId),
   });
   // The JSON parser is this app's own (json-body.ts), so Nest's body parsers stay out.
+  // SPEC §10: Nest logs through the site logger from its first line (nothing buffered for a text logger).
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bodyParser: false,
-    bufferLogs: true,
+    logger: new SiteLogger(logger),
   });
-  const logger = app.get(Logger);
-  app.useLogger(logger);
   app.useGlobalPipes(new BodyValidationPipe());
   const fastify = app.getHttpAdapter().getInstance();
+  logRequests(fastify, logger);
   acceptJsonBodiesOnly(fastify, BODY_LIMIT_BYTES);
   // SPEC §5: the counter `AdminRateLimitGuard` uses, per admin, after authentication — no route hook of its own.
   await app.register(fastifyRateLimit, { global: false });
@@ -108,33 +110,8 @@ export async function createSiteApp(
     reply.header(HEADER.requestId, String(request.id));
     done(null, payload);
   });
-  // SPEC §10: one structured line per request, under the request id that follows it across a proxy hop
-  // (pino-http's middleware is never reached under NestJS 12's Fastify adapter, so log from Fastify).
-  const requests = await app.resolve(PinoLogger);
-  requests.setContext('HTTP');
-  fastify.addHook('onResponse', (request, reply, done) => {
-    if (request.url.startsWith('/health')) return done();
-    requests.info(
-      {
-        reqId: request.id,
-        method: request.method,
-        url: request.url,
-        statusCode: reply.statusCode,
-        responseTimeMs: Math.round(reply.elapsedTime),
-        proxiedBy: request.headers[HEADER.proxiedBy],
-      },
-      'request completed',
-    );
-    done();
-  });
   const document = openApiDocument(app, title);
   SwaggerModule.setup('docs', app, document);
   if (env.trafficDir) recordTraffic(fastify, env.trafficDir, document.info.title, env.siteId);
-  // SIGHUP reloads the cluster config (SPEC §4): it must not be taken for a shutdown.
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
-}
-
-export async function listen(app: INestApplication, port: number): Promise<void> {
-  await app.listen(port, process.env.HOST ?? '0.0.0.0');
 }

@@ -12,6 +12,8 @@ export * from './cluster-config.service';
 export * from './metrics';
 export * from './site-runtime.module';
 export * from './bootstrap';
+export * from './site-logger';
+export * from './start-site';
 export * from './routing';
 export * from './readiness';
 export * from './change-directory';

@@ -15,4 +15,12 @@ describe('readSiteEnv (SPEC §4)', () => {
       `environment variable REQUEST_TIMEOUT_MS must be a positive integer, got "${raw}"`,
     );
   });
+
+  it('takes LOG_LEVEL as one of pino levels (info unless set), and refuses another, naming the variable', () => {
+    expect(readSiteEnv(base).logLevel).toBe('info');
+    expect(readSiteEnv({ ...base, LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+    expect(() => readSiteEnv({ ...base, LOG_LEVEL: 'loud' })).toThrow(
+      'environment variable LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    );
+  });
 });

@@ -41,13 +41,25 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+/** pino's levels (SPEC §10 logs), from the most to the least severe; `silent` writes nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevel(env: NodeJS.ProcessEnv): string {
+  const level = env.LOG_LEVEL || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new EnvError(
+      `environment variable LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`,
+    );
+  return level;
+}
+
 export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
   return {
     siteId: required(env, 'SITE_ID'),
     configFile: required(env, 'CLUSTER_CONFIG'),
     port: positiveInt(env, 'PORT') ?? 4000,
     siteKeyFile: env.SITE_KEY_FILE || undefined,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevel(env),
     syncIntervalMs: positiveInt(env, 'SYNC_INTERVAL_MS'),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import { ADMIN_REGISTRY, AdminAuthGuard } from './auth';
 import { ClusterConfigService } from './cluster-config.service';
 import { ApiExceptionFilter } from './exception.filter';
@@ -22,7 +21,7 @@ export function requestIdOf(req: IncomingMessage): string {
 
 /**
  * What every site process has, whatever its role: env and cluster config, admin auth, the error
- * filter, JSON logs and /metrics.
+ * filter and /metrics. (Its JSON logger is made before Nest: site-logger.ts.)
  */
 @Global()
 @Module({})
@@ -34,12 +33,6 @@ export class SiteRuntimeModule {
   ): DynamicModule {
     return {
       module: SiteRuntimeModule,
-      imports: [
-        // The JSON logger only: one line per request is written from Fastify's own hook (bootstrap.ts),
-        // as nestjs-pino's pino-http middleware is never reached under NestJS 12's Fastify adapter —
-        // so it is mounted on no route: mounted, it would still cost every request a middleware match.
-        LoggerModule.forRoot({ pinoHttp: { level: env.logLevel }, forRoutes: [] }),
-      ],
       controllers: [MetricsController],
       providers: [
         { provide: SITE_ENV, useValue: env },

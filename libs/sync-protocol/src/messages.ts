@@ -58,6 +58,11 @@ export interface PullRequest {
   /** the change-log version the site has seen everything up to; '0' for none */
   cursor: string;
   limit?: number;
+  /**
+   * the site's queue length as it pulls (after its push), for /cluster/status (SPEC §10: fresh —
+   * a push reports it before its batch leaves the queue); a site of an older version sends none
+   */
+  queueLength?: number;
 }
 
 export type PulledChange =

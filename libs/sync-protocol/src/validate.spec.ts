@@ -1,5 +1,5 @@
 import { MAX_MANIFEST_BUCKET_DOMAINS, MAX_SNAPSHOT_PAGE } from './messages';
-import { parseManifestRequest, parseSnapshotRequest, ProtocolError } from './validate';
+import { parseManifestRequest, parsePullRequest, parseSnapshotRequest, ProtocolError } from './validate';
 
 const ID = '3F2504E0-4F89-41D3-9A0C-0305E82C3301';
 
@@ -129,5 +129,18 @@ describe('parseSnapshotRequest', () => {
     refused(() => parseSnapshotRequest({ tree: 1 }), 'snapshot.tree');
     refused(() => parseSnapshotRequest({ domains: [1] }), 'snapshot.domains');
     refused(() => parseSnapshotRequest('acme'), 'snapshot');
+  });
+});
+
+/** SPEC §10: a pull reports the site's queue length as it is after the push, so /cluster/status is fresh. */
+describe('parsePullRequest', () => {
+  it("keeps the site's queue length, and takes a pull without one (a site of an older version)", () => {
+    expect(parsePullRequest({ cursor: '12', queueLength: 0 })).toEqual({ cursor: '12', queueLength: 0 });
+    expect(parsePullRequest({ cursor: '12', limit: 5 })).toEqual({ cursor: '12', limit: 5 });
+  });
+
+  it('refuses a queue length that is not a non-negative integer', () => {
+    for (const queueLength of [-1, 1.5, '3', null])
+      refused(() => parsePullRequest({ cursor: '0', queueLength }), 'pull.queueLength');
   });
 });

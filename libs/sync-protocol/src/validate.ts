@@ -111,11 +111,16 @@ export function parsePushRequest(raw: unknown): PushRequest {
       at: str(q, 'at', path),
     };
   });
+  return { epoch, changes, queueLength: queueLengthOf(o, 'push') };
+}
+
+/** What a site reports of its queue, for /cluster/status (optional: older sites send none). */
+function queueLengthOf(o: Record<string, unknown>, path: string): number | undefined {
   const queueLength = o.queueLength;
   if (queueLength !== undefined && (!Number.isSafeInteger(queueLength) || (queueLength as number) < 0)) {
-    fail('push.queueLength', 'must be a non-negative integer');
+    fail(`${path}.queueLength`, 'must be a non-negative integer');
   }
-  return { epoch, changes, queueLength: queueLength as number | undefined };
+  return queueLength as number | undefined;
 }
 
 const VERSION = /^(0|[1-9][0-9]{0,18})$/;
@@ -132,7 +137,7 @@ export function parsePullRequest(raw: unknown): PullRequest {
   ) {
     fail('pull.limit', 'must be an integer from 1 to 10000');
   }
-  return { cursor, limit: limit as number | undefined };
+  return { cursor, limit: limit as number | undefined, queueLength: queueLengthOf(o, 'pull') };
 }
 
 // A name here reaches a query; PostgreSQL refuses text holding NUL, which no domain name has.

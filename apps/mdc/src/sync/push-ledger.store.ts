@@ -79,11 +79,16 @@ export class PushLedgerStore {
     );
   }
 
-  async notePull(site: string, version: string): Promise<void> {
+  /**
+   * A pull: the version the site has now, and its queue length as it reported it with the pull
+   * (after its push: SPEC §10, /cluster/status fresh) — kept as it was if the site sent none.
+   */
+  async notePull(site: string, version: string, queueLength: number | undefined): Promise<void> {
     await this.db.query(
-      `INSERT INTO site_status (site, last_pull_at, pulled_version) VALUES ($1, now(), $2)
-       ON CONFLICT (site) DO UPDATE SET last_pull_at = now(), pulled_version = $2`,
-      [site, version],
+      `INSERT INTO site_status (site, last_pull_at, pulled_version, queue_length) VALUES ($1, now(), $2, $3)
+       ON CONFLICT (site) DO UPDATE SET last_pull_at = now(), pulled_version = $2,
+         queue_length = COALESCE($3, site_status.queue_length)`,
+      [site, version, queueLength ?? null],
     );
   }
 

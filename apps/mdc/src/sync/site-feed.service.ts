@@ -81,7 +81,7 @@ export class SiteFeedService {
       return { reload: false, cursor: rows[rows.length - 1].version, more: versions === limit, changes };
     });
     this.metrics.pullRequests.inc({ site });
-    await this.ledger.notePull(site, response.cursor);
+    await this.ledger.notePull(site, response.cursor, request.queueLength);
     return response;
   }
 

@@ -1,6 +1,7 @@
-import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
 import { EnvError, SITE_ENV, SiteEnv } from '@dd/admin-api';
+import { connectionErrorLog } from './connection-errors';
 
 /** SPEC §4: an SDC needs REDIS_URL; a missing one stops start-up naming the variable. */
 export function siteRedisUrl(env: SiteEnv): string {
@@ -40,6 +41,7 @@ export class SiteRedis implements OnModuleInit, OnApplicationShutdown {
       maxRetriesPerRequest: 0,
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     });
+    this.client.on('error', connectionErrorLog(new Logger('SiteRedis'), 'site Redis'));
   }
 
   /** Without an offline queue nothing may be sent before the connection is ready: connect first. */

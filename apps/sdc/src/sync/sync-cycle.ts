@@ -54,6 +54,7 @@ export interface MdcPort {
   }): Promise<{ verdicts: PushVerdict[] }>;
   pull(req: {
     cursor: string;
+    queueLength?: number;
   }): Promise<{ reload: boolean; cursor: string; more: boolean; changes: PulledChange[] }>;
   manifest(detail: boolean, buckets?: string[]): Promise<ManifestResponse>;
   snapshot(req: SnapshotRequest): Promise<SnapshotResponse>;
@@ -222,19 +223,23 @@ export class SyncCycle {
     await this.store.commit(this.store.plan().setStatus('lastResyncAt', new Date().toISOString()), false);
   }
 
-  /** The change log from `cursor` page by page (the next page fetched while this one is applied). */
+  /**
+   * The change log from `cursor` page by page (the next page fetched while this one is applied).
+   * Each pull tells the MDC the queue's length now, after the push (SPEC §10: /cluster/status fresh).
+   */
   private async pullLog(from: string, report: CycleReport, tick: Tick): Promise<string> {
     let cursor = from;
-    for (let next = this.mdc.pull({ cursor }); ;) {
+    const queueLength = await this.store.queueLength();
+    for (let next = this.mdc.pull({ cursor, queueLength }); ;) {
       const page = await next;
       if (page.reload) {
         cursor = await this.reload(report, tick);
-        next = this.mdc.pull({ cursor });
+        next = this.mdc.pull({ cursor, queueLength });
         continue;
       }
       // its failure (handled here) is the cycle's only if the loop gets to it
       if (page.more) {
-        next = this.mdc.pull({ cursor: page.cursor });
+        next = this.mdc.pull({ cursor: page.cursor, queueLength });
         next.catch(() => undefined);
       }
       report.pulled += await this.resync.applyPulled(page.changes, page.cursor);

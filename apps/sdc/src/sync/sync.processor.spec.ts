@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Job } from 'bullmq';
 import { MetricsRegistry } from '@dd/admin-api';
@@ -152,6 +153,40 @@ describe('SyncProcessor (SPEC §6, §8)', () => {
     expect(scheduler.retryLater).toHaveBeenCalledTimes(1);
     expect(scheduler.resetRetry).not.toHaveBeenCalled();
     expect(link.noteCycle).toHaveBeenCalledWith(expect.objectContaining({ error: 'mdc_unreachable' }));
+  });
+
+  it('logs a failed cycle (SPEC §10): each new error, the same one again after 30 s, and the recovery', async () => {
+    await build({ outcome: report(false, 'mdc_unreachable'), queued: 3 });
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    const now = jest.spyOn(Date, 'now');
+    try {
+      const runAt = async (ms: number, outcome: CycleReport) => {
+        now.mockReturnValue(ms);
+        cycle.run.mockResolvedValueOnce(outcome);
+        await processor.process(job());
+      };
+      await runAt(1_000, report(false, 'mdc_unreachable'));
+      await runAt(2_000, report(false, 'mdc_unreachable'));
+      await runAt(31_000, report(false, 'mdc_unreachable'));
+      await runAt(32_000, report(false, 'store_unavailable'));
+      await runAt(33_000, report(true));
+      await runAt(34_000, report(true));
+      expect(
+        warn.mock.calls.map(([fields, msg]) => [msg, (fields as { failures: number }).failures]),
+      ).toEqual([
+        ['sync cycle failed: mdc_unreachable', 1],
+        ['sync cycle failed: mdc_unreachable', 3],
+        ['sync cycle failed: store_unavailable', 1],
+      ]);
+      expect(log.mock.calls.map(([, msg]) => msg)).toEqual([
+        'sync cycle ok again after 1 failed (store_unavailable)',
+      ]);
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+      now.mockRestore();
+    }
   });
 
   it('does not retry a failed cycle with nothing queued: the period and the signal will do', async () => {

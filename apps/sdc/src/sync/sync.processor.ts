@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
+import { messageOf } from '@dd/admin-api';
+import { connectionErrorLog } from '../cache/connection-errors';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
@@ -15,6 +17,8 @@ const LOCK_POLL_MS = 25;
 const PROGRESS_EVERY_MS = 500;
 /** A long cycle (a bootstrap, a reload) says in the log how far it is, this often. */
 const LOG_EVERY_MS = 10_000;
+/** A cycle failing again with the same error is logged again after this long. */
+const REPEAT_FAILURE_LOG_MS = 30_000;
 
 /**
  * SPEC §8: runs the sync cycle's jobs. Several replicas of a site never run two cycles at once: each
@@ -24,6 +28,9 @@ const LOG_EVERY_MS = 10_000;
 @Processor(SYNC_QUEUE, { concurrency: 1 })
 export class SyncProcessor extends WorkerHost {
   private readonly logger = new Logger('SyncCycle');
+  private readonly workerErrors = connectionErrorLog(this.logger, 'sync worker');
+  /** the failures in a row so far, of one error, and when one was last logged */
+  private failing: { error: string | null; count: number; loggedAt: number } | undefined;
 
   constructor(
     @Inject(SyncCycle) private readonly cycle: SyncCycle,
@@ -46,8 +53,14 @@ export class SyncProcessor extends WorkerHost {
         progress.set,
         job.data.kind === 'signal' || job.data.kind === 'push' ? 'root' : 'full',
       );
-    }).finally(progress.stop);
+    })
+      .catch((err: unknown) => {
+        this.logger.error({ err, job: job.data.kind ?? 'scheduled' }, `sync cycle failed: ${messageOf(err)}`);
+        throw err;
+      })
+      .finally(progress.stop);
     if (!report) return null;
+    this.logOutcome(report);
     this.metrics.recordCycle(report);
     this.link.noteCycle(report);
     // SPEC §6: retried on its own while changes wait — or while the store is away, to converge once it is back.
@@ -55,6 +68,41 @@ export class SyncProcessor extends WorkerHost {
       this.scheduler.retryLater();
     else this.scheduler.resetRetry();
     return report;
+  }
+
+  /**
+   * SPEC §10: a cycle failure is logged (every one also goes to /sync/status and /metrics) — while
+   * the same error lasts, once per REPEAT_FAILURE_LOG_MS (cut off, every write asks for a cycle) —
+   * and so is the first cycle that succeeds after failures.
+   */
+  private logOutcome(report: CycleReport): void {
+    const { ok, error, durationMs, pushed, rejected, pulled } = report;
+    const failing = this.failing;
+    if (ok) {
+      if (failing)
+        this.logger.log(
+          { failures: failing.count, error: failing.error },
+          `sync cycle ok again after ${failing.count} failed (${failing.error})`,
+        );
+      this.failing = undefined;
+      return;
+    }
+    const now = Date.now();
+    if (failing?.error === error) {
+      failing.count += 1;
+      if (now - failing.loggedAt < REPEAT_FAILURE_LOG_MS) return;
+      failing.loggedAt = now;
+    } else this.failing = { error, count: 1, loggedAt: now };
+    const failures = this.failing!.count;
+    this.logger.warn(
+      { error, durationMs, pushed, rejected, pulled, failures },
+      `sync cycle failed: ${error}`,
+    );
+  }
+
+  @OnWorkerEvent('error')
+  onWorkerError(err: Error): void {
+    this.workerErrors(err);
   }
 
   private async underCycleLock<T>(run: () => Promise<T>): Promise<T> {

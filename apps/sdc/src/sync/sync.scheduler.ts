@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InjectQueue, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
+import { InjectQueue, OnQueueEvent, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import { ClusterConfigService, messageOf, StoreUnavailableError } from '@dd/admin-api';
+import { connectionErrorLog } from '../cache/connection-errors';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import type { CycleProgress, CycleReport } from './sync-cycle';
 
@@ -54,7 +55,14 @@ export type CycleRun = { finished: true; report: CycleReport } | { finished: fal
 
 /** The sync queue's events, for waiting on one cycle's job (`POST /sync/run`, `X-Wait-For: mdc`). */
 @QueueEventsListener(SYNC_QUEUE)
-export class SyncEvents extends QueueEventsHost {}
+export class SyncEvents extends QueueEventsHost {
+  private readonly errors = connectionErrorLog(new Logger('SyncEvents'), 'sync queue events');
+
+  @OnQueueEvent('error')
+  onError(err: Error): void {
+    this.errors(err);
+  }
+}
 
 /**
  * SPEC §8: when the site's sync cycle runs. One BullMQ job scheduler entry (`upsertJobScheduler`)
@@ -78,7 +86,9 @@ export class SyncScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly events: SyncEvents,
     private readonly store: SiteCacheStore,
     private readonly config: ClusterConfigService,
-  ) {}
+  ) {
+    queue.on('error', connectionErrorLog(this.logger, 'sync queue'));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // A cache of an older key layout goes before anything reads it (its queue is kept).
