@@ -264,6 +264,25 @@ describe('MDC site feed', () => {
       expect(live.some((e) => goneIds.has(e.id))).toBe(false);
     });
 
+    it('counts a snapshot page as the site resyncing (not stale however long its load), without moving its pulled version', async () => {
+      const siteB = mdc.site('site-b');
+      const statusOf = async () => {
+        const res = await admin.get('/cluster/status');
+        expect(res.status).toBe(200);
+        return res.body.sites.find((s: { site: string }) => s.site === 'site-b');
+      };
+      const before = await statusOf();
+      await new Promise((r) => setTimeout(r, 20));
+      await snapshotPage({ limit: 10 }, siteB);
+      const after = await statusOf();
+      expect(after.stale).toBe(false);
+      expect(Date.parse(after.lastResyncAt)).toBeGreaterThan(
+        before.lastResyncAt ? Date.parse(before.lastResyncAt) : 0,
+      );
+      expect(after.lagVersions).toBe(before.lagVersions);
+      expect(after.lastPushAt).toBe(before.lastPushAt);
+    });
+
     it('returns every live entity exactly once, in (domain, bucket, id) order, a page at a time', async () => {
       const all = await snapshotPages({ domains: ['big.acme'], limit: 500 });
       expect(all.pages.length).toBe(Math.ceil(live.length / 500) + (live.length % 500 === 0 ? 1 : 0));

@@ -37,8 +37,9 @@ export class ClusterStatusService {
 
   async clusterStatus() {
     const head = BigInt(await this.store.head());
-    const reported = new Map((await this.ledger.statuses()).map((s) => [s.site, s]));
-    const now = Date.now();
+    // Ages on the database's clock, which wrote the times (a skewed MDC host clock must not make sites stale).
+    const { now, sites } = await this.ledger.statuses();
+    const reported = new Map(sites.map((s) => [s.site, s]));
     const staleAfter = staleAfterMs(this.config.syncIntervalMs);
     return {
       head: head.toString(),

@@ -92,11 +92,27 @@ export class PushLedgerStore {
     );
   }
 
-  async statuses(): Promise<SiteStatusRecord[]> {
-    const rows: SiteStatusRow[] = await this.db.query(
-      `SELECT site, last_push_at, last_pull_at, epoch, last_seq, queue_length, pulled_version FROM site_status ORDER BY site`,
+  /** A snapshot page asked for: the site's last resync is now; the version it has pulled through is not moved. */
+  async noteResyncStep(site: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO site_status (site, last_pull_at) VALUES ($1, now())
+       ON CONFLICT (site) DO UPDATE SET last_pull_at = now()`,
+      [site],
     );
-    return rows.map((r) => ({
+  }
+
+  /**
+   * Every site's status row, and the database's clock when it was read: the times in the rows are the
+   * database's `now()`, so their age is measured on that clock, never on this process's.
+   */
+  async statuses(): Promise<{ now: number; sites: SiteStatusRecord[] }> {
+    const found: Array<SiteStatusRow & { db_now: Date }> = await this.db.query(
+      `SELECT s.site, s.last_push_at, s.last_pull_at, s.epoch, s.last_seq, s.queue_length, s.pulled_version,
+              clock.db_now
+       FROM (SELECT now() AS db_now) clock LEFT JOIN site_status s ON true ORDER BY s.site`,
+    );
+    const rows = found.filter((r) => r.site !== null);
+    const sites = rows.map((r) => ({
       site: r.site,
       lastPushAt: r.last_push_at ? r.last_push_at.toISOString() : null,
       lastPullAt: r.last_pull_at ? r.last_pull_at.toISOString() : null,
@@ -105,5 +121,6 @@ export class PushLedgerStore {
       queueLength: r.queue_length ?? null,
       pulledVersion: r.pulled_version === null ? null : String(r.pulled_version),
     }));
+    return { now: found[0].db_now.getTime(), sites };
   }
 }

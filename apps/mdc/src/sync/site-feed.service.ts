@@ -116,6 +116,8 @@ export class SiteFeedService {
     const scoped = (name: string) => inSiteScope(config, site, name);
     const limit = request.limit ?? DEFAULT_SNAPSHOT_PAGE;
     const first = request.after === undefined;
+    // A site loading its scope page by page is resyncing, not stale (SPEC §10), however long the load.
+    await this.ledger.noteResyncStep(site);
     return this.feed.consistent(async (tx) => {
       const head = await this.feed.head(tx);
       const all = first && request.tree ? await this.feed.liveDomains(tx) : undefined;
