@@ -20,6 +20,14 @@ describe('the check of a site log (SPEC §10: JSON only, each line naming the si
     expect(whyNotSiteLogLine(line)).toBe(why);
   });
 
+  it("refuses a line naming another site than the process's", () => {
+    expect(whyNotSiteLogLine('{"site":"site-b","msg":"x"}', 'site-a')).toBe('site site-b, not site-a');
+    expect(whyNotSiteLogLine('{"site":"site-a","msg":"x"}', 'site-a')).toBeNull();
+    const check = new SiteLogCheck('site-a');
+    check.feed('{"site":"site-a"}\n{"site":"master"}\n');
+    expect([check.lines, check.badCount]).toEqual([2, 1]);
+  });
+
   it('checks a stream line by line, a line split across chunks included, and keeps the bad ones', () => {
     const check = new SiteLogCheck();
     check.feed('{"site":"site-a","msg":"one"}\n{"site":"si');

@@ -2,7 +2,7 @@
  * SPEC §10: a site's logs are JSON only, each line naming the site. Why `line` is not such a line,
  * or null when it is.
  */
-export function whyNotSiteLogLine(line: string): string | null {
+export function whyNotSiteLogLine(line: string, site?: string): string | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -10,8 +10,9 @@ export function whyNotSiteLogLine(line: string): string | null {
     return 'not JSON';
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
-  const { site } = parsed as { site?: unknown };
-  if (typeof site !== 'string' || site === '') return 'no site';
+  const named = (parsed as { site?: unknown }).site;
+  if (typeof named !== 'string' || named === '') return 'no site';
+  if (site !== undefined && named !== site) return `site ${named}, not ${site}`;
   return null;
 }
 
@@ -20,6 +21,9 @@ const BAD_KEPT = 20;
 
 /** Checks one output stream of a process line by line as it arrives (a line may span chunks). */
 export class SiteLogCheck {
+  /** `site`: the SITE_ID the process was started with, which every line must name. */
+  constructor(private readonly site?: string) {}
+
   lines = 0;
   badCount = 0;
   readonly bad: string[] = [];
@@ -39,7 +43,7 @@ export class SiteLogCheck {
 
   private check(line: string): void {
     this.lines += 1;
-    const why = whyNotSiteLogLine(line);
+    const why = whyNotSiteLogLine(line, this.site);
     if (!why) return;
     this.badCount += 1;
     if (this.bad.length < BAD_KEPT) this.bad.push(`${why}: ${line.slice(0, 300)}`);

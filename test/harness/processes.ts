@@ -30,7 +30,7 @@ export class SiteProcess {
   readonly closed: Promise<void>;
   private readonly child: ChildProcess;
   /** SPEC §10: every line of its output is JSON naming the site — checked as it arrives, per stream */
-  private readonly checks = { stdout: new SiteLogCheck(), stderr: new SiteLogCheck() };
+  private readonly checks: { stdout: SiteLogCheck; stderr: SiteLogCheck };
   private summarized = false;
 
   private constructor(
@@ -39,6 +39,7 @@ export class SiteProcess {
     env: Record<string, string>,
     readonly url: string,
   ) {
+    this.checks = { stdout: new SiteLogCheck(env.SITE_ID), stderr: new SiteLogCheck(env.SITE_ID) };
     // The apps run on this machine's Node even when jest runs on Node 24 (scripts/jest.cjs).
     const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
     const args = main === SDC_MAIN ? [...SDC_NODE_ARGS, main] : [main];

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import pino, { DestinationStream, Level, Logger as Pino } from 'pino';
+import { messageOf } from './errors';
 import { HEADER } from './headers';
 
 /** The request a line is written for: entered by `logRequests` (SPEC §10: its id on every line). */
@@ -84,7 +85,10 @@ export class SiteLogger implements LoggerService {
  * (nestjs-pino's way — a Nest middleware — is never reached under NestJS 12's Fastify adapter.)
  */
 export function logRequests(fastify: FastifyInstance, logger: Pino): void {
-  fastify.addHook('onRequest', (request, _reply, done) => requestContext.run(request, done));
+  // Only the id: a timer or socket made while a request is handled must not keep the request (its body) alive.
+  fastify.addHook('onRequest', (request, _reply, done) =>
+    requestContext.run({ id: String(request.id) }, done),
+  );
   // Callback-style hooks, not async ones: an async hook costs every response a promise and a tick.
   fastify.addHook('onResponse', (request, reply, done) => {
     if (request.url.startsWith('/health')) return done();
@@ -113,7 +117,7 @@ export function logProcessEvents(logger: Pino): void {
   process.removeAllListeners('warning');
   process.on('warning', (warning) => logger.warn({ err: warning, context: 'process' }, warning.message));
   process.on('uncaughtException', (err, origin) => {
-    logger.fatal({ err, origin, context: 'process' }, `uncaught: ${err.message}`);
+    logger.fatal({ err, origin, context: 'process' }, `uncaught: ${messageOf(err)}`);
     process.exit(1);
   });
 }

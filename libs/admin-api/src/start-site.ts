@@ -35,19 +35,37 @@ export function startSite(title: string, moduleOf: (env: SiteEnv) => DynamicModu
   });
 }
 
+/** How long a shutdown may take before the process ends anyway (an orchestrator's grace is ~30 s). */
+export const SHUTDOWN_DEADLINE_MS = 20_000;
+
 /**
  * SPEC §10: a shutdown is logged when its signal arrives and again once the app has closed (open
- * requests answered, stores closed). A second signal ends the process at once.
+ * requests answered, stores closed). A repeated signal (a terminal's Ctrl-C reaches npm and the
+ * site both) does not cut the close short; a close that has not ended by the deadline is logged and
+ * the process ends with status 1.
  */
 function closeOnSignals(app: NestFastifyApplication, logger: Pino): void {
+  let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    for (const s of SHUTDOWN_SIGNALS) process.removeListener(s, onSignal);
+    if (closing) {
+      logger.info({ context: 'Site', signal }, `${signal} received again: already shutting down`);
+      return;
+    }
+    closing = true;
     const started = Date.now();
     logger.info({ context: 'Site', signal }, `${signal} received: shutting down`);
+    setTimeout(() => {
+      logger.error(
+        { context: 'Site', signal, durationMs: Date.now() - started },
+        `shutdown did not end within ${SHUTDOWN_DEADLINE_MS} ms: exiting`,
+      );
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     app.close().then(
       () => {
         logger.info({ context: 'Site', signal, durationMs: Date.now() - started }, 'shut down');
         // ends as the signal would have, for whoever watches the exit status
+        for (const s of SHUTDOWN_SIGNALS) process.removeListener(s, onSignal);
         process.kill(process.pid, signal);
       },
       (err: unknown) => {

@@ -140,7 +140,7 @@ describe('parsePullRequest', () => {
   });
 
   it('refuses a queue length that is not a non-negative integer', () => {
-    for (const queueLength of [-1, 1.5, '3', null])
+    for (const queueLength of [-1, 1.5, '3', null, 2 ** 31])
       refused(() => parsePullRequest({ cursor: '0', queueLength }), 'pull.queueLength');
   });
 });

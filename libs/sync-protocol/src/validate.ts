@@ -114,11 +114,17 @@ export function parsePushRequest(raw: unknown): PushRequest {
   return { epoch, changes, queueLength: queueLengthOf(o, 'push') };
 }
 
+const MAX_INT32 = 2_147_483_647;
+
 /** What a site reports of its queue, for /cluster/status (optional: older sites send none). */
 function queueLengthOf(o: Record<string, unknown>, path: string): number | undefined {
   const queueLength = o.queueLength;
-  if (queueLength !== undefined && (!Number.isSafeInteger(queueLength) || (queueLength as number) < 0)) {
-    fail(`${path}.queueLength`, 'must be a non-negative integer');
+  // site_status.queue_length is a 32-bit integer column: a larger figure would fail the pull's upsert.
+  if (
+    queueLength !== undefined &&
+    (!Number.isSafeInteger(queueLength) || (queueLength as number) < 0 || (queueLength as number) > MAX_INT32)
+  ) {
+    fail(`${path}.queueLength`, `must be an integer from 0 to ${MAX_INT32}`);
   }
   return queueLength as number | undefined;
 }

@@ -36,12 +36,17 @@ export class ClusterStatusService {
   ) {}
 
   async clusterStatus() {
+    return (await this.clusterStatusAt()).status;
+  }
+
+  /** /cluster/status and the database's clock it was read at, which its times and ages are on. */
+  async clusterStatusAt() {
     const head = BigInt(await this.store.head());
     // Ages on the database's clock, which wrote the times (a skewed MDC host clock must not make sites stale).
     const { now, sites } = await this.ledger.statuses();
     const reported = new Map(sites.map((s) => [s.site, s]));
     const staleAfter = staleAfterMs(this.config.syncIntervalMs);
-    return {
+    const status = {
       head: head.toString(),
       staleAfterMs: staleAfter,
       sites: this.config.current.sites.map((site) => {
@@ -61,6 +66,7 @@ export class ClusterStatusService {
         };
       }),
     };
+    return { now, status };
   }
 
   /** SPEC §5 /audit: a page of applied changes, newest first; `after` is the `next` of the page before. */

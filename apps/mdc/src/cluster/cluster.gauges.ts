@@ -4,6 +4,10 @@ import { messageOf, MetricsRegistry } from '@dd/admin-api';
 import { ClusterStatusService } from './cluster-status.service';
 
 type SiteStatus = Awaited<ReturnType<ClusterStatusService['clusterStatus']>>['sites'][number];
+type Scrape = { now: number; sites: SiteStatus[] };
+
+/** A scrape never waits longer than this for the database: a hung one leaves these gauges out. */
+export const GAUGE_READ_MS = 1000;
 
 const secondsSince = (at: string | null, now: number) => (at === null ? null : (now - Date.parse(at)) / 1000);
 
@@ -15,17 +19,27 @@ const secondsSince = (at: string | null, now: number) => (at === null ? null : (
 @Injectable()
 export class ClusterGauges {
   private readonly logger = new Logger('ClusterGauges');
-  private scrape: Promise<SiteStatus[]> | undefined;
+  private scrape: Promise<Scrape> | undefined;
 
   constructor({ registry }: MetricsRegistry, status: ClusterStatusService) {
-    const sites = (): Promise<SiteStatus[]> =>
-      (this.scrape ??= status
-        .clusterStatus()
-        .then(({ sites }) => sites.filter((s) => s.role !== 'master'))
-        // /metrics is wanted most in an outage: without the database, these gauges are left out
+    const read = async (): Promise<Scrape> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${GAUGE_READ_MS} ms`)), GAUGE_READ_MS);
+      });
+      try {
+        const { now, status: answer } = await Promise.race([status.clusterStatusAt(), late]);
+        return { now, sites: answer.sites.filter((s) => s.role !== 'master') };
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const scrape = (): Promise<Scrape> =>
+      (this.scrape ??= read()
+        // /metrics is wanted most in an outage: without the database (down or hung), these gauges are left out
         .catch((err: unknown) => {
           this.logger.warn({ err }, `cannot read the sites' status for /metrics: ${messageOf(err)}`);
-          return [];
+          return { now: 0, sites: [] };
         })
         .finally(() => (this.scrape = undefined)));
     const perSite = (name: string, help: string, value: (site: SiteStatus, now: number) => number | null) =>
@@ -35,9 +49,10 @@ export class ClusterGauges {
         labelNames: ['site'],
         registers: [registry],
         async collect() {
-          const now = Date.now();
+          // ages on the database's clock, as /cluster/status measures them
+          const { now, sites } = await scrape();
           this.reset();
-          for (const site of await sites()) {
+          for (const site of sites) {
             const v = value(site, now);
             if (v !== null) this.set({ site: site.site }, v);
           }

@@ -26,6 +26,7 @@ const RECONNECT_MS = 500;
 export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ChangeSignal');
   private readonly listeners = new Set<Listener>();
+  private readonly streams = new Set<() => void>();
   private client: Client | undefined;
   /** a LISTEN connection was open before: the next one that opens is a return */
   private listened = false;
@@ -44,12 +45,20 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
+    // A site's signal stream never ends by itself: the HTTP server's close would wait for it forever.
+    for (const end of this.streams) end();
+    this.streams.clear();
     await this.client?.end().catch(() => undefined);
   }
 
-  subscribe(listener: Listener): () => void {
+  /** `end`: closes the subscriber's stream when this process shuts down (the site reconnects elsewhere). */
+  subscribe(listener: Listener, end?: () => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (end) this.streams.add(end);
+    return () => {
+      this.listeners.delete(listener);
+      if (end) this.streams.delete(end);
+    };
   }
 
   get subscribers(): number {

@@ -77,12 +77,15 @@ export class SiteSyncController {
     });
     const send = (version: string) => out.write(`event: change\ndata: ${JSON.stringify({ version })}\n\n`);
     send(head);
-    const unsubscribe = this.signal.subscribe((notice) => {
-      const config = this.config.current;
-      const relevant =
-        notice.tree || notice.domains === null || notice.domains.some((d) => inSiteScope(config, site, d));
-      if (relevant) send(notice.version);
-    });
+    const unsubscribe = this.signal.subscribe(
+      (notice) => {
+        const config = this.config.current;
+        const relevant =
+          notice.tree || notice.domains === null || notice.domains.some((d) => inSiteScope(config, site, d));
+        if (relevant) send(notice.version);
+      },
+      () => out.end(),
+    );
     const keepalive = setInterval(() => out.write(': keepalive\n\n'), KEEPALIVE_MS);
     req.raw.on('close', () => {
       clearInterval(keepalive);

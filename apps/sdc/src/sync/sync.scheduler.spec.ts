@@ -11,7 +11,10 @@ describe('SyncScheduler.pushSoon', () => {
   beforeEach(() => {
     jest.useFakeTimers();
     added = [];
-    const queue = { add: (_name: string, data: unknown) => (added.push(data), Promise.resolve()) };
+    const queue = {
+      add: (_name: string, data: unknown) => (added.push(data), Promise.resolve()),
+      on: () => queue,
+    };
     scheduler = new SyncScheduler(
       queue as unknown as Queue,
       {} as SyncEvents,
