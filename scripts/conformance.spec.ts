@@ -90,6 +90,10 @@ describe('the conformance check of recorded answers against the OpenAPI document
       "body must have required property 'code'",
     ]);
     expect(problems(answer({ ...unrouted, status: 200 }, {}))).toEqual(['status 200 without a route']);
+    const html = { ...unrouted, headers: { ...answer().headers, 'content-type': 'text/html' } };
+    expect(problems(answer(html, error(404, 'not_found')))).toEqual([
+      'content type "text/html" is not the error\'s (application/json)',
+    ]);
   });
 
   it('counts routes outside the document apart, and reports an undocumented admin route', () => {

@@ -83,6 +83,10 @@ export function codeFitsStatus(code: string, status: number): boolean {
 /** JSON pointer escaping of one path segment (RFC 6901). */
 const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
+/** An answer's media type, without parameters: `application/json`. */
+const mediaType = (answer: RecordedResponse) =>
+  (answer.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+
 /** Fastify's `/api/v1/domains/:name` as OpenAPI's `/api/v1/domains/{name}`. */
 export const openApiPath = (route: string) => route.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
@@ -187,6 +191,9 @@ export class ConformanceChecker {
       const value = answer.headers[name.toLowerCase()];
       if (schema && value !== undefined) problems.push(...this.headerValueProblems(name, schema, value));
     }
+    const type = mediaType(answer);
+    if (type !== 'application/json')
+      problems.push(`content type "${type}" is not the error's (application/json)`);
     if (answer.truncated) return [...problems, ...this.skip(report, 'truncated')];
     return [...problems, ...this.jsonProblems(key, ERROR_SCHEMA, answer)];
   }
@@ -273,7 +280,7 @@ export class ConformanceChecker {
     const empty = answer.body === null ? false : answer.body.length === 0;
     if (Object.keys(content).length === 0) return empty ? [] : ['a body where the document declares none'];
     if (empty) return ['no body where the document declares one'];
-    const type = (answer.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = mediaType(answer);
     if (!(type in content))
       return [`content type "${type}" is not declared (${Object.keys(content).join(', ')})`];
     if (type !== 'application/json') return this.skip(report, `type ${type}`);
