@@ -5,8 +5,9 @@ import { ConformanceChecker, OpenApiDocument } from './conformance';
 
 /**
  * `check-conformance.ts DIR`: the answers recorded in DIR (the sites ran with DD_TRAFFIC_DIR=DIR) held
- * to the committed documents docs/openapi.*.json. Prints `N responses checked, M violations` and
- * each violation; exit code 1 if there is any (or nothing was recorded).
+ * to the committed documents docs/openapi.*.json. Prints each violation, the operation × status pairs
+ * seen, the answers whose body was not checked, and `N responses checked, M violations`; exit code 1
+ * if there is any violation, or if some document had no answer checked against it.
  */
 function main(dir: string | undefined): number {
   if (!dir) {
@@ -25,11 +26,25 @@ function main(dir: string | undefined): number {
   const report = new ConformanceChecker(documents).check(recorded);
   for (const violation of report.violations)
     console.log(`✗ ${violation.response}\n    ${violation.problems.join('\n    ')}`);
+  console.log('seen (operation: status×count):');
+  for (const [operation, statuses] of Object.entries(report.seen).sort(([a], [b]) => a.localeCompare(b)))
+    console.log(
+      `  ${operation}: ${Object.entries(statuses)
+        .map(([s, n]) => `${s}×${n}`)
+        .join(' ')}`,
+    );
   const outside = Object.entries(report.outside).map(([route, n]) => `${route} ${n}`);
   if (outside.length > 0) console.log(`outside the documents (not checked): ${outside.join(', ')}`);
-  console.log(`${report.checked} responses checked, ${report.violations.length} violations`);
-  if (report.checked === 0) console.log(`nothing recorded in ${dir}: did the sites run with DD_TRAFFIC_DIR?`);
-  return report.violations.length > 0 || report.checked === 0 ? 1 : 0;
+  const skipped = Object.entries(report.skipped).map(([reason, n]) => `${reason} ${n}`);
+  if (skipped.length > 0) console.log(`checked without their body: ${skipped.join(', ')}`);
+  const unchecked = documents.map((d) => d.info.title).filter((title) => !report.checkedBy[title]);
+  const counts = documents.map((d) => `${d.info.title} ${report.checkedBy[d.info.title] ?? 0}`);
+  console.log(
+    `${report.checked} responses checked (${counts.join(', ')}), ${report.violations.length} violations`,
+  );
+  for (const title of unchecked)
+    console.log(`nothing checked against "${title}" in ${dir}: did its sites run with DD_TRAFFIC_DIR?`);
+  return report.violations.length > 0 || unchecked.length > 0 ? 1 : 0;
 }
 
 process.exitCode = main(process.argv[2] ?? process.env.DD_TRAFFIC_DIR);

@@ -12,7 +12,7 @@ import { HEADER } from './headers';
 import { acceptJsonBodiesOnly } from './json-body';
 import { discardRestOfBody } from './lingering-close';
 import { openApiDocument } from './openapi';
-import { recordTraffic } from './traffic-recorder';
+import { clientErrorRecorder, recordTraffic } from './traffic-recorder';
 import { requestIdOf } from './site-runtime.module';
 import { readSiteEnv, SiteEnv } from './site-env';
 import { createSiteLogger, logRequests, SiteLogger } from './site-logger';
@@ -34,7 +34,10 @@ const TIMEOUT_CHECK_MS = 1000;
  * SPEC §5: a request Node's HTTP layer refuses before Fastify sees it (unknown method, bad
  * Content-Length, headers too large, too slow to arrive) is answered in the spec's shape too.
  */
-function answerClientError(siteId: string) {
+function answerClientError(
+  siteId: string,
+  record?: (status: number, headers: Record<string, string>, body: string) => void,
+) {
   return (error: Error & { code?: string }, socket: Socket): void => {
     // A reset connection has no one left to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -48,6 +51,17 @@ function answerClientError(siteId: string) {
           'content-type: application/json; charset=utf-8\r\n' +
           `content-length: ${Buffer.byteLength(body)}\r\n` +
           `${HEADER.servedBy}: ${siteId}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      // DD_TRAFFIC_DIR: this answer passes no Fastify hook, so it is recorded here.
+      record?.(
+        answer.statusCode,
+        {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': String(Buffer.byteLength(body)),
+          [HEADER.servedBy]: siteId,
+          connection: 'close',
+        },
+        body,
       );
     }
     socket.destroy(error);
@@ -88,7 +102,7 @@ export async function createSiteApp(
       headersTimeout: env.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, env.requestTimeoutMs),
     },
-    clientErrorHandler: answerClientError(env.siteId),
+    clientErrorHandler: answerClientError(env.siteId, clientErrorRecorder(env.trafficDir, title, env.siteId)),
     frameworkErrors: answerRouterError(env.siteId),
   });
   // The JSON parser is this app's own (json-body.ts), so Nest's body parsers stay out.

@@ -16,18 +16,24 @@ import { ErrorDto } from './responses';
 // what is its own: summary, success answer, the errors beyond those every admin call can give.
 
 const text = { type: 'string' } as const;
+const nonEmpty = { type: 'string', minLength: 1 } as const;
 
 /** SPEC §5 response headers, once in `components.headers`; responses refer to them. */
 const HEADERS = {
-  'X-Served-By': { description: 'the site that answered from its own data', required: true, schema: text },
+  'X-Served-By': {
+    description: 'the site that answered from its own data',
+    required: true,
+    schema: nonEmpty,
+  },
   'X-Request-Id': {
     description: 'the request id, the same across a proxy hop',
     required: true,
-    schema: text,
+    schema: nonEmpty,
   },
   ETag: {
     description: 'the version as an entity tag, `"<version>"`; send it back in If-Match',
-    schema: text,
+    required: true,
+    schema: { type: 'string', pattern: '^"[^"]+"$', example: '"42"' },
   },
   'X-Sync-State': {
     description: '`synced` (the MDC has it) or `pending` (queued at this SDC)',
@@ -37,14 +43,18 @@ const HEADERS = {
   'Retry-After': {
     description: 'seconds to wait before trying again',
     required: true,
-    schema: { type: 'integer' },
+    schema: { type: 'integer', minimum: 0 },
   },
   'Retry-After-If-Any': {
     description:
       'seconds to wait before trying again (`store_unavailable`, `queue_full`; not `mdc_unreachable`)',
-    schema: { type: 'integer' },
+    schema: { type: 'integer', minimum: 0 },
   },
-  'WWW-Authenticate': { description: '`Bearer`', required: true, schema: text },
+  'WWW-Authenticate': {
+    description: '`Bearer`',
+    required: true,
+    schema: { type: 'string', pattern: '^Bearer' },
+  },
 } satisfies HeadersObject;
 
 type HeaderName = keyof typeof HEADERS;

@@ -19,6 +19,38 @@ export interface RecordedResponse {
   /** the body as sent; null for a stream (the /docs UI's files) */
   body: string | null;
   truncated?: boolean;
+  /** a refusal of Node's HTTP layer written straight to the socket (bad request line, 408, 431): no route, no request id */
+  clientError?: boolean;
+}
+
+const fileOf = (dir: string, site: string) => join(dir, `${site}-${process.pid}.ndjson`);
+
+/**
+ * With DD_TRAFFIC_DIR set: how bootstrap.ts's `clientError` handler records the answer it writes to
+ * the socket itself (no Fastify hook sees it). Undefined when not recording, so that path costs nothing.
+ */
+export function clientErrorRecorder(
+  dir: string | undefined,
+  app: string,
+  site: string,
+): ((status: number, headers: Record<string, string>, body: string) => void) | undefined {
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const file = fileOf(dir, site);
+  return (status, headers, body) => {
+    const recorded: RecordedResponse = {
+      app,
+      site,
+      method: '-',
+      route: null,
+      url: '-',
+      status,
+      headers,
+      body,
+      clientError: true,
+    };
+    appendFileSync(file, `${JSON.stringify(recorded)}\n`);
+  };
 }
 
 /**
@@ -28,7 +60,7 @@ export interface RecordedResponse {
  */
 export function recordTraffic(fastify: FastifyInstance, dir: string, app: string, site: string): void {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${site}-${process.pid}.ndjson`);
+  const file = fileOf(dir, site);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     const text =
       payload === null || payload === undefined
