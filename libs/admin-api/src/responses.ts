@@ -310,8 +310,12 @@ export class SiteStatusDto {
   @ApiProperty({ type: String, nullable: true })
   epoch: string | null;
 
-  @ApiProperty({ type: 'integer', nullable: true })
-  lastAppliedSeq: number | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "the last seq of the site's epoch applied (a bigint, as a decimal string)",
+  })
+  lastAppliedSeq: string | null;
 
   @ApiProperty({ type: 'integer', nullable: true, description: 'as last reported by the site' })
   queueLength: number | null;
