@@ -63,6 +63,8 @@ export class ChangeLogRow {
 /** One row per applied change: who, from which site, when, what (SPEC §5 /audit). */
 @Entity('audit_log')
 @Index('audit_log_target', ['domain', 'version'])
+// SPEC §5 /audit?domain= pages newest first by id (keyset): this index serves each page without a sort.
+@Index('audit_log_domain_id', ['domain', 'id'])
 export class AuditRow {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' }) id: string;
   @Column('bigint') version: string;

@@ -76,7 +76,11 @@ describe('digest_buckets backfill on PostgreSQL', () => {
   });
 
   it('upgrades a deployment that has entities: its buckets are right after the migration', async () => {
-    await source.undoLastMigration();
+    // back to before this migration (and those after it), whatever comes later
+    const applied = async () =>
+      (await source.query(`SELECT 1 FROM migrations WHERE name = $1`, ['DigestBuckets1795929565944']))
+        .length > 0;
+    while (await applied()) await source.undoLastMigration();
     await source.query(
       `INSERT INTO entities (id, domain, kind, name, attributes, version, created_at, updated_at)
        SELECT gen_random_uuid(), 'old', 'user', 'o' || g, '{}', g, now(), now() FROM generate_series(1, 300) g`,
