@@ -46,23 +46,18 @@ function answerClientError(
     if (socket.writable && !answering?.headersSent) {
       const answer = clientErrorBody(error);
       const body = JSON.stringify(answer);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+        [HEADER.servedBy]: siteId,
+        connection: 'close',
+      };
+      const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
       socket.write(
-        `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\n` +
-          'content-type: application/json; charset=utf-8\r\n' +
-          `content-length: ${Buffer.byteLength(body)}\r\n` +
-          `${HEADER.servedBy}: ${siteId}\r\nconnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\n${head.join('')}\r\n${body}`,
       );
-      // DD_TRAFFIC_DIR: this answer passes no Fastify hook, so it is recorded here.
-      record?.(
-        answer.statusCode,
-        {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': String(Buffer.byteLength(body)),
-          [HEADER.servedBy]: siteId,
-          connection: 'close',
-        },
-        body,
-      );
+      // DD_TRAFFIC_DIR: this answer passes no Fastify hook, so it is recorded here, as written.
+      record?.(answer.statusCode, headers, body);
     }
     socket.destroy(error);
   };

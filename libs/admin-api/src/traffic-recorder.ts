@@ -23,7 +23,12 @@ export interface RecordedResponse {
   clientError?: boolean;
 }
 
-const fileOf = (dir: string, site: string) => join(dir, `${site}-${process.pid}.ndjson`);
+/** Appends answers to this process's file in `dir`, one NDJSON line each, synchronously (none lost at exit). */
+function appender(dir: string, site: string): (recorded: RecordedResponse) => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${site}-${process.pid}.ndjson`);
+  return (recorded) => appendFileSync(file, `${JSON.stringify(recorded)}\n`);
+}
 
 /**
  * With DD_TRAFFIC_DIR set: how bootstrap.ts's `clientError` handler records the answer it writes to
@@ -35,10 +40,9 @@ export function clientErrorRecorder(
   site: string,
 ): ((status: number, headers: Record<string, string>, body: string) => void) | undefined {
   if (!dir) return undefined;
-  mkdirSync(dir, { recursive: true });
-  const file = fileOf(dir, site);
-  return (status, headers, body) => {
-    const recorded: RecordedResponse = {
+  const append = appender(dir, site);
+  return (status, headers, body) =>
+    append({
       app,
       site,
       method: '-',
@@ -48,9 +52,7 @@ export function clientErrorRecorder(
       headers,
       body,
       clientError: true,
-    };
-    appendFileSync(file, `${JSON.stringify(recorded)}\n`);
-  };
+    });
 }
 
 /**
@@ -59,8 +61,7 @@ export function clientErrorRecorder(
  * Off unless asked for: it writes synchronously, in the request's path.
  */
 export function recordTraffic(fastify: FastifyInstance, dir: string, app: string, site: string): void {
-  mkdirSync(dir, { recursive: true });
-  const file = fileOf(dir, site);
+  const append = appender(dir, site);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     const text =
       payload === null || payload === undefined
@@ -75,7 +76,7 @@ export function recordTraffic(fastify: FastifyInstance, dir: string, app: string
       if (value !== undefined)
         headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
     }
-    const recorded: RecordedResponse = {
+    append({
       app,
       site,
       method: request.method,
@@ -85,8 +86,7 @@ export function recordTraffic(fastify: FastifyInstance, dir: string, app: string
       headers,
       body: text === null ? null : text.slice(0, MAX_RECORDED_BODY),
       ...(text !== null && text.length > MAX_RECORDED_BODY ? { truncated: true } : {}),
-    };
-    appendFileSync(file, `${JSON.stringify(recorded)}\n`);
+    });
     done(null, payload);
   });
 }
