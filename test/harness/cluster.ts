@@ -206,11 +206,13 @@ export class TestCluster {
   }
 
   /**
-   * Starts the site again — same port, config, database / Redis database — and waits until it is
-   * ready; a process still running is stopped first (SIGTERM, then SIGKILL).
+   * Starts the site again — same port, config, database / Redis database, unless `env` says otherwise
+   * (e.g. the MDC on a promoted replica's `DATABASE_URL`) — and waits until it is ready; a process
+   * still running is stopped first (SIGTERM, then SIGKILL).
    */
-  async restart(siteId: string): Promise<SiteProcess> {
+  async restart(siteId: string, env: Record<string, string> = {}): Promise<SiteProcess> {
     await this.process(siteId).stop();
+    this.envs.set(siteId, { ...this.envs.get(siteId)!, ...env });
     return this.launch(siteId);
   }
 

@@ -140,12 +140,7 @@ export class OwnPostgres {
   ) {}
 
   static async start(): Promise<OwnPostgres> {
-    const dir = mkdtempSync(join(tmpdir(), 'dd-pg-'));
-    if (asRoot()) {
-      const uid = Number(execFileSync('id', ['-u', UNPRIVILEGED]).toString());
-      const gid = Number(execFileSync('id', ['-g', UNPRIVILEGED]).toString());
-      chownSync(dir, uid, gid);
-    }
+    const dir = OwnPostgres.ownDir();
     const pg = new OwnPostgres(dir, await freePort());
     try {
       await pg.tool('initdb', [
@@ -157,6 +152,17 @@ export class OwnPostgres {
       throw err;
     }
     return pg;
+  }
+
+  /** A temp dir the server's user owns (`nobody` when the tests run as root). */
+  private static ownDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'dd-pg-'));
+    if (asRoot()) {
+      const uid = Number(execFileSync('id', ['-u', UNPRIVILEGED]).toString());
+      const gid = Number(execFileSync('id', ['-g', UNPRIVILEGED]).toString());
+      chownSync(dir, uid, gid);
+    }
+    return dir;
   }
 
   get dataDir(): string {
@@ -197,6 +203,38 @@ export class OwnPostgres {
       'start',
     ]);
     this.running = true;
+  }
+
+  /**
+   * A streaming replica of `primary` (`pg_basebackup -R`), reading the primary's WAL through
+   * `127.0.0.1:sourcePort` — the primary's own port, or a relay the test can cut (an asynchronous
+   * replica that stops receiving is what loses the primary's last transactions at a failover).
+   */
+  static async replicaOf(primary: OwnPostgres, sourcePort: number = primary.port): Promise<OwnPostgres> {
+    const replica = new OwnPostgres(OwnPostgres.ownDir(), await freePort());
+    try {
+      await replica.tool('pg_basebackup', [
+        ...['-h', '127.0.0.1', '-p', String(sourcePort), '-U', 'postgres'],
+        ...['-D', replica.dataDir, '-R', '-X', 'stream', '--no-sync', '--checkpoint=fast'],
+      ]);
+      await replica.start();
+    } catch (err) {
+      rmSync(replica.dir, { recursive: true, force: true });
+      throw err;
+    }
+    return replica;
+  }
+
+  /** `pg_ctl promote`: a replica becomes a primary on a new timeline (and takes writes). */
+  async promote(): Promise<void> {
+    await this.tool('pg_ctl', ['-D', this.dataDir, '-w', 'promote']);
+  }
+
+  /** `pg_ctl stop -m immediate`: the server dies as in a crash, nothing flushed or sent on. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    await this.tool('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop']);
+    this.running = false;
   }
 
   /** `pg_ctl stop -m fast`: every session is ended (SQLSTATE 57P01), as an operator stopping it does. */

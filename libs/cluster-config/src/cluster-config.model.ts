@@ -39,6 +39,11 @@ export interface ClusterConfig {
     tombstoneRetentionMs: number;
     /** SPEC §9: how long the MDC still accepts a site's changes for a zone moved away from it */
     zoneMoveGraceMs: number;
+    /**
+     * SPEC §11 failover without loss: how long a site keeps the changes the MDC acknowledged, to push
+     * again a range DomainDB lost in an asynchronous failover
+     */
+    ackRetentionMs: number;
     /** the limit of every admin token without one of its own; none: no limit */
     rateLimit?: RateLimitConfig;
   };
@@ -54,6 +59,7 @@ export const CLUSTER_DEFAULTS: ClusterConfig['cluster'] = Object.freeze({
   submitQueueCapacity: 10_000,
   tombstoneRetentionMs: 7 * 24 * 60 * 60 * 1000,
   zoneMoveGraceMs: 7 * 24 * 60 * 60 * 1000,
+  ackRetentionMs: 60 * 60 * 1000,
 });
 export const DEFAULT_MASTER_DOMAIN = 'master';
 

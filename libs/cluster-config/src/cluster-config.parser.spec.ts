@@ -45,6 +45,7 @@ describe('parseClusterConfig', () => {
       submitQueueCapacity: 10_000,
       tombstoneRetentionMs: 7 * 24 * 3600 * 1000,
       zoneMoveGraceMs: 7 * 24 * 3600 * 1000,
+      ackRetentionMs: 3600 * 1000,
     });
     expect(config.masterDomain).toBe('master');
     expect(config.zones).toEqual([]);
@@ -67,6 +68,15 @@ describe('parseClusterConfig', () => {
   it('reads the grace for changes to a zone moved away (SPEC §9)', () => {
     const config = parseClusterConfig(configYaml({ cluster: { zoneMoveGraceMs: 1 } }), FILE);
     expect(config.cluster.zoneMoveGraceMs).toBe(1);
+  });
+
+  it('reads how long a site keeps acknowledged changes, an hour when not given (SPEC §11)', () => {
+    expect(parseClusterConfig(configYaml(), FILE).cluster.ackRetentionMs).toBe(3_600_000);
+    const config = parseClusterConfig(configYaml({ cluster: { ackRetentionMs: 60_000 } }), FILE);
+    expect(config.cluster.ackRetentionMs).toBe(60_000);
+    expect(() => parseClusterConfig(configYaml({ cluster: { ackRetentionMs: 0 } }), FILE)).toThrow(
+      /cluster\.ackRetentionMs/,
+    );
   });
 
   it('accepts two public keys while a new one rolls out (SPEC §9)', () => {

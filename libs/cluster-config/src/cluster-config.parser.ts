@@ -212,6 +212,7 @@ const clusterSchema: Schema<ClusterConfig['cluster']> = {
   submitQueueCapacity: { read: positiveInteger, default: CLUSTER_DEFAULTS.submitQueueCapacity },
   tombstoneRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.tombstoneRetentionMs },
   zoneMoveGraceMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.zoneMoveGraceMs },
+  ackRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.ackRetentionMs },
   rateLimit: { read: rateLimit, optional: true },
 };
 

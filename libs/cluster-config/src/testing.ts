@@ -51,6 +51,7 @@ export interface ConfigYamlOptions {
     submitQueueCapacity?: number;
     tombstoneRetentionMs?: number;
     zoneMoveGraceMs?: number;
+    ackRetentionMs?: number;
     rateLimit?: { max: number; windowMs: number };
   };
 }

@@ -63,6 +63,11 @@ export interface PullRequest {
    * a push reports it before its batch leaves the queue); a site of an older version sends none
    */
   queueLength?: number;
+  /**
+   * the site's epoch: the answer then says the highest seq DomainDB has decided for it (SPEC §11
+   * failover without loss — a site acknowledged past it pushes the lost range again)
+   */
+  epoch?: string;
 }
 
 export type PulledChange =
@@ -80,6 +85,8 @@ export interface PullResponse {
   /** more changes wait past this page */
   more: boolean;
   changes: PulledChange[];
+  /** with the request's `epoch`: the highest seq decided for (site, epoch), as a push answers it */
+  lastSeq?: number;
 }
 
 export interface ManifestRequest {

@@ -139,6 +139,15 @@ describe('parsePullRequest', () => {
     expect(parsePullRequest({ cursor: '12', limit: 5 })).toEqual({ cursor: '12', limit: 5 });
   });
 
+  it("takes the site's epoch, so the answer can say what DomainDB has decided of it (SPEC §11)", () => {
+    expect(parsePullRequest({ cursor: '1', epoch: 'e'.repeat(36) })).toEqual({
+      cursor: '1',
+      epoch: 'e'.repeat(36),
+    });
+    refused(() => parsePullRequest({ cursor: '1', epoch: 'short' }), 'pull.epoch');
+    refused(() => parsePullRequest({ cursor: '1', epoch: 7 }), 'pull.epoch');
+  });
+
   it('refuses a queue length that is not a non-negative integer', () => {
     for (const queueLength of [-1, 1.5, '3', null, 2 ** 31])
       refused(() => parsePullRequest({ cursor: '0', queueLength }), 'pull.queueLength');

@@ -90,8 +90,7 @@ export function parseChange(raw: unknown, path = 'change'): Change {
 export function parsePushRequest(raw: unknown): PushRequest {
   if (!isJsonObject(raw)) fail('push', 'must be an object');
   const o = raw as Record<string, unknown>;
-  const epoch = str(o, 'epoch', 'push');
-  if (epoch.length < 8 || epoch.length > 64) fail('push.epoch', 'must be 8 to 64 characters');
+  const epoch = epochOf(str(o, 'epoch', 'push'), 'push.epoch');
   if (!Array.isArray(o.changes)) fail('push.changes', 'must be a list');
   if (o.changes.length > MAX_PUSH_BATCH) fail('push.changes', `at most ${MAX_PUSH_BATCH} per batch`);
   const seen = new Set<number>();
@@ -112,6 +111,11 @@ export function parsePushRequest(raw: unknown): PushRequest {
     };
   });
   return { epoch, changes, queueLength: queueLengthOf(o, 'push') };
+}
+
+function epochOf(epoch: string, path: string): string {
+  if (epoch.length < 8 || epoch.length > 64) fail(path, 'must be 8 to 64 characters');
+  return epoch;
 }
 
 const MAX_INT32 = 2_147_483_647;
@@ -143,7 +147,13 @@ export function parsePullRequest(raw: unknown): PullRequest {
   ) {
     fail('pull.limit', 'must be an integer from 1 to 10000');
   }
-  return { cursor, limit: limit as number | undefined, queueLength: queueLengthOf(o, 'pull') };
+  const request: PullRequest = {
+    cursor,
+    limit: limit as number | undefined,
+    queueLength: queueLengthOf(o, 'pull'),
+  };
+  if (o.epoch !== undefined) request.epoch = epochOf(str(o, 'epoch', 'pull'), 'pull.epoch');
+  return request;
 }
 
 // A name here reaches a query; PostgreSQL refuses text holding NUL, which no domain name has.

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { rootDigest } from '@dd/directory';
 import { ClusterConfigService } from '@dd/admin-api';
+import type { ClusterConfig } from '@dd/cluster-config';
 import {
   DEFAULT_SNAPSHOT_PAGE,
   type ManifestRequest,
@@ -42,47 +44,62 @@ export class SiteFeedService {
     const config = this.config.current;
     const cursor = BigInt(request.cursor);
     const response = await this.feed.consistent(async (tx): Promise<PullResponse> => {
-      const head = await this.feed.head(tx);
-      // SPEC §3: a site away longer than the tombstone retention may have missed deletes: full reload.
-      if (cursor < (await this.feed.purgedThrough(tx)) || cursor > head) {
-        return { reload: true, cursor: head.toString(), more: false, changes: [] };
-      }
-      const limit = request.limit ?? DEFAULT_PULL_VERSIONS;
-      const { rows, versions } = await this.feed.logSince(tx, cursor, limit);
-      if (rows.length === 0) return { reload: false, cursor: cursor.toString(), more: false, changes: [] };
-      const ids = (type: 'domain' | 'entity') => [
-        ...new Set(rows.filter((r) => r.objectType === type).map((r) => r.objectId)),
-      ];
-      const domains = await this.feed.domainsById(tx, ids('domain'));
-      const entities = await this.feed.entitiesById(tx, ids('entity'));
-      const changes: PulledChange[] = [];
-      for (const { domain, deleted } of domains) {
-        if (deleted)
-          changes.push({ type: 'domain.delete', version: domain.version, id: domain.id, name: domain.name });
-        else {
-          const scoped = inSiteScope(config, site, domain.name);
-          changes.push({
-            type: 'domain.put',
-            version: domain.version,
-            domain: scoped ? domain : { ...domain, settings: {} },
-            scoped,
-          });
-        }
-      }
-      for (const { entity, deleted } of entities) {
-        if (!inSiteScope(config, site, entity.domain)) continue;
-        changes.push(
-          deleted
-            ? { type: 'entity.delete', version: entity.version, id: entity.id, domain: entity.domain }
-            : { type: 'entity.put', version: entity.version, entity },
-        );
-      }
-      changes.sort((a, b) => Number(BigInt(a.version) - BigInt(b.version)));
-      return { reload: false, cursor: rows[rows.length - 1].version, more: versions === limit, changes };
+      const page = await this.page(tx, site, request, cursor, config);
+      // SPEC §11: what DomainDB has decided of the site's epoch — after a failover it may be less
+      // than the site saw acknowledged, and the site pushes that range again.
+      if (request.epoch !== undefined) page.lastSeq = await this.ledger.lastSeq(tx, site, request.epoch);
+      return page;
     });
     this.metrics.pullRequests.inc({ site });
     await this.ledger.notePull(site, response.cursor, request.queueLength);
     return response;
+  }
+
+  private async page(
+    tx: EntityManager,
+    site: string,
+    request: PullRequest,
+    cursor: bigint,
+    config: ClusterConfig,
+  ): Promise<PullResponse> {
+    const head = await this.feed.head(tx);
+    // SPEC §3: a site away longer than the tombstone retention may have missed deletes: full reload.
+    // SPEC §11: so does a site that pulled past the head — DomainDB lost its last changes in a failover.
+    if (cursor < (await this.feed.purgedThrough(tx)) || cursor > head) {
+      return { reload: true, cursor: head.toString(), more: false, changes: [] };
+    }
+    const limit = request.limit ?? DEFAULT_PULL_VERSIONS;
+    const { rows, versions } = await this.feed.logSince(tx, cursor, limit);
+    if (rows.length === 0) return { reload: false, cursor: cursor.toString(), more: false, changes: [] };
+    const ids = (type: 'domain' | 'entity') => [
+      ...new Set(rows.filter((r) => r.objectType === type).map((r) => r.objectId)),
+    ];
+    const domains = await this.feed.domainsById(tx, ids('domain'));
+    const entities = await this.feed.entitiesById(tx, ids('entity'));
+    const changes: PulledChange[] = [];
+    for (const { domain, deleted } of domains) {
+      if (deleted)
+        changes.push({ type: 'domain.delete', version: domain.version, id: domain.id, name: domain.name });
+      else {
+        const scoped = inSiteScope(config, site, domain.name);
+        changes.push({
+          type: 'domain.put',
+          version: domain.version,
+          domain: scoped ? domain : { ...domain, settings: {} },
+          scoped,
+        });
+      }
+    }
+    for (const { entity, deleted } of entities) {
+      if (!inSiteScope(config, site, entity.domain)) continue;
+      changes.push(
+        deleted
+          ? { type: 'entity.delete', version: entity.version, id: entity.id, domain: entity.domain }
+          : { type: 'entity.put', version: entity.version, entity },
+      );
+    }
+    changes.sort((a, b) => Number(BigInt(a.version) - BigInt(b.version)));
+    return { reload: false, cursor: rows[rows.length - 1].version, more: versions === limit, changes };
   }
 
   /**

@@ -77,6 +77,13 @@ export class CacheKeys {
   get queue() {
     return `${this.prefix}queue`;
   }
+  /**
+   * seq → `<acknowledged at, ms>|<queue entry JSON>`: the changes the MDC decided lately (SPEC §11
+   * failover without loss), oldest first
+   */
+  get acked() {
+    return `${this.prefix}acked`;
+  }
   get rejections() {
     return `${this.prefix}rej`;
   }

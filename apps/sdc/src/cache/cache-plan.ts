@@ -147,7 +147,15 @@ export class CachePlan {
    * Takes these entries, the queue's head as decided by the MDC, off it and uncounts what they
    * touched: one LTRIM and one counter step per object and domain, whatever the batch's size.
    */
-  dequeueDecided(entries: Array<{ ids: string[]; domains: string[] }>): this {
+  /**
+   * The queue's head entries the MDC has decided: off the queue, no longer pending, and kept as
+   * acknowledged (SPEC §11 failover without loss) — those of the last `keep.retentionMs`, at most
+   * `keep.max` — so a range DomainDB loses in a failover can be pushed again.
+   */
+  dequeueDecided(
+    entries: Array<{ seq: number; ids: string[]; domains: string[] }>,
+    keep: { now: number; retentionMs: number; max: number },
+  ): this {
     if (entries.length === 0) return this;
     const objects = new Map<string, number>();
     const domains = new Map<string, number>();
@@ -155,7 +163,15 @@ export class CachePlan {
       for (const id of e.ids) objects.set(id, (objects.get(id) ?? 0) + 1);
       for (const d of e.domains) domains.set(d, (domains.get(d) ?? 0) + 1);
     }
-    this.op('ltrim', this.k.queue, entries.length);
+    this.op(
+      'ackmove',
+      this.k.queue,
+      this.key(this.k.acked),
+      keep.now,
+      keep.now - keep.retentionMs,
+      keep.max,
+      ...entries.map((e) => e.seq),
+    );
     for (const [id, n] of objects) this.op('hincr', this.k.pendingObjects, id, -n);
     for (const [d, n] of domains) this.op('hincr', this.k.pendingDomains, d, -n);
     return this;

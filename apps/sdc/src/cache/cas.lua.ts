@@ -29,6 +29,20 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'rpush' then redis.call('RPUSH', key, op[3])
   elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
   elseif name == 'ltrim' then redis.call('LTRIM', key, op[3], -1)
+  elseif name == 'ackmove' then
+    -- the queue's first #seqs entries move to the acknowledged set (op[3]), stamped op[4]; those
+    -- acknowledged before op[5] and all but the newest op[6] go
+    local acked, n = KEYS[op[3]], #op - 6
+    local raws = redis.call('LRANGE', key, 0, n - 1)
+    for i, raw in ipairs(raws) do redis.call('ZADD', acked, op[6 + i], op[4] .. '|' .. raw) end
+    redis.call('LTRIM', key, n, -1)
+    local old, drop = redis.call('ZRANGE', acked, 0, n + 99), 0
+    for _, m in ipairs(old) do
+      if tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1)) >= op[5] then break end
+      drop = drop + 1
+    end
+    if drop > 0 then redis.call('ZREMRANGEBYRANK', acked, 0, drop - 1) end
+    redis.call('ZREMRANGEBYRANK', acked, 0, -op[6] - 1)
   elseif name == 'hincr' then
     if redis.call('HINCRBY', key, op[3], op[4]) <= 0 then redis.call('HDEL', key, op[3]) end
   else return redis.error_reply('unknown op ' .. tostring(name)) end

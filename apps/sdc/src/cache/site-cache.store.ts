@@ -176,6 +176,7 @@ export class SiteCacheStore {
       this.keys.pendingDomains,
       this.keys.rejections,
       this.keys.status,
+      this.keys.acked,
     ]);
     let dropped = 0;
     let cursor = '0';
@@ -535,6 +536,29 @@ export class SiteCacheStore {
       entries: raws.slice(0, taken).map((raw) => JSON.parse(raw) as QueueEntry),
       remaining: Math.max(0, length - start),
     };
+  }
+
+  /**
+   * SPEC §11: the acknowledged changes kept after `seq`, in seq order — at most `count`, stopping
+   * before `maxBytes` of JSON (always at least one).
+   */
+  async ackedAfter(seq: number, count: number, maxBytes = Infinity): Promise<QueueEntry[]> {
+    const members = await this.redis.zrangebyscore(this.keys.acked, `(${seq}`, '+inf', 'LIMIT', 0, count);
+    const entries: QueueEntry[] = [];
+    let bytes = 0;
+    for (const member of members) {
+      const raw = member.slice(member.indexOf('|') + 1);
+      bytes += Buffer.byteLength(raw);
+      if (entries.length > 0 && bytes > maxBytes) break;
+      entries.push(JSON.parse(raw) as QueueEntry);
+    }
+    return entries;
+  }
+
+  /** The highest seq the MDC acknowledged among those kept (0: none kept). */
+  async lastAcked(): Promise<number> {
+    const [, score] = await this.redis.zrange(this.keys.acked, '-1', '-1', 'WITHSCORES');
+    return score === undefined ? 0 : Number(score);
   }
 
   async queueAll(): Promise<QueueEntry[]> {

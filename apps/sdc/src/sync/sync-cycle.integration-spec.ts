@@ -300,8 +300,8 @@ describe('SDC core against a real MDC and Redis', () => {
         error: 'mdc_unreachable',
         pushed: PUSH_BATCH,
       });
-      const trims = commits.mock.calls.flatMap(([plan]) => plan.ops.filter((op) => op[0] === 'ltrim'));
-      expect(trims).toEqual([['ltrim', expect.any(Number), PUSH_BATCH]]);
+      const trims = commits.mock.calls.flatMap(([plan]) => plan.ops.filter((op) => op[0] === 'ackmove'));
+      expect(trims.map((op) => op.length - 6)).toEqual([PUSH_BATCH]);
     } finally {
       commits.mockRestore();
     }
@@ -335,5 +335,36 @@ describe('SDC core against a real MDC and Redis', () => {
     } finally {
       gone.disconnect();
     }
+  });
+  it('keeps what the MDC acknowledged — the last ackRetentionMs of it, at most `max` — in seq order (SPEC §11)', async () => {
+    const own = new SiteCacheStore(redis, 'site-keep');
+    const entries = [1, 2, 3, 4, 5].map((seq) => ({
+      seq,
+      change: { op: 'domain.delete' as const, id: randomUUID(), name: `d${seq}` },
+      actor: 'ops',
+      at: new Date(0).toISOString(),
+      ids: [],
+      domains: [],
+      version: `0+site-keep.${seq}`,
+    }));
+    await redis.rpush(own.keys.queue, ...entries.map((e) => JSON.stringify(e)));
+    const decide = (decided: typeof entries, now: number, max = 10) =>
+      own.commit(own.plan().dequeueDecided(decided, { now, retentionMs: 500, max }), false);
+
+    await decide(entries.slice(0, 2), 1000);
+    expect(await own.queueLength()).toBe(3);
+    expect(await own.lastAcked()).toBe(2);
+    expect(await own.ackedAfter(0, 10)).toEqual(entries.slice(0, 2));
+    // acknowledged 600 ms later: the first two are older than the retention
+    await decide(entries.slice(2, 3), 1600);
+    expect(await own.ackedAfter(0, 10)).toEqual(entries.slice(2, 3));
+    // at most `max`: the oldest go first
+    await decide(entries.slice(3), 1700, 2);
+    expect(await own.queueLength()).toBe(0);
+    expect(await own.ackedAfter(0, 10)).toEqual(entries.slice(3));
+    expect(await own.ackedAfter(4, 10)).toEqual(entries.slice(4));
+    // a byte budget still takes one
+    expect(await own.ackedAfter(0, 10, 1)).toEqual(entries.slice(3, 4));
+    expect(await own.lastAcked()).toBe(5);
   });
 });

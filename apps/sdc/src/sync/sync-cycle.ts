@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { messageOf } from '@dd/admin-api';
+import { CLUSTER_DEFAULTS } from '@dd/cluster-config';
 import { targetPath } from '@dd/directory';
 import {
   DEFAULT_SNAPSHOT_PAGE,
@@ -55,7 +57,8 @@ export interface MdcPort {
   pull(req: {
     cursor: string;
     queueLength?: number;
-  }): Promise<{ reload: boolean; cursor: string; more: boolean; changes: PulledChange[] }>;
+    epoch?: string;
+  }): Promise<{ reload: boolean; cursor: string; more: boolean; changes: PulledChange[]; lastSeq?: number }>;
   manifest(detail: boolean, buckets?: string[]): Promise<ManifestResponse>;
   snapshot(req: SnapshotRequest): Promise<SnapshotResponse>;
 }
@@ -71,18 +74,50 @@ export const PUSH_MAX_BYTES = 768 * 1024;
 export const REJECTIONS_KEPT = 1000;
 /** objects the rolling scrub re-hashes per full cycle (SPEC §8: the budget counts objects) */
 export const SCRUB_BUDGET = 250;
+/**
+ * SPEC §11: acknowledged changes a site keeps at most, whatever `cluster.ackRetentionMs` says (an
+ * hour of writes at thousands per second would otherwise fill the site's Redis)
+ */
+export const ACKED_KEPT_MAX = 1_000_000;
+
+/** The MDC answered a push with a gap: DomainDB expects `expected` next. */
+class GapError extends Error {
+  constructor(
+    readonly seq: number,
+    readonly expected: number,
+  ) {
+    super(`the MDC refused seq ${seq} as a gap (it expects ${expected})`);
+  }
+}
+
+/**
+ * SPEC §11: DomainDB has decided the site's epoch only through `lastSeq`, less than the site saw
+ * acknowledged — it lost the rest in a failover.
+ */
+class LostRangeError extends Error {
+  constructor(
+    readonly lastSeq: number,
+    readonly acked: number,
+  ) {
+    super(`DomainDB has decided seqs through ${lastSeq} only; ${acked} was acknowledged`);
+  }
+}
 
 /**
  * SPEC §8: push the queue in order, then resync with the MDC as the authority, then record. One
  * cycle at a time per site: the caller (SyncProcessor, under the store's cycle lock) makes sure.
  */
 export class SyncCycle {
+  private readonly log = new Logger('SyncCycle');
+
   constructor(
     private readonly store: SiteCacheStore,
     private readonly mdc: MdcPort,
     private readonly resync: Resync,
     /** entities per snapshot page */
     private readonly snapshotPage: number = DEFAULT_SNAPSHOT_PAGE,
+    /** how long acknowledged changes are kept (the config in force: `cluster.ackRetentionMs`) */
+    private readonly ackRetentionMs: () => number = () => CLUSTER_DEFAULTS.ackRetentionMs,
   ) {}
 
   /**
@@ -113,8 +148,16 @@ export class SyncCycle {
       // a cache of an older key layout is dropped (its queue kept) and reloaded below
       await this.store.ensureLayout();
       await this.store.ensureEpoch(randomUUID());
-      await this.push(report, tick);
-      await this.pullAndVerify(report, tick, verify);
+      await this.pushLosing(report, tick);
+      try {
+        await this.pullAndVerify(report, tick, verify);
+      } catch (err) {
+        if (!(err instanceof LostRangeError)) throw err;
+        // SPEC §11: the MDC lost what it acknowledged (a failover); push that range again, then resync.
+        await this.repush(err.lastSeq, report, tick);
+        await this.pushLosing(report, tick);
+        await this.pullAndVerify(report, tick, verify);
+      }
     } catch (err) {
       report.ok = false;
       report.error = cycleError(err);
@@ -130,6 +173,63 @@ export class SyncCycle {
       report.error = 'store_unavailable';
     }
     return report;
+  }
+
+  /**
+   * Step 1, and a gap it meets because DomainDB lost acknowledged changes (SPEC §11): that range
+   * pushed again from those the site keeps, then the queue.
+   */
+  private async pushLosing(report: CycleReport, tick: Tick): Promise<void> {
+    try {
+      await this.push(report, tick);
+    } catch (err) {
+      if (!(err instanceof GapError) || err.expected > (await this.store.lastAcked())) throw err;
+      await this.repush(err.expected - 1, report, tick);
+      await this.push(report, tick);
+    }
+  }
+
+  /**
+   * SPEC §11 failover without loss: the acknowledged changes after `lastSeq` pushed again, in order.
+   * DomainDB applies what it lost and answers what it still has with its first verdict (exactly
+   * once); a change refused now is a rejection like any other.
+   */
+  private async repush(lastSeq: number, report: CycleReport, tick: Tick): Promise<void> {
+    const { epoch } = await this.store.meta();
+    let from = lastSeq;
+    let repushed = 0;
+    for (;;) {
+      const entries = await this.store.ackedAfter(from, PUSH_BATCH, PUSH_MAX_BYTES);
+      if (entries.length === 0) break;
+      if (entries[0].seq !== from + 1) {
+        throw new Error(
+          `DomainDB lost seqs ${from + 1} to ${entries[0].seq - 1} of epoch ${epoch}, acknowledged ` +
+            `longer ago than this site keeps them (cluster.ackRetentionMs)`,
+        );
+      }
+      const changes = entries.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
+      const { verdicts } = await this.mdc.push({ epoch: epoch!, changes });
+      const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
+      const plan = this.store.plan();
+      for (const entry of entries) {
+        const verdict = bySeq.get(entry.seq);
+        if (!verdict || verdict.status === 'gap')
+          throw new GapError(entry.seq, verdict?.expected ?? from + 1);
+        from = entry.seq;
+        if (verdict.replayed) continue;
+        repushed += 1;
+        if (verdict.status === 'rejected') {
+          report.rejected += 1;
+          plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
+        } else report.pushed += 1;
+      }
+      if (plan.ops.length > 0) await this.store.commit(plan, false);
+      tick('push', true);
+    }
+    this.log.warn(
+      `DomainDB had lost ${repushed} acknowledged changes of epoch ${epoch} after seq ${lastSeq} ` +
+        `(a failover); pushed again through seq ${from}`,
+    );
   }
 
   /**
@@ -161,7 +261,8 @@ export class SyncCycle {
             plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
           } else report.pushed += 1;
         }
-        plan.dequeueDecided(decided).setStatus('lastPushAt', new Date().toISOString());
+        const keep = { now: Date.now(), retentionMs: this.ackRetentionMs(), max: ACKED_KEPT_MAX };
+        plan.dequeueDecided(decided, keep).setStatus('lastPushAt', new Date().toISOString());
         // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
         // and one runs at a time: no generation check needed.
         window =
@@ -171,8 +272,11 @@ export class SyncCycle {
         dequeued = this.store.commit(plan, false);
         dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
         tick('push', true);
-        if (decided.length < head.length)
-          throw new Error(`the MDC refused seq ${head[decided.length].seq} as a gap`);
+        if (decided.length < head.length) {
+          const { seq } = head[decided.length];
+          const verdict = bySeq.get(seq);
+          throw new GapError(seq, verdict?.status === 'gap' ? verdict.expected : seq);
+        }
       }
     } finally {
       await dequeued;
@@ -189,10 +293,12 @@ export class SyncCycle {
   private async pullAndVerify(report: CycleReport, tick: Tick, verify: CycleVerify): Promise<void> {
     tick('pull');
     const meta = await this.store.meta();
+    const acked = await this.store.lastAcked();
     let cursor = await this.pullLog(
       meta.loaded ? meta.cursor : await this.reload(report, tick),
       report,
       tick,
+      acked,
     );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
@@ -227,19 +333,23 @@ export class SyncCycle {
    * The change log from `cursor` page by page (the next page fetched while this one is applied).
    * Each pull tells the MDC the queue's length now, after the push (SPEC §10: /cluster/status fresh).
    */
-  private async pullLog(from: string, report: CycleReport, tick: Tick): Promise<string> {
+  private async pullLog(from: string, report: CycleReport, tick: Tick, acked = 0): Promise<string> {
     let cursor = from;
     const queueLength = await this.store.queueLength();
-    for (let next = this.mdc.pull({ cursor, queueLength }); ;) {
+    const { epoch } = await this.store.meta();
+    for (let next = this.mdc.pull({ cursor, queueLength, epoch }); ;) {
       const page = await next;
+      // SPEC §11: before anything of the page (a reload, say) — DomainDB lost what it acknowledged.
+      if (page.lastSeq !== undefined && page.lastSeq < acked) throw new LostRangeError(page.lastSeq, acked);
+      acked = 0;
       if (page.reload) {
         cursor = await this.reload(report, tick);
-        next = this.mdc.pull({ cursor, queueLength });
+        next = this.mdc.pull({ cursor, queueLength, epoch });
         continue;
       }
       // its failure (handled here) is the cycle's only if the loop gets to it
       if (page.more) {
-        next = this.mdc.pull({ cursor: page.cursor, queueLength });
+        next = this.mdc.pull({ cursor: page.cursor, queueLength, epoch });
         next.catch(() => undefined);
       }
       report.pulled += await this.resync.applyPulled(page.changes, page.cursor);

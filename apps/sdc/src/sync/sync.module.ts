@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
-import { SITE_ENV, SiteEnv } from '@dd/admin-api';
+import { ClusterConfigService, SITE_ENV, SiteEnv } from '@dd/admin-api';
 import { CacheModule } from '../cache/cache.module';
 import { CacheKeys } from '../cache/cache-keys';
 import { SiteCacheStore } from '../cache/site-cache.store';
@@ -45,9 +45,14 @@ import { SYNC_QUEUE, SyncEvents, SyncScheduler } from './sync.scheduler';
     },
     {
       provide: SyncCycle,
-      inject: [SiteCacheStore, MdcClient, Resync, SITE_ENV],
-      useFactory: (store: SiteCacheStore, mdc: MdcClient, resync: Resync, env: SiteEnv) =>
-        new SyncCycle(store, mdc, resync, env.snapshotPage),
+      inject: [SiteCacheStore, MdcClient, Resync, SITE_ENV, ClusterConfigService],
+      useFactory: (
+        store: SiteCacheStore,
+        mdc: MdcClient,
+        resync: Resync,
+        env: SiteEnv,
+        config: ClusterConfigService,
+      ) => new SyncCycle(store, mdc, resync, env.snapshotPage, () => config.current.cluster.ackRetentionMs),
     },
     SyncScheduler,
     SyncEvents,
