@@ -21,9 +21,13 @@ export class TcpRelay {
 
   private constructor(
     private readonly server: Server,
-    readonly target: RelayTarget,
+    private to: RelayTarget,
     readonly port: number,
   ) {}
+
+  get target(): RelayTarget {
+    return this.to;
+  }
 
   static start(target: RelayTarget): Promise<TcpRelay> {
     return new Promise((resolve, reject) => {
@@ -59,6 +63,14 @@ export class TcpRelay {
     for (const pair of this.open) this.drop(pair);
   }
 
+  /**
+   * New connections go to `target` from now on (a virtual IP moved to a promoted replica, say); open
+   * ones stay where they are.
+   */
+  retarget(target: RelayTarget): void {
+    this.to = target;
+  }
+
   /** Forwards new connections again, on the same port. */
   restore(): void {
     this.linkCut = false;
@@ -75,7 +87,7 @@ export class TcpRelay {
       client.resetAndDestroy();
       return;
     }
-    const upstream = createConnection({ host: this.target.host, port: this.target.port });
+    const upstream = createConnection({ host: this.to.host, port: this.to.port });
     const pair = { client, upstream };
     this.open.add(pair);
     // A failure on either side (e.g. the MDC is down) reaches the client as a reset; a normal

@@ -157,4 +157,9 @@ export interface SnapshotResponse {
 /** SSE `data:` of the change signal: the change log moved for the site's scope. */
 export interface SignalEvent {
   version: string;
+  /**
+   * the MDC lost DomainDB and has it back — perhaps a failover that moved the head back (SPEC §11):
+   * run a whole cycle, whatever `version` says
+   */
+  resync?: true;
 }

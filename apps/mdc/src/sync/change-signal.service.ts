@@ -9,6 +9,8 @@ export interface ChangeNotice {
   domains: string[] | null;
   /** a domain was created or deleted: every site's tree moved */
   tree: boolean;
+  /** DomainDB is back after an outage: every site runs a whole cycle, whatever its cursor (SPEC §11) */
+  resync?: true;
 }
 
 type Listener = (notice: ChangeNotice) => void;
@@ -20,7 +22,8 @@ const RECONNECT_MS = 500;
  * any replica reaches the sites connected to every replica (SPEC §11: nothing in one process's memory).
  * A LISTEN connection that DomainDB drops (a restart, a failover) is made again every RECONNECT_MS
  * until it is back; then every connected site is told to resync, since a change applied while no
- * LISTEN was open was never signalled.
+ * LISTEN was open was never signalled — told to run a whole cycle, not one a site may skip as pulled
+ * through: after a failover the head may be behind the site's cursor, the range it lost to push again.
  */
 @Injectable()
 export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
@@ -99,7 +102,7 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
   private async tellEveryoneToResync(): Promise<void> {
     this.logger.log('LISTEN connection back: every connected site resyncs');
     try {
-      this.deliver({ version: await this.feed.head(), domains: null, tree: true });
+      this.deliver({ version: await this.feed.head(), domains: null, tree: true, resync: true });
     } catch (err) {
       this.logger.warn(`cannot read the log's head to tell the sites: ${messageOf(err)}`);
     }

@@ -7,6 +7,7 @@ import {
   parsePullRequest,
   parsePushRequest,
   parseSnapshotRequest,
+  type SignalEvent,
   SYNC_PATHS,
 } from '@dd/sync-protocol';
 import { ChangeSignalService } from './change-signal.service';
@@ -75,14 +76,15 @@ export class SiteSyncController {
       connection: 'keep-alive',
       'x-served-by': this.config.siteId,
     });
-    const send = (version: string) => out.write(`event: change\ndata: ${JSON.stringify({ version })}\n\n`);
-    send(head);
+    const send = (event: SignalEvent) => out.write(`event: change\ndata: ${JSON.stringify(event)}\n\n`);
+    send({ version: head });
     const unsubscribe = this.signal.subscribe(
       (notice) => {
         const config = this.config.current;
         const relevant =
           notice.tree || notice.domains === null || notice.domains.some((d) => inSiteScope(config, site, d));
-        if (relevant) send(notice.version);
+        if (relevant)
+          send(notice.resync ? { version: notice.version, resync: true } : { version: notice.version });
       },
       () => out.end(),
     );

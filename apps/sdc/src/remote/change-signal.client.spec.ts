@@ -42,15 +42,16 @@ async function until(condition: () => boolean, timeoutMs = 2000): Promise<number
 function watch(mdc: FarSite, options: { idleTimeoutMs?: number } = {}) {
   const versions: string[] = [];
   const transitions: boolean[] = [];
+  const resyncs: string[] = [];
   const client = new ChangeSignalClient({
     http,
     master: () => mdc.target,
-    onChange: (version) => versions.push(version),
+    onChange: (version, resync) => (resync ? resyncs : versions).push(version),
     onConnectedChange: (connected) => transitions.push(connected),
     ...options,
   });
   afterEachTest.push(() => client.stop());
-  return { client, versions, transitions };
+  return { client, versions, transitions, resyncs };
 }
 
 describe('ChangeSignalClient (SPEC §8 change signal)', () => {
@@ -74,6 +75,18 @@ describe('ChangeSignalClient (SPEC §8 change signal)', () => {
     write('event: change\r\ndata: {"version":"7"}\r\n\r\n');
     await until(() => versions.length === 3);
     expect(versions).toEqual(['5', '6', '7']);
+  });
+
+  it('says when the MDC asks for a whole cycle, whatever the version (its database back: SPEC §11)', async () => {
+    const { mdc, write } = signalMdc();
+    await mdc.listen();
+    const { client, versions, resyncs } = watch(mdc);
+    client.start();
+    await until(() => versions.length === 1);
+    write('event: change\ndata: {"version":"3","resync":true}\n\n');
+    write('event: change\ndata: {"version":"4","resync":"yes"}\n\n');
+    await until(() => versions.length === 2);
+    expect({ versions, resyncs }).toEqual({ versions: ['5', '4'], resyncs: ['3'] });
   });
 
   it('is not connected while the MDC refuses the stream, and keeps retrying with backoff', async () => {

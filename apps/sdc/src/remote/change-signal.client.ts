@@ -13,8 +13,11 @@ export interface ChangeSignalOptions {
   http: SiteHttp;
   /** read at every connect, so a config reload that moves the MDC takes effect (SPEC §4) */
   master: () => SiteTarget;
-  /** the change log moved for this site's scope: resync now (SPEC §8); must not throw */
-  onChange: (version: string) => void;
+  /**
+   * the change log moved for this site's scope: resync now (SPEC §8); `resync`: a whole cycle,
+   * whatever the version (the MDC has its database back, SPEC §11); must not throw
+   */
+  onChange: (version: string, resync: boolean) => void;
   onConnectedChange?: (connected: boolean) => void;
   maxBackoffMs?: number;
   idleTimeoutMs?: number;
@@ -100,7 +103,7 @@ export class ChangeSignalClient {
     } catch {
       return; // not ours to judge: the periodic cycle still runs
     }
-    if (typeof parsed?.version === 'string') this.opts.onChange(parsed.version);
+    if (typeof parsed?.version === 'string') this.opts.onChange(parsed.version, parsed.resync === true);
   }
 
   private setConnected(connected: boolean): void {

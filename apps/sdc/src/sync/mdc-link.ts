@@ -19,8 +19,10 @@ export class MdcLink implements OnApplicationBootstrap, OnModuleDestroy {
     this.signal = new ChangeSignalClient({
       http,
       master: () => masterSite(config.current),
-      // SPEC §8: the signal carries the MDC's version; a light cycle, skipped if the site is there already.
-      onChange: (version) => scheduler.soon(0, { kind: 'signal', version }),
+      // SPEC §8: the signal carries the MDC's version; a light cycle, skipped if the site is there already
+      // — but a whole one when the MDC has its database back (SPEC §11: the head may have moved back).
+      onChange: (version, resync) =>
+        resync ? scheduler.soon(0) : scheduler.soon(0, { kind: 'signal', version }),
       onConnectedChange: (connected) => {
         metrics.signalConnected.set(connected ? 1 : 0);
         // After an outage, catch up at once rather than at the next period.
