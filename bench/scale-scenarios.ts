@@ -31,6 +31,10 @@ const RSS_TARGET_MIB = 256;
 const REPAIR_SHARE_MAX = 0.01;
 /** rows inserted per statement when seeding DomainDB */
 const SEED_CHUNK = 10_000;
+/** no-change cycles whose MDC CPU time is summed, for the sites-per-MDC sizing row */
+const SIZING_CYCLES = 100;
+/** the default cycle period a site's no-change cycle recurs at (SPEC §4 `cluster.syncIntervalMs`) */
+const DEFAULT_PERIOD_MS = 20_000;
 
 /**
  * The scale table (issue 14): a zone `huge` served by site-a grown to 10k, 100k and 1M entities.
@@ -103,6 +107,15 @@ export class ScaleScenarios {
       ok: target ? load.ms <= target && load.rssMiB < RSS_TARGET_MIB : null,
     });
     this.loadBytes = load.bytes;
+    const perEntity = load.redisBytes / size;
+    this.rows.push({
+      metric: `sizing: ${A}'s Redis memory per cached entity, ${label} entities (used_memory after the load − before)`,
+      measured:
+        `${perEntity.toFixed(0)} B per entity (+${(load.redisBytes / 2 ** 20).toFixed(0)} MiB; ` +
+        `each entity's attributes ≈ 70 B of JSON) → 1M entities ≈ ${((perEntity * 1e6) / 2 ** 30).toFixed(2)} GiB`,
+      target: 'report only (README "Scaling out")',
+      ok: null,
+    });
     const idle = await noChangeCycles(this.cluster, A, cycles);
     if (size === 10_000) this.noChange10k = idle;
     this.rows.push({
@@ -111,6 +124,28 @@ export class ScaleScenarios {
       target: `≤ ${NO_CHANGE_MAX_MS} ms` + (size === 10_000 ? '' : `, ≤ ${NO_CHANGE_GROWTH}× the 10k figure`),
       ok: idle <= NO_CHANGE_MAX_MS && (size === 10_000 || idle <= NO_CHANGE_GROWTH * this.noChange10k),
     });
+    const mdcCpu = await this.mdcCpuPerCycle();
+    this.rows.push({
+      metric: `sizing: the MDC's CPU per no-change site cycle, ${label} entities in scope (${SIZING_CYCLES} POST /sync/run)`,
+      measured:
+        `${ms(mdcCpu)} CPU (pull + manifest root, signed) → one MDC core serves ≈ ` +
+        `${Math.floor(DEFAULT_PERIOD_MS / mdcCpu).toLocaleString('en')} idle sites at the default ` +
+        `${DEFAULT_PERIOD_MS / 1000} s cycle (PostgreSQL's own CPU not counted)`,
+      target: 'report only (README "Scaling out")',
+      ok: null,
+    });
+  }
+
+  /** The MDC process's CPU time (user + system, /proc) per no-change cycle of site-a. */
+  private async mdcCpuPerCycle(): Promise<number> {
+    const pid = this.cluster.process(this.cluster.master).pid!;
+    const before = cpuMs(pid);
+    for (let i = 0; i < SIZING_CYCLES; i++) {
+      const { lastCycle } = await this.cluster.sync(A);
+      if (!lastCycle.ok || lastCycle.pulled !== 0)
+        throw new Error(`not a no-change cycle: ${JSON.stringify(lastCycle)}`);
+    }
+    return (cpuMs(pid) - before) / SIZING_CYCLES;
   }
 
   /**
@@ -225,9 +260,16 @@ export class ScaleScenarios {
   }
 
   /** A new site: Redis flushed, the SDC restarted, one POST /sync/run until it is loaded. */
-  private async bootstrap(): Promise<{ ms: number; rssMiB: number; idleMiB: number; bytes: number }> {
+  private async bootstrap(): Promise<{
+    ms: number;
+    rssMiB: number;
+    idleMiB: number;
+    bytes: number;
+    redisBytes: number;
+  }> {
     await this.cluster.process(A).stop();
     await this.cluster.flushRedis(A);
+    const usedBefore = await usedMemory(this.cluster.redisUrl(A));
     const proc = await this.cluster.restart(A); // a process of its own: its peak RSS is this load's
     const idleMiB = memoryMiB(proc.pid!, 'VmRSS');
     const relay = this.cluster.relay(A);
@@ -239,7 +281,8 @@ export class ScaleScenarios {
       throw new Error(`bootstrap: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     const count = await this.cluster.admin(A).get(`/domains/${ZONE}/entities?limit=1`);
     if (count.headers.get('x-served-by') !== A) throw new Error(`${ZONE} not served at ${A} after the load`);
-    return { ms: took, rssMiB: memoryMiB(proc.pid!, 'VmHWM'), idleMiB, bytes: relay.bytesDown };
+    const redisBytes = (await usedMemory(this.cluster.redisUrl(A))) - usedBefore;
+    return { ms: took, rssMiB: memoryMiB(proc.pid!, 'VmHWM'), idleMiB, bytes: relay.bytesDown, redisBytes };
   }
 
   /** The MDC serving the zone's snapshot pages alone (signed calls as site-a, one after another). */
@@ -260,6 +303,23 @@ export class ScaleScenarios {
     }
     return performance.now() - start;
   }
+}
+
+/** The Redis server's `used_memory` (bytes): the whole server's, so read before and after on a quiet one. */
+async function usedMemory(url: string): Promise<number> {
+  const redis = new Redis(url);
+  try {
+    return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A process's CPU time so far (user + system, from /proc/<pid>/stat), in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux)
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** A process's memory figure from /proc (VmRSS now, VmHWM its peak), in MiB. */
