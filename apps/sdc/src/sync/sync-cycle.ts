@@ -293,12 +293,12 @@ export class SyncCycle {
   private async pullAndVerify(report: CycleReport, tick: Tick, verify: CycleVerify): Promise<void> {
     tick('pull');
     const meta = await this.store.meta();
-    const acked = await this.store.lastAcked();
+    const ours = { epoch: meta.epoch, acked: await this.store.lastAcked() };
     let cursor = await this.pullLog(
       meta.loaded ? meta.cursor : await this.reload(report, tick),
       report,
       tick,
-      acked,
+      ours,
     );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
@@ -306,7 +306,7 @@ export class SyncCycle {
     // The log moved on since the pull (writes keep landing): pull that first rather than take a
     // difference the log is about to bring for one to repair.
     for (let again = 0; again < 2 && atOrPast(root.version, cursor) && root.version !== cursor; again++) {
-      cursor = await this.pullLog(cursor, report, tick);
+      cursor = await this.pullLog(cursor, report, tick, { epoch: meta.epoch, acked: 0 });
       root = await this.mdc.manifest(false);
     }
     if (root.root !== (await this.resync.localRoot()) || scrubbed.length > 0) {
@@ -331,12 +331,18 @@ export class SyncCycle {
 
   /**
    * The change log from `cursor` page by page (the next page fetched while this one is applied).
-   * Each pull tells the MDC the queue's length now, after the push (SPEC §10: /cluster/status fresh).
+   * Each pull tells the MDC the queue's length now, after the push (SPEC §10: /cluster/status fresh),
+   * and the site's epoch: the first page says what DomainDB has decided of it, which must not be less
+   * than the highest seq the site saw `acked` (SPEC §11).
    */
-  private async pullLog(from: string, report: CycleReport, tick: Tick, acked = 0): Promise<string> {
+  private async pullLog(
+    from: string,
+    report: CycleReport,
+    tick: Tick,
+    { epoch, acked }: { epoch: string | undefined; acked: number },
+  ): Promise<string> {
     let cursor = from;
     const queueLength = await this.store.queueLength();
-    const { epoch } = await this.store.meta();
     for (let next = this.mdc.pull({ cursor, queueLength, epoch }); ;) {
       const page = await next;
       // SPEC §11: before anything of the page (a reload, say) — DomainDB lost what it acknowledged.
