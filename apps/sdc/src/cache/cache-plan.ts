@@ -144,11 +144,9 @@ export class CachePlan {
   }
 
   /**
-   * Takes these entries, the queue's head as decided by the MDC, off it and uncounts what they
-   * touched: one LTRIM and one counter step per object and domain, whatever the batch's size.
-   */
-  /**
-   * The queue's head entries the MDC has decided: off the queue, no longer pending, and kept as
+   * Takes these entries, the queue's head as decided by the MDC, off it — those still there: the
+   * script moves the head's entries up to the last seq decided, never one queued after it — and
+   * uncounts what they touched (one counter step per object and domain). They are kept as
    * acknowledged (SPEC §11 failover without loss) — those of the last `keep.retentionMs`, at most
    * `keep.max` — so a range DomainDB loses in a failover can be pushed again.
    */

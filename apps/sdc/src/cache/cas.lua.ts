@@ -30,12 +30,19 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
   elseif name == 'ltrim' then redis.call('LTRIM', key, op[3], -1)
   elseif name == 'ackmove' then
-    -- the queue's first #seqs entries move to the acknowledged set (op[3]), stamped op[4]; those
-    -- acknowledged before op[5] and all but the newest op[6] go
+    -- the queue's head entries up to the last decided seq (op[7..]) move to the acknowledged set
+    -- (op[3]), stamped op[4] — none queued after it, should a cycle whose lock lapsed have taken them
+    -- already; then those acknowledged before op[5] and all but the newest op[6] go. A queue entry's
+    -- JSON starts with its seq.
     local acked, n = KEYS[op[3]], #op - 6
-    local raws = redis.call('LRANGE', key, 0, n - 1)
-    for i, raw in ipairs(raws) do redis.call('ZADD', acked, op[6 + i], op[4] .. '|' .. raw) end
-    redis.call('LTRIM', key, n, -1)
+    local last, moved = op[6 + n], 0
+    for _, raw in ipairs(redis.call('LRANGE', key, 0, n - 1)) do
+      local seq = tonumber(string.match(raw, '^{"seq":(%d+)')) or cjson.decode(raw).seq
+      if seq > last then break end
+      redis.call('ZADD', acked, seq, op[4] .. '|' .. raw)
+      moved = moved + 1
+    end
+    if moved > 0 then redis.call('LTRIM', key, moved, -1) end
     local old, drop = redis.call('ZRANGE', acked, 0, n + 99), 0
     for _, m in ipairs(old) do
       if tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1)) >= op[5] then break end

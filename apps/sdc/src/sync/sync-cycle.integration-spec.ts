@@ -353,6 +353,9 @@ describe('SDC core against a real MDC and Redis', () => {
 
     await decide(entries.slice(0, 2), 1000);
     expect(await own.queueLength()).toBe(3);
+    // the same two decided again (a cycle whose lock lapsed): nothing queued after them is taken
+    await decide(entries.slice(0, 2), 1000);
+    expect(await own.queueLength()).toBe(3);
     expect(await own.lastAcked()).toBe(2);
     expect(await own.ackedAfter(0, 10)).toEqual(entries.slice(0, 2));
     // acknowledged 600 ms later: the first two are older than the retention
