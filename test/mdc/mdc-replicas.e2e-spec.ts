@@ -143,6 +143,32 @@ describe('two MDC replicas behind a TCP balancer, one killed under load', () => 
     }
   });
 
+  it('signals a site that is writing steadily: a write at the MDC is there within 1 s while its own writes go on', async () => {
+    let writing = true;
+    let n = 0;
+    const writer = pool(4, 4, async () => {
+      while (writing) {
+        const res = await cluster
+          .admin('site-b')
+          .post('/domains/acme/entities', { kind: 'steady', name: `s${n++}` });
+        expect(res.status).toBe(201);
+      }
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = n;
+      expect(
+        (await viaBalancer.post('/domains/acme/entities', { kind: 'probe', name: 'while-busy' })).status,
+      ).toBe(201);
+      await visibleAt('site-b', 'while-busy');
+      // site-b kept writing all the while
+      expect(n).toBeGreaterThan(before);
+    } finally {
+      writing = false;
+      await writer;
+    }
+  });
+
   it('keeps every write exactly once and versions gap-free when a replica is SIGKILLed under load', async () => {
     const written = new Set<string>();
     const adminWritten = new Set<string>();
