@@ -48,6 +48,25 @@ describe('SDC core against a real MDC and Redis', () => {
     await mdc.stop();
   });
 
+  /** A write path with room for 5000 queued changes. */
+  const roomyWrites = () =>
+    new LocalWrites(
+      store,
+      'site-a',
+      () => 'master',
+      () => 5000,
+    );
+
+  /** The real MDC, its pushes through `push`. */
+  function pushingThrough(push: MdcPort['push']): MdcPort {
+    return {
+      push,
+      pull: (req) => client.pull(req),
+      manifest: (detail, buckets) => client.manifest(detail, buckets),
+      snapshot: (req) => client.snapshot(req),
+    };
+  }
+
   it('loads its scope in its first cycle, and the tree of every domain', async () => {
     const report = await cycle.run();
     expect(report).toMatchObject({ ok: true, error: null });
@@ -259,12 +278,7 @@ describe('SDC core against a real MDC and Redis', () => {
   });
 
   it('drains a queue longer than a batch in seq order, each batch off the queue in one step, exactly once across a crash after the MDC applied', async () => {
-    const roomy = new LocalWrites(
-      store,
-      'site-a',
-      () => 'master',
-      () => 5000,
-    );
+    const roomy = roomyWrites();
     const names = Array.from({ length: PUSH_BATCH + 200 }, (_, i) => `q${i}`);
     const ids: string[] = [];
     for (let i = 0; i < names.length; i += 100) {
@@ -283,16 +297,11 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await store.queueLength()).toBe(names.length);
     // The MDC applies the second batch, and its answer is lost (the site dies, the link drops).
     let pushes = 0;
-    const lossy: MdcPort = {
-      push: async (req) => {
-        const answer = await client.push(req);
-        if (++pushes === 2) throw new MdcUnreachableError('the answer was lost');
-        return answer;
-      },
-      pull: (req) => client.pull(req),
-      manifest: (detail, buckets) => client.manifest(detail, buckets),
-      snapshot: (req) => client.snapshot(req),
-    };
+    const lossy = pushingThrough(async (req) => {
+      const answer = await client.push(req);
+      if (++pushes === 2) throw new MdcUnreachableError('the answer was lost');
+      return answer;
+    });
     const commits = jest.spyOn(store, 'commit');
     try {
       expect(await new SyncCycle(store, lossy, new Resync(store)).run()).toMatchObject({
@@ -318,6 +327,33 @@ describe('SDC core against a real MDC and Redis', () => {
     });
     expect(applied.map((a) => a.name)).toEqual(names);
     expect(new Set(applied.map((a) => a.seq)).size).toBe(names.length);
+  });
+
+  it('pushes what was queued when it began and then pulls, however steadily writes arrive meanwhile', async () => {
+    const steady = roomyWrites();
+    const write = (name: string) =>
+      steady.submit(
+        { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'steady', name, attributes: {} },
+        'ops',
+      );
+    await write('s0');
+    await mdc.admin().post('/domains/acme/entities', { kind: 'elsewhere', name: 'e1', attributes: {} });
+    // A local write lands during every push (a busy site): each would make the queue non-empty again.
+    let pushes = 0;
+    const busy = pushingThrough(async (req) => {
+      const answer = await client.push(req);
+      if (++pushes <= 20) await write(`s${pushes}`);
+      return answer;
+    });
+    const report = await new SyncCycle(store, busy, new Resync(store)).run();
+    expect(report).toMatchObject({ ok: true, pushed: 1 });
+    expect(pushes).toBe(1);
+    // It got to its resync: the MDC's write is here; the write made meanwhile waits, queued and served.
+    expect(await store.entity('acme', 'elsewhere', 'e1')).toBeTruthy();
+    expect(await store.queueLength()).toBe(1);
+    expect(await store.entity('acme', 'steady', 's1')).toBeTruthy();
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
+    expect(await store.queueLength()).toBe(0);
   });
 
   it('reports store_unavailable, without throwing, when its own Redis cannot be reached', async () => {

@@ -233,7 +233,8 @@ export class SyncCycle {
   }
 
   /**
-   * Step 1: the queued changes in order, in batches, until the queue is empty. A batch's dequeue
+   * Step 1: the queued changes in order, in batches, until what was queued when it began is pushed
+   * (writes made meanwhile go in the next cycle, which they asked for). A batch's dequeue
    * commits while the next batch is at the MDC: a crash between the two re-sends what was not
    * dequeued, and the MDC answers it with its first verdict (SPEC §7 exactly once).
    */
@@ -241,6 +242,10 @@ export class SyncCycle {
     tick('push');
     const { epoch } = await this.store.meta();
     let window = await this.store.queueWindow(0, PUSH_BATCH, PUSH_MAX_BYTES);
+    // What was queued when the push began, and no more: a write made meanwhile asked for a cycle of
+    // its own (`pushSoon`), so steady local writes never keep this one from its resync (SPEC §8: a
+    // write elsewhere is visible here within 1 s, also while this site is busy writing).
+    let left = window.remaining;
     let dequeued: Promise<unknown> = Promise.resolve();
     try {
       while (window.entries.length > 0) {
@@ -265,9 +270,10 @@ export class SyncCycle {
         plan.dequeueDecided(decided, keep).setStatus('lastPushAt', new Date().toISOString());
         // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
         // and one runs at a time: no generation check needed.
+        left -= decided.length;
         window =
-          decided.length === head.length
-            ? await this.store.queueWindow(head.length, PUSH_BATCH, PUSH_MAX_BYTES)
+          decided.length === head.length && left > 0
+            ? await this.store.queueWindow(head.length, Math.min(PUSH_BATCH, left), PUSH_MAX_BYTES)
             : { entries: [], remaining: 0 };
         dequeued = this.store.commit(plan, false);
         dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
