@@ -30,7 +30,7 @@ describe('isRedisFailure', () => {
     ],
     [
       'a Redis Cluster whose slots cannot be read',
-      new ClusterAllFailedError('Failed to refresh slots cache.'),
+      new ClusterAllFailedError('Failed to refresh slots cache.', new Error('connect ECONNREFUSED')),
     ],
     [
       'a Redis Cluster not connected, without an offline queue',
