@@ -182,11 +182,26 @@ export class OwnRedisCluster {
     return client;
   }
 
+  /** SIGSTOP of the master on `port`: it keeps its connections open and answers nothing. */
+  freeze(port: number): void {
+    this.node(port).kill('SIGSTOP');
+  }
+
+  thaw(port: number): void {
+    this.node(port).kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
     for (const child of this.children) child.kill('SIGKILL');
     await Promise.all(this.exits);
     this.children.length = 0;
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private node(port: number): ChildProcess {
+    const child = this.children[this.ports.indexOf(port)];
+    if (!child) throw new Error(`no node of this cluster on port ${port}`);
+    return child;
   }
 
   private async create(): Promise<void> {

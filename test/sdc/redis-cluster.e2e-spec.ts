@@ -1,15 +1,18 @@
 import type { Cluster } from 'ioredis';
-import { keySlot } from '../../apps/sdc/src/cache/site-redis';
+import { keySlot, nodeForKey } from '../../apps/sdc/src/cache/site-redis';
 import { freePort } from '../harness/cluster-files';
 import { TestCluster } from '../harness/cluster';
 import { auditOf } from '../harness/domaindb';
-import { AdminClient } from '../harness/http';
+import { AdminClient, Reply } from '../harness/http';
+import { expectStoreUnavailable, timed } from '../harness/outage';
 import { missingRedisClusterBinaries, OwnRedisCluster } from '../harness/own-servers';
 import { SDC_MAIN, SiteProcess } from '../harness/processes';
 
 /** Changes queued while cut off, then pushed in several batches, one of them cut short by SIGKILL. */
 const QUEUED_BEFORE_KILL = 3000;
 const SITES = ['site-a', 'site-b'];
+/** A frozen master answers nothing: the site gives up on a command within its command timeout (~1.5 s). */
+const FROZEN_MS = 4000;
 
 const missing = missingRedisClusterBinaries();
 if (missing.length > 0)
@@ -239,6 +242,33 @@ describeOnCluster('SDCs on a Redis Cluster', () => {
       expect(Date.parse(late.at)).toBeGreaterThanOrEqual(Date.parse(early.at) + early.durationMs - 5);
     });
   });
+
+  it('answers 503 store_unavailable while the master of its slot is frozen, the other site serving on', async () => {
+    const port = nodeForKey(client, '{site-a}:meta').options.port!;
+    const ready = (site: string) => fetch(`${cluster.url(site)}/health/ready`).then((r) => r.status);
+    redis!.freeze(port);
+    try {
+      const calls: Array<[string, () => Promise<Reply>]> = [
+        ['GET an entity', () => siteA.get('/domains/acme/entities/user/from-a')],
+        ['POST an entity', () => siteA.post('/domains/acme/entities', { kind: 'user', name: 'frozen' })],
+      ];
+      for (const [what, call] of calls) {
+        const { reply, ms } = await timed(call);
+        expectStoreUnavailable(what, reply);
+        expect(ms).toBeLessThan(FROZEN_MS);
+      }
+      expect(await ready('site-a')).toBe(503);
+      // site-b's keys are on another master
+      expect((await siteB.get('/domains/acme/entities/user/from-a')).status).toBe(200);
+      expect(await ready('site-b')).toBe(200);
+    } finally {
+      redis!.thaw(port);
+    }
+    await cluster.waitFor(async () => (await ready('site-a')) === 200, 5000);
+    expect((await siteA.post('/domains/acme/entities', { kind: 'user', name: 'thawed' })).status).toBe(201);
+    await cluster.drain('site-a', 20_000);
+    expect((await mdc.get('/domains/acme/entities/user/thawed')).status).toBe(200);
+  }, 30_000);
 
   it("loses only its own keys when the site's data is gone, and reloads them — the other site untouched", async () => {
     const keysOfA = await keysByNode('site-a');
