@@ -143,8 +143,7 @@ async function clusterPort(taken: number[]): Promise<number> {
  * loopback ports of a temp dir, its slots spread by `redis-cli --cluster create`.
  */
 export class OwnRedisCluster {
-  private readonly children: ChildProcess[] = [];
-  private readonly exits: Array<Promise<void>> = [];
+  private readonly nodes = new Map<number, { child: ChildProcess; exited: Promise<void> }>();
 
   private constructor(
     readonly dir: string,
@@ -169,55 +168,81 @@ export class OwnRedisCluster {
     return `redis-cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
   }
 
-  /** One node's own URL, for a question to that node alone (CLUSTER INFO, DBSIZE). */
+  /** One node's own URL, for a question to that node alone (CLUSTER INFO). */
   nodeUrl(port: number): string {
     return `redis://127.0.0.1:${port}`;
   }
 
   /** A cluster client of the test's (it disconnects it). */
-  async client(): Promise<Cluster> {
-    const { Cluster } = await import('ioredis');
-    const client = new Cluster(clusterSeeds(this.url)!.nodes, { lazyConnect: true });
-    await client.connect();
-    return client;
+  client(): Promise<Cluster> {
+    return clusterClient(this.url);
   }
 
   /** SIGSTOP of the master on `port`: it keeps its connections open and answers nothing. */
   freeze(port: number): void {
-    this.node(port).kill('SIGSTOP');
+    this.node(port).child.kill('SIGSTOP');
   }
 
   thaw(port: number): void {
-    this.node(port).kill('SIGCONT');
+    this.node(port).child.kill('SIGCONT');
+  }
+
+  /**
+   * Stops the master on `port` (SIGTERM) and resolves when it has gone. Without persistence it
+   * comes back empty, but as the same node with the same slots (its nodes file is kept).
+   */
+  async stopNode(port: number): Promise<void> {
+    const { child, exited } = this.node(port);
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    await exited;
+    this.nodes.delete(port);
+  }
+
+  /** Starts the master on `port` again and waits until the cluster is ok there. */
+  async startNode(port: number): Promise<void> {
+    this.spawnNode(port);
+    await until(`redis-server --cluster-enabled on port ${port}`, () => redisReachable(this.nodeUrl(port)));
+    await this.untilClusterOk(port);
   }
 
   async destroy(): Promise<void> {
-    for (const child of this.children) child.kill('SIGKILL');
-    await Promise.all(this.exits);
-    this.children.length = 0;
+    for (const { child } of this.nodes.values()) child.kill('SIGKILL');
+    await Promise.all([...this.nodes.values()].map((n) => n.exited));
+    this.nodes.clear();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private node(port: number): ChildProcess {
-    const child = this.children[this.ports.indexOf(port)];
-    if (!child) throw new Error(`no node of this cluster on port ${port}`);
-    return child;
+  private node(port: number): { child: ChildProcess; exited: Promise<void> } {
+    const node = this.nodes.get(port);
+    if (!node) throw new Error(`no running node of this cluster on port ${port}`);
+    return node;
+  }
+
+  private spawnNode(port: number): void {
+    if (this.nodes.has(port)) throw new Error(`the node on port ${port} is already running`);
+    const child = spawn(
+      'redis-server',
+      [
+        ...['--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`)],
+        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir],
+        ...['--save', '', '--appendonly', 'no', '--logfile', join(this.dir, `redis-${port}.log`)],
+      ],
+      { stdio: 'ignore' },
+    );
+    this.nodes.set(port, { child, exited: new Promise((resolve) => child.once('exit', () => resolve())) });
+  }
+
+  private untilClusterOk(port: number): Promise<void> {
+    return until(`cluster_state:ok on port ${port}`, () =>
+      withRedis(this.nodeUrl(port), async (r) =>
+        String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok'),
+      ),
+    );
   }
 
   private async create(): Promise<void> {
-    for (const port of this.ports) {
-      const child = spawn(
-        'redis-server',
-        [
-          ...['--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`)],
-          ...['--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir],
-          ...['--save', '', '--appendonly', 'no', '--logfile', join(this.dir, `redis-${port}.log`)],
-        ],
-        { stdio: 'ignore' },
-      );
-      this.children.push(child);
-      this.exits.push(new Promise((resolve) => child.once('exit', () => resolve())));
-    }
+    for (const port of this.ports) this.spawnNode(port);
     await Promise.all(
       this.ports.map((port) =>
         until(`redis-server --cluster-enabled on port ${port}`, () => redisReachable(this.nodeUrl(port))),
@@ -227,16 +252,19 @@ export class OwnRedisCluster {
     await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], {
       timeout: 30_000,
     });
-    await Promise.all(
-      this.ports.map((port) =>
-        until(`cluster_state:ok on port ${port}`, () =>
-          withRedis(this.nodeUrl(port), async (r) =>
-            String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok'),
-          ),
-        ),
-      ),
-    );
+    await Promise.all(this.ports.map((port) => this.untilClusterOk(port)));
   }
+}
+
+/** A client of the Redis Cluster a `redis-cluster://` URL names, connected (the caller disconnects it). */
+async function clusterClient(url: string): Promise<Cluster> {
+  const { Cluster } = await import('ioredis');
+  const client = new Cluster(clusterSeeds(url)!.nodes, { lazyConnect: true });
+  await client.connect().catch((err: unknown) => {
+    client.disconnect();
+    throw err;
+  });
+  return client;
 }
 
 /**
@@ -244,9 +272,7 @@ export class OwnRedisCluster {
  * leaves the other sites sharing the cluster alone: SCAN on the master that owns the site's slot.
  */
 export async function deleteSiteKeys(url: string, siteId: string): Promise<void> {
-  const { Cluster } = await import('ioredis');
-  const client = new Cluster(clusterSeeds(url)!.nodes, { lazyConnect: true });
-  await client.connect();
+  const client = await clusterClient(url);
   try {
     const owner = nodeForKey(client, `{${siteId}}:`);
     let cursor = '0';

@@ -1,5 +1,6 @@
 import { Cluster } from 'ioredis';
 import { EnvError, SiteEnv } from '@dd/admin-api';
+import { waitFor } from '../../../../test/harness/cluster';
 import { missingRedisClusterBinaries, OwnRedisCluster } from '../../../../test/harness/own-servers';
 import { SiteCacheStore } from './site-cache.store';
 import { keySlot, nodeForKey, REDIS_COMMAND_TIMEOUT_MS, SiteRedis } from './site-redis';
@@ -101,6 +102,20 @@ describeOnCluster('SiteRedis on a Redis Cluster', () => {
     await store.ping();
     expect(await store.meta()).toMatchObject({ seq: 7 });
   }, 20_000);
+
+  it('finds the master of its slot again once it is back, asked nothing in between', async () => {
+    const port = nodeForKey(redis.client, store.keys.meta).options.port!;
+    await cluster.stopNode(port);
+    const failure = await store.ping().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isRedisFailure(failure)).toBe(true);
+    await cluster.startNode(port);
+    // only pings: the site's readiness comes back by itself (the slots are read again)
+    await waitFor(() => store.ping().then(() => true), 10_000);
+    expect(nodeForKey(redis.client, store.keys.meta).options.port).toBe(port);
+  }, 30_000);
 
   it('refuses a logical database in a redis-cluster:// REDIS_URL', () => {
     expect(() => new SiteRedis(envOf(`${cluster.url}/1`))).toThrow(EnvError);

@@ -69,11 +69,15 @@ export const REDIS_RECONNECT: { connectTimeout: number; retryStrategy: (attempt:
   retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
 };
 
+/** How often a cluster client reads the slots again, so a failover is seen even by a site asked nothing. */
+const SLOTS_REFRESH_MS = 5000;
+
 /** The same reconnect behaviour for a Redis Cluster; `nodeOptions` go to each node's connection. */
 function clusterOptions(seeds: ClusterSeeds, nodeOptions: ClusterOptions['redisOptions']): ClusterOptions {
   return {
     clusterRetryStrategy: REDIS_RECONNECT.retryStrategy,
     slotsRefreshTimeout: REDIS_RECONNECT.connectTimeout,
+    slotsRefreshInterval: SLOTS_REFRESH_MS,
     redisOptions: {
       connectTimeout: REDIS_RECONNECT.connectTimeout,
       username: seeds.username,
@@ -105,15 +109,17 @@ function siteClient(url: string): SiteRedisClient {
 /**
  * The node that owns `key`'s slot, for a command that names no key but must reach the site's data
  * (SCAN, WAIT): the client itself on one server; on a cluster, the master that ioredis routes the
- * key to now. Fails as a store outage when the cluster does not know that slot's master yet.
+ * key to now. Fails as a store outage when the cluster knows no live master for that slot.
  */
 export function nodeForKey(client: SiteRedisClient, key: string): Redis {
   if (!(client instanceof Cluster)) return client;
   const slot = keySlot(key);
   const owner = client.slots[slot]?.[0];
   const node = client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
-  if (!node) throw new NoNodeForSlotError(slot);
-  return node;
+  if (node) return node;
+  // its master went away (a failover?): ask the cluster again, so a next call finds the new one
+  if (client.status === 'ready') client.refreshSlotsCache();
+  throw new NoNodeForSlotError(slot);
 }
 
 /** The cluster slot of a key (its hash tag's), as ioredis computes it to route a command. */
