@@ -51,6 +51,8 @@ describeOnCluster('SDCs on a Redis Cluster', () => {
     return found;
   }
 
+  const ready = (site: string) => fetch(`${cluster.url(site)}/health/ready`).then((r) => r.status);
+
   /** Waits until the site answers `path` with 200; resolves with that answer. */
   const answered = (admin: AdminClient, path: string) =>
     cluster.waitFor(async () => {
@@ -99,7 +101,7 @@ describeOnCluster('SDCs on a Redis Cluster', () => {
     }
     // redis-cli spreads the slots evenly: site-a's (3838) and site-b's (16029) fall on different masters
     expect(nodes.get('site-a')).not.toBe(nodes.get('site-b'));
-    for (const site of SITES) expect((await fetch(`${cluster.url(site)}/health/ready`)).status).toBe(200);
+    for (const site of SITES) expect(await ready(site)).toBe(200);
   });
 
   it('shows a write at one site at the MDC and at the other site serving the domain', async () => {
@@ -245,7 +247,6 @@ describeOnCluster('SDCs on a Redis Cluster', () => {
 
   it('answers 503 store_unavailable while the master of its slot is frozen, the other site serving on', async () => {
     const port = nodeForKey(client, '{site-a}:meta').options.port!;
-    const ready = (site: string) => fetch(`${cluster.url(site)}/health/ready`).then((r) => r.status);
     redis!.freeze(port);
     try {
       const calls: Array<[string, () => Promise<Reply>]> = [
@@ -280,6 +281,23 @@ describeOnCluster('SDCs on a Redis Cluster', () => {
     expect([read.status, read.headers.get('x-served-by')]).toEqual([200, 'site-b']);
     expect((await keysByNode('site-b')).size).toBe(1);
   }, 60_000);
+
+  it('comes back by itself when the master of its slot restarts empty: a new epoch, the scope reloaded', async () => {
+    const port = nodeForKey(client, '{site-a}:meta').options.port!;
+    const { epoch } = await cluster.status('site-a');
+    await redis!.stopNode(port);
+    expectStoreUnavailable('GET an entity', await siteA.get('/domains/acme/entities/user/from-a'));
+    await redis!.startNode(port);
+    await cluster.waitFor(async () => (await ready('site-a')) === 200, 15_000);
+    await cluster.drain('site-a', 30_000);
+    const read = await siteA.get('/domains/acme/entities/user/from-a');
+    expect([read.status, read.headers.get('x-served-by')]).toEqual([200, 'site-a']);
+    expect((await cluster.status('site-a')).epoch).not.toBe(epoch);
+    const res = await siteA.post('/domains/acme/entities', { kind: 'user', name: 'after-restart' });
+    expect(res.status).toBe(201);
+    await cluster.drain('site-a', 20_000);
+    expect((await mdc.get('/domains/acme/entities/user/after-restart')).status).toBe(200);
+  }, 90_000);
 
   it('refuses to start on a Redis Cluster URL that names a logical database, naming REDIS_URL', async () => {
     const env = { ...cluster.envOf('site-a'), PORT: String(await freePort()), REDIS_URL: `${redis!.url}/2` };
