@@ -147,11 +147,12 @@ export class SiteRedis implements OnModuleInit, OnApplicationShutdown {
   readonly client: SiteRedisClient;
   private readonly url: string;
   private bull: Cluster | undefined;
+  private readonly logger = new Logger('SiteRedis');
 
   constructor(@Inject(SITE_ENV) env: SiteEnv) {
     this.url = siteRedisUrl(env);
     this.client = siteClient(this.url);
-    this.client.on('error', connectionErrorLog(new Logger('SiteRedis'), 'site Redis'));
+    this.client.on('error', connectionErrorLog(this.logger, 'site Redis'));
   }
 
   /**
@@ -162,7 +163,11 @@ export class SiteRedis implements OnModuleInit, OnApplicationShutdown {
   bullConnection(): ConnectionOptions {
     const seeds = clusterSeeds(this.url);
     if (!seeds) return { url: this.url, ...REDIS_RECONNECT };
-    this.bull ??= new Cluster(seeds.nodes, clusterOptions(seeds, { maxRetriesPerRequest: null }));
+    if (!this.bull) {
+      this.bull = new Cluster(seeds.nodes, clusterOptions(seeds, { maxRetriesPerRequest: null }));
+      // BullMQ listens while it uses it; without a listener ioredis would print the error as text
+      this.bull.on('error', connectionErrorLog(this.logger, 'sync queue Redis Cluster'));
+    }
     return this.bull;
   }
 
