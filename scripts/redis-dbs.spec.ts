@@ -23,6 +23,11 @@ describe('npm run cluster: a Redis database per site (SPEC §11)', () => {
     ]);
   });
 
+  it('gives every site the whole Redis Cluster REDIS_URL names (no databases there)', () => {
+    const url = 'redis-cluster://127.0.0.1:7000,127.0.0.1:7001';
+    expect(siteRedisUrls(url, 2)).toEqual([url, url]);
+  });
+
   it('refuses a database that is not a number', () => {
     expect(() => siteRedisUrls('redis://127.0.0.1:6379/cache', 2)).toThrow(/by number/);
   });

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { ClusterFiles, ClusterFilesOptions, TestAdmin } from './cluster-files';
 import { AdminClient, SiteCaller } from './http';
+import { deleteSiteKeys } from './own-servers';
 import { ExitInfo, MDC_MAIN, SDC_MAIN, SiteProcess } from './processes';
 import { TcpRelay } from './relay';
 import { createTestDatabase, createTestRedisDb, TestDatabase, TestRedisDb } from './services';
@@ -25,7 +26,10 @@ export interface TestClusterOptions {
   readyTimeoutMs?: number;
   /** the MDC's DATABASE_URL on a server the test owns (test/harness/own-servers.ts); default: a new database */
   databaseUrl?: string;
-  /** a work site's REDIS_URL on a server the test owns; default: a free database of the test Redis */
+  /**
+   * a work site's REDIS_URL on a server the test owns — or a Redis Cluster (`OwnRedisCluster`),
+   * which several sites may share; default: a free database of the test Redis
+   */
   redisUrls?: Record<string, string>;
 }
 
@@ -91,7 +95,7 @@ export class TestCluster {
         const relay = await TcpRelay.start({ host: '127.0.0.1', port: master.port });
         const ownUrl = this.options.redisUrls?.[site.id];
         const redis = ownUrl
-          ? borrowedRedis(ownUrl)
+          ? borrowedRedis(ownUrl, site.id)
           : await createTestRedisDb(`${this.label}:${site.id}`).catch(async (err: unknown) => {
               await relay.close();
               throw err;
@@ -186,6 +190,74 @@ export class TestCluster {
     return res.body;
   }
 
+  /**
+   * Runs cycles (POST /sync/run) until one succeeds with the site's queue empty; resolves with that
+   * cycle. An unreachable MDC, or a site still coming back, means "not yet"; a cycle failing for any
+   * other reason rejects at once.
+   */
+  async drain(siteId: string, timeoutMs: number): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    let state = '';
+    while (Date.now() < deadline) {
+      const answer = await (async () => {
+        const { lastCycle } = await this.sync(siteId);
+        const { queue } = await this.status(siteId);
+        return { lastCycle, queue };
+      })().catch((err: Error) => ({ down: err.message }));
+      if ('down' in answer) state = answer.down;
+      else {
+        const { lastCycle, queue } = answer;
+        if (lastCycle.ok && queue.length === 0) return lastCycle;
+        state = `queue ${queue.length} after ${JSON.stringify(lastCycle)}`;
+        if (!lastCycle.ok && lastCycle.error !== 'mdc_unreachable')
+          throw new Error(`a cycle at ${siteId} failed: ${state}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${siteId} not drained in ${timeoutMs} ms: ${state}`);
+  }
+
+  /**
+   * Queues a create of a user per name in `domain` at the site, 1000 per POST /batch (one queue
+   * entry per op, as if each came alone); rejects unless every one is answered 201.
+   */
+  async queueCreates(siteId: string, domain: string, names: string[]): Promise<void> {
+    for (let start = 0; start < names.length; start += 1000) {
+      const ops = names.slice(start, start + 1000).map((name) => ({
+        method: 'POST',
+        path: `/domains/${domain}/entities`,
+        body: { kind: 'user', name, attributes: { name } },
+      }));
+      const res = await this.admin(siteId).post('/batch', { ops });
+      const refused =
+        res.status === 200 ? res.body.results.filter((r: { status: number }) => r.status !== 201) : [];
+      if (res.status !== 200 || refused.length > 0)
+        throw new Error(`batch at ${siteId}: ${res.status} ${JSON.stringify(refused[0] ?? res.body)}`);
+    }
+  }
+
+  /**
+   * SPEC §6 exactly once: restores the cut-off site's link, starts a cycle, and SIGKILLs the SDC once
+   * part of its queue (`queueLength`, read from its Redis) is pushed and the rest is not; then
+   * starts it again. Resolves with the queue's length when it was killed.
+   */
+  async killMidPush(siteId: string, queueLength: () => Promise<number>): Promise<number> {
+    const queued = await queueLength();
+    this.restore(siteId);
+    void this.sync(siteId).catch(() => undefined);
+    const shrinking = await waitFor(
+      async () => {
+        const length = await queueLength();
+        return length > 0 && length < queued ? length : undefined;
+      },
+      20_000,
+      5,
+    );
+    await this.kill(siteId, 'SIGKILL');
+    await this.restart(siteId);
+    return shrinking;
+  }
+
   /** Cuts the site's link to the MDC: open connections are reset, new ones fail at once. */
   cut(siteId: string): void {
     this.relay(siteId).cut();
@@ -216,7 +288,10 @@ export class TestCluster {
     return this.launch(siteId);
   }
 
-  /** FLUSHDB on the site's Redis database while it runs: the site's Redis lost its data. */
+  /**
+   * FLUSHDB on the site's Redis database while it runs — on a Redis Cluster, every key of the site
+   * and no other site's: the site's Redis lost its data.
+   */
   flushRedis(siteId: string): Promise<void> {
     return this.workSite(siteId).redis.flush();
   }
@@ -270,8 +345,13 @@ function borrowed(url: string): TestDatabase {
   return { url, name: new URL(url).pathname.slice(1), drop: () => Promise.resolve() };
 }
 
-/** A Redis database the test owns: the cluster uses it and leaves it to its owner. */
-function borrowedRedis(url: string): TestRedisDb {
+/**
+ * A Redis database the test owns: the cluster uses it and leaves it to its owner. A Redis Cluster is
+ * shared by sites (SPEC §4: no logical databases), so flushing one site there deletes its keys only.
+ */
+function borrowedRedis(url: string, siteId: string): TestRedisDb {
+  if (url.startsWith('redis-cluster://'))
+    return { url, db: 0, flush: () => deleteSiteKeys(url, siteId), release: () => Promise.resolve() };
   return {
     url,
     db: Number(new URL(url).pathname.slice(1) || 0),

@@ -20,3 +20,22 @@ export function changeLogRows(url: string, domain: string, objectType: 'domain' 
     return rows[0].n as number;
   });
 }
+
+export interface AuditRow {
+  site: string;
+  epoch: string;
+  seq: number;
+  op: string;
+  change: any;
+}
+
+/** The MDC's audit of a domain: one row per applied change, in the order applied (read from DomainDB: it has no paging). */
+export function auditOf(url: string, domain: string): Promise<AuditRow[]> {
+  return withDb(url, async (db) => {
+    const { rows } = await db.query(
+      `SELECT site, epoch, seq::int AS seq, op, change FROM audit_log WHERE domain = $1 ORDER BY version`,
+      [domain],
+    );
+    return rows as AuditRow[];
+  });
+}

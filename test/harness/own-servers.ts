@@ -1,10 +1,14 @@
 import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Cluster } from 'ioredis';
 import { Client } from 'pg';
+import { clusterSeeds, nodeForKey } from '../../apps/sdc/src/cache/site-redis';
 import { freePort } from './cluster-files';
+import { redisReachable, withRedis } from './services';
 
 const run = promisify(execFile);
 
@@ -106,6 +110,179 @@ export class OwnRedis {
     } finally {
       redis.disconnect();
     }
+  }
+}
+
+/** The binaries a Redis Cluster of the test's own needs that are not on PATH (none: it can run). */
+export function missingRedisClusterBinaries(): string[] {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  return ['redis-server', 'redis-cli'].filter((bin) => !dirs.some((dir) => existsSync(join(dir, bin))));
+}
+
+/** Resolves whether nothing listens on 127.0.0.1:`port`. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free port whose cluster bus port (port + 10000) is free too, so below 55535. */
+async function clusterPort(taken: number[]): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = await freePort();
+    if (port < 55535 && !taken.includes(port) && (await portFree(port + 10000))) return port;
+  }
+  throw new Error('no free port with a free cluster bus port (port + 10000) below 55535');
+}
+
+/**
+ * A Redis Cluster of the test's own (SPEC §11): `masters` masters, no replicas, no persistence, on
+ * loopback ports of a temp dir, its slots spread by `redis-cli --cluster create`.
+ */
+export class OwnRedisCluster {
+  private readonly nodes = new Map<number, { child: ChildProcess; exited: Promise<void> }>();
+
+  private constructor(
+    readonly dir: string,
+    readonly ports: number[],
+  ) {}
+
+  static async start(masters = 3): Promise<OwnRedisCluster> {
+    const ports: number[] = [];
+    for (let i = 0; i < masters; i++) ports.push(await clusterPort(ports));
+    const cluster = new OwnRedisCluster(mkdtempSync(join(tmpdir(), 'dd-redis-cluster-')), ports);
+    try {
+      await cluster.create();
+    } catch (err) {
+      await cluster.destroy();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** REDIS_URL of an SDC on this cluster: every master as a seed. */
+  get url(): string {
+    return `redis-cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  }
+
+  /** One node's own URL, for a question to that node alone (CLUSTER INFO). */
+  nodeUrl(port: number): string {
+    return `redis://127.0.0.1:${port}`;
+  }
+
+  /** A cluster client of the test's (it disconnects it). */
+  client(): Promise<Cluster> {
+    return clusterClient(this.url);
+  }
+
+  /** SIGSTOP of the master on `port`: it keeps its connections open and answers nothing. */
+  freeze(port: number): void {
+    this.node(port).child.kill('SIGSTOP');
+  }
+
+  thaw(port: number): void {
+    this.node(port).child.kill('SIGCONT');
+  }
+
+  /**
+   * Stops the master on `port` (SIGTERM) and resolves when it has gone. Without persistence it
+   * comes back empty, but as the same node with the same slots (its nodes file is kept).
+   */
+  async stopNode(port: number): Promise<void> {
+    const { child, exited } = this.node(port);
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    await exited;
+    this.nodes.delete(port);
+  }
+
+  /** Starts the master on `port` again and waits until the cluster is ok there. */
+  async startNode(port: number): Promise<void> {
+    this.spawnNode(port);
+    await until(`redis-server --cluster-enabled on port ${port}`, () => redisReachable(this.nodeUrl(port)));
+    await this.untilClusterOk(port);
+  }
+
+  async destroy(): Promise<void> {
+    for (const { child } of this.nodes.values()) child.kill('SIGKILL');
+    await Promise.all([...this.nodes.values()].map((n) => n.exited));
+    this.nodes.clear();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private node(port: number): { child: ChildProcess; exited: Promise<void> } {
+    const node = this.nodes.get(port);
+    if (!node) throw new Error(`no running node of this cluster on port ${port}`);
+    return node;
+  }
+
+  private spawnNode(port: number): void {
+    if (this.nodes.has(port)) throw new Error(`the node on port ${port} is already running`);
+    const child = spawn(
+      'redis-server',
+      [
+        ...['--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`)],
+        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir],
+        ...['--save', '', '--appendonly', 'no', '--logfile', join(this.dir, `redis-${port}.log`)],
+      ],
+      { stdio: 'ignore' },
+    );
+    this.nodes.set(port, { child, exited: new Promise((resolve) => child.once('exit', () => resolve())) });
+  }
+
+  private untilClusterOk(port: number): Promise<void> {
+    return until(`cluster_state:ok on port ${port}`, () =>
+      withRedis(this.nodeUrl(port), async (r) =>
+        String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok'),
+      ),
+    );
+  }
+
+  private async create(): Promise<void> {
+    for (const port of this.ports) this.spawnNode(port);
+    await Promise.all(
+      this.ports.map((port) =>
+        until(`redis-server --cluster-enabled on port ${port}`, () => redisReachable(this.nodeUrl(port))),
+      ),
+    );
+    const nodes = this.ports.map((p) => `127.0.0.1:${p}`);
+    await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 30_000,
+    });
+    await Promise.all(this.ports.map((port) => this.untilClusterOk(port)));
+  }
+}
+
+/** A client of the Redis Cluster a `redis-cluster://` URL names, connected (the caller disconnects it). */
+async function clusterClient(url: string): Promise<Cluster> {
+  const { Cluster } = await import('ioredis');
+  const client = new Cluster(clusterSeeds(url)!.nodes, { lazyConnect: true });
+  await client.connect().catch((err: unknown) => {
+    client.disconnect();
+    throw err;
+  });
+  return client;
+}
+
+/**
+ * Deletes every key of a site (`{site}:*`) from a Redis Cluster — its Redis lost its data — and
+ * leaves the other sites sharing the cluster alone: SCAN on the master that owns the site's slot.
+ */
+export async function deleteSiteKeys(url: string, siteId: string): Promise<void> {
+  const client = await clusterClient(url);
+  try {
+    const owner = nodeForKey(client, `{${siteId}}:`);
+    let cursor = '0';
+    do {
+      const [next, keys] = await owner.scan(cursor, 'MATCH', `{${siteId}}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
   }
 }
 

@@ -82,7 +82,7 @@ async function startRedisContainer(): Promise<string> {
   return container.getConnectionUrl();
 }
 
-async function redisReachable(url: string): Promise<boolean> {
+export async function redisReachable(url: string): Promise<boolean> {
   const { default: Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -221,7 +221,10 @@ const REDIS_DBS = 15;
 const redisDbLock = (db: number) => `dd:test:redis-db:${db}`;
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
-async function withRedis<T>(url: string, work: (redis: import('ioredis').Redis) => Promise<T>): Promise<T> {
+export async function withRedis<T>(
+  url: string,
+  work: (redis: import('ioredis').Redis) => Promise<T>,
+): Promise<T> {
   const { default: Redis } = await import('ioredis');
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();

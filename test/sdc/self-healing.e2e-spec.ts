@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { TestCluster } from '../harness/cluster';
-import { withDb } from '../harness/domaindb';
+import { auditOf } from '../harness/domaindb';
 import { AdminClient } from '../harness/http';
 
 /** Changes queued while cut off, then pushed in several batches, one of them cut short by SIGKILL. */
@@ -28,43 +28,19 @@ describe('SDC self-healing', () => {
     siteA = cluster.admin('site-a');
     mdc = cluster.admin('master');
     redis = new Redis(cluster.redisUrl('site-a'));
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
     expect((await siteA.post('/domains', { name: 'acme' })).status).toBe(201);
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
   }, 60_000);
   afterAll(async () => {
     redis?.disconnect();
     await cluster?.stop();
   });
 
-  /**
-   * Runs cycles (POST /sync/run) until one succeeds with the queue empty. An unreachable MDC, or a
-   * site still coming back, means "not yet"; a cycle failing for any other reason fails at once.
-   */
-  async function drain(timeoutMs: number): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    let state = '';
-    while (Date.now() < deadline) {
-      try {
-        const { lastCycle } = await cluster.sync('site-a');
-        const { queue } = await cluster.status('site-a');
-        if (lastCycle.ok && queue.length === 0) return lastCycle;
-        state = `queue ${queue.length} after ${JSON.stringify(lastCycle)}`;
-        if (!lastCycle.ok && lastCycle.error !== 'mdc_unreachable')
-          throw new Error(`a cycle failed: ${state}`);
-      } catch (err) {
-        if ((err as Error).message.startsWith('a cycle failed')) throw err;
-        state = (err as Error).message;
-      }
-      await sleep(200);
-    }
-    throw new Error(`not drained in ${timeoutMs} ms: ${state}`);
-  }
-
   /** A fresh domain under acme (so site-a serves it), created at the site and synced. */
   async function domainAtSite(name: string, settings: Record<string, unknown> = {}): Promise<void> {
     expect((await siteA.post('/domains', { name, settings })).status).toBe(201);
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
   }
 
   async function createAt(admin: AdminClient, domain: string, name: string, attributes = {}) {
@@ -73,15 +49,7 @@ describe('SDC self-healing', () => {
     return res;
   }
 
-  /** The MDC's audit of a domain: one row per applied change (read from DomainDB: it has no paging). */
-  const audit = (domain: string) =>
-    withDb(cluster.mdcDb.url, async (db) => {
-      const { rows } = await db.query(
-        `SELECT site, epoch, seq::int AS seq, op, change FROM audit_log WHERE domain = $1 ORDER BY version`,
-        [domain],
-      );
-      return rows as Array<{ site: string; epoch: string; seq: number; op: string; change: any }>;
-    });
+  const audit = (domain: string) => auditOf(cluster.mdcDb.url, domain);
 
   const rejections = async () => (await siteA.get('/sync/rejections?limit=1000')).body.items;
 
@@ -106,7 +74,7 @@ describe('SDC self-healing', () => {
     expect((await siteA.get(`/domains/${domain}/entities/user/r1`)).body.attributes).toEqual({ v: 2 });
 
     cluster.restore('site-a');
-    await drain(30_000);
+    await cluster.drain('site-a', 30_000);
     for (const name of names)
       expect((await mdc.get(`/domains/${domain}/entities/user/${name}`)).status).toBe(200);
     expect((await mdc.get(`/domains/${domain}/entities/user/r1`)).body.attributes).toEqual({ v: 2 });
@@ -119,12 +87,12 @@ describe('SDC self-healing', () => {
     await domainAtSite(`eu.${domain}`);
     await createAt(siteA, domain, 'before');
     await createAt(siteA, `eu.${domain}`, 'below');
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
     const { epoch: oldEpoch } = await cluster.status('site-a');
     expect(oldEpoch).toBeTruthy();
 
     await cluster.flushRedis('site-a');
-    await drain(30_000);
+    await cluster.drain('site-a', 30_000);
     expect((await siteA.get(`/domains/${domain}`)).body.settings).toEqual({ tier: 'gold' });
     expect((await siteA.get(`/domains/${domain}/entities/user/before`)).status).toBe(200);
     expect((await siteA.get(`/domains/eu.${domain}/entities/user/below`)).status).toBe(200);
@@ -135,7 +103,7 @@ describe('SDC self-healing', () => {
     // Its seqs start again at 1: only the new epoch keeps the MDC from taking them for re-sends.
     await createAt(siteA, domain, 'after', { v: 1 });
     await siteA.patch(`/domains/${domain}/entities/user/before`, { attributes: { v: 2 } });
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
     expect(await rejections()).toEqual([]);
     expect((await mdc.get(`/domains/${domain}/entities/user/after`)).status).toBe(200);
     expect((await mdc.get(`/domains/${domain}/entities/user/before`)).body.attributes).toEqual({ v: 2 });
@@ -147,7 +115,7 @@ describe('SDC self-healing', () => {
     const domain = 'drift.acme';
     await domainAtSite(domain, { plan: 'basic' });
     await createAt(siteA, domain, 'alice', { mail: 'alice@acme' });
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
     const repairedBefore = await repairedTotal();
 
     expect(await redis.hdel(`{site-a}:ent:${domain}`, 'user\u0000alice')).toBe(1);
@@ -155,7 +123,7 @@ describe('SDC self-healing', () => {
     cached.domain.settings = { plan: 'tampered' };
     await redis.hset('{site-a}:dom', domain, JSON.stringify(cached));
 
-    const lastCycle = await drain(20_000);
+    const lastCycle = await cluster.drain('site-a', 20_000);
     expect(lastCycle.ok).toBe(true);
     const alice = await siteA.get(`/domains/${domain}/entities/user/alice`);
     expect(alice.status).toBe(200);
@@ -203,35 +171,14 @@ describe('SDC self-healing', () => {
     await domainAtSite(domain);
     cluster.cut('site-a');
     const names = Array.from({ length: QUEUED_BEFORE_KILL }, (_, i) => `k${i}`);
-    // Queued 1000 at a time (POST /batch): one queue entry per op, as if each came alone.
-    for (let start = 0; start < names.length; start += 1000) {
-      const ops = names.slice(start, start + 1000).map((name) => ({
-        method: 'POST',
-        path: `/domains/${domain}/entities`,
-        body: { kind: 'user', name, attributes: { name } },
-      }));
-      const res = await siteA.post('/batch', { ops });
-      expect(res.status).toBe(200);
-      expect(res.body.results.filter((r: { status: number }) => r.status !== 201)).toEqual([]);
-    }
+    await cluster.queueCreates('site-a', domain, names);
     expect((await cluster.status('site-a')).queue.length).toBe(QUEUED_BEFORE_KILL);
 
-    cluster.restore('site-a');
-    void cluster.sync('site-a').catch(() => undefined);
-    // Kill it once part of the queue is acknowledged and the rest is not.
-    const shrinking = await cluster.waitFor(
-      async () => {
-        const length = await redis.llen('{site-a}:queue');
-        return length > 0 && length < QUEUED_BEFORE_KILL ? length : undefined;
-      },
-      20_000,
-      5,
-    );
-    await cluster.kill('site-a', 'SIGKILL');
+    // Killed once part of the queue is acknowledged and the rest is not.
+    const shrinking = await cluster.killMidPush('site-a', () => redis.llen('{site-a}:queue'));
     expect(shrinking).toBeLessThan(QUEUED_BEFORE_KILL);
-    await cluster.restart('site-a');
     // Its cycle runs every 500 ms: a restarted site is back at work long before this.
-    await drain(20_000);
+    await cluster.drain('site-a', 20_000);
 
     const applied = await audit(domain);
     const creates = applied.filter((r) => r.op === 'entity.create');

@@ -20,6 +20,6 @@ import { SiteRedis } from './site-redis';
         new RedisNonceStore(redis.client, store.keys.prefix),
     },
   ],
-  exports: [SiteCacheStore, RedisNonceStore],
+  exports: [SiteRedis, SiteCacheStore, RedisNonceStore],
 })
 export class CacheModule {}

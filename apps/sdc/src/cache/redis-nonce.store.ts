@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { SiteRedisClient } from './site-redis';
 import type { NonceStore } from '@dd/site-auth';
 
 /** SPEC §9 replay protection shared by every replica of the site: a nonce is new once. */
 export class RedisNonceStore implements NonceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: SiteRedisClient,
     private readonly prefix: string,
   ) {}
 

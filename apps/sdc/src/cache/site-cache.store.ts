@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { nodeForKey, SiteRedisClient } from './site-redis';
 import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode, Write } from '@dd/directory';
 import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
@@ -52,7 +52,7 @@ export interface Rejection {
   winner: Extract<PushVerdict, { status: 'rejected' }>['winner'];
 }
 
-type RedisWithCas = Redis & { ddCas(numKeys: number, ...args: string[]): Promise<string> };
+type RedisWithCas = SiteRedisClient & { ddCas(numKeys: number, ...args: string[]): Promise<string> };
 
 const MAX_ATTEMPTS = 50;
 /**
@@ -82,7 +82,7 @@ export class SiteCacheStore {
   /** this process's read-decide-commit steps, one at a time (see `step`) */
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(redis: Redis, site: string) {
+  constructor(redis: SiteRedisClient, site: string) {
     this.keys = new CacheKeys(site);
     redis.defineCommand('ddCas', { lua: CAS_APPLY_LUA });
     this.redis = redis as RedisWithCas;
@@ -178,10 +178,12 @@ export class SiteCacheStore {
       this.keys.status,
       this.keys.acked,
     ]);
+    // On a Redis Cluster, SCAN sees one node's keys: the master that owns the site's hash tag.
+    const owner = nodeForKey(this.redis, this.keys.meta);
     let dropped = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.keys.prefix}*`, 'COUNT', 1000);
+      const [next, keys] = await owner.scan(cursor, 'MATCH', `${this.keys.prefix}*`, 'COUNT', 1000);
       cursor = next;
       const cache = keys.filter((k) => !keep.has(k) && !k.startsWith(this.keys.bullPrefix));
       if (cache.length > 0) dropped += await this.redis.unlink(...cache);
@@ -575,8 +577,9 @@ export class SiteCacheStore {
     return this.redis.hgetall(this.keys.status);
   }
 
+  /** The node that holds the site's keys answers (on a Redis Cluster, any other node could). */
   async ping(): Promise<void> {
-    await this.redis.ping();
+    await nodeForKey(this.redis, this.keys.meta).ping();
   }
 
   /**

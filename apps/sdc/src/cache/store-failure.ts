@@ -8,10 +8,19 @@ const CONNECTION_GONE = [
   /^Socket timeout\./,
   /^Reached the max retries per request limit/,
   /^connect ETIMEDOUT$/,
+  // a Redis Cluster: not connected (yet), no node reachable, every node gone, redirected in circles
+  /^Cluster isn't ready/,
+  /^None of startup nodes is available$/,
+  /^Cluster is (ended|disconnected|disconnecting)\.$/,
+  /^Too many Cluster redirections\./,
 ];
-/** Replies of a Redis that is up but cannot serve: loading its data set, stuck in a script, no master. */
-const NOT_SERVING = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN) /;
-const GIVE_UP_ERRORS = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+/**
+ * Replies of a Redis that is up but cannot serve: loading its data set, stuck in a script, no
+ * master; on a cluster, a slot without a master, being migrated, or owned elsewhere (a reply ioredis
+ * did not follow, e.g. inside a pipeline, while the cluster's slots move).
+ */
+const NOT_SERVING = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK) /;
+const GIVE_UP_ERRORS = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'NoNodeForSlotError']);
 
 /**
  * SPEC §5: the site's Redis cannot serve — refused, closed, timed out, frozen, still loading — so the

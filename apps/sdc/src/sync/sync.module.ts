@@ -4,7 +4,7 @@ import { ClusterConfigService, SITE_ENV, SiteEnv } from '@dd/admin-api';
 import { CacheModule } from '../cache/cache.module';
 import { CacheKeys } from '../cache/cache-keys';
 import { SiteCacheStore } from '../cache/site-cache.store';
-import { REDIS_RECONNECT, siteRedisUrl } from '../cache/site-redis';
+import { SiteRedis } from '../cache/site-redis';
 import { MdcClient } from '../remote';
 import { RemoteModule } from '../remote/remote.module';
 import { MdcLink } from './mdc-link';
@@ -25,12 +25,13 @@ import { SYNC_QUEUE, SyncEvents, SyncScheduler } from './sync.scheduler';
     CacheModule,
     RemoteModule,
     BullModule.forRootAsync({
-      inject: [SITE_ENV],
-      useFactory: (env: SiteEnv) => ({
-        // BullMQ opens (and closes) its own connections: its workers block on theirs, so they keep
-        // their offline queue and no command timeout, but come back as soon as the site's own does.
-        // What an HTTP request waits for on them is bounded by SyncScheduler.runNow (SPEC §5).
-        connection: { url: siteRedisUrl(env), ...REDIS_RECONNECT },
+      imports: [CacheModule],
+      inject: [SITE_ENV, SiteRedis],
+      useFactory: (env: SiteEnv, redis: SiteRedis) => ({
+        // BullMQ's connections are its own: its workers block on theirs, so they keep their offline
+        // queue and no command timeout, but come back as soon as the site's own does. What an HTTP
+        // request waits for on them is bounded by SyncScheduler.runNow (SPEC §5).
+        connection: redis.bullConnection(),
         prefix: new CacheKeys(env.siteId).bullPrefix,
       }),
     }),
