@@ -68,15 +68,17 @@ export function targetPath(change: Change): string {
 }
 
 /** The error codes of SPEC §5 that a rule can give. */
-export type RuleCode =
-  | 'validation_failed'
-  | 'forbidden'
-  | 'domain_not_found'
-  | 'entity_not_found'
-  | 'already_exists'
-  | 'has_children'
-  | 'version_conflict'
-  | 'payload_too_large';
+export const RULE_CODES = [
+  'validation_failed',
+  'forbidden',
+  'domain_not_found',
+  'entity_not_found',
+  'already_exists',
+  'has_children',
+  'version_conflict',
+  'payload_too_large',
+] as const;
+export type RuleCode = (typeof RULE_CODES)[number];
 
 /** What a change did to one object, to be written by the store that decided it. */
 export type Effect =

@@ -25,6 +25,11 @@ export interface QueuedChange {
   actor: string;
   /** when the site admitted it (ISO 8601) */
   at: string;
+  /**
+   * SPEC §11: sent again after a failover that lost its verdict, the change was refused at first
+   * with this code — DomainDB records the refusal again and never applies it (the first verdict holds)
+   */
+  refused?: RuleCode;
 }
 
 export interface PushRequest {

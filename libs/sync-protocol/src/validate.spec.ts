@@ -1,5 +1,11 @@
 import { MAX_MANIFEST_BUCKET_DOMAINS, MAX_SNAPSHOT_PAGE } from './messages';
-import { parseManifestRequest, parsePullRequest, parseSnapshotRequest, ProtocolError } from './validate';
+import {
+  parseManifestRequest,
+  parsePullRequest,
+  parsePushRequest,
+  parseSnapshotRequest,
+  ProtocolError,
+} from './validate';
 
 const ID = '3F2504E0-4F89-41D3-9A0C-0305E82C3301';
 
@@ -151,5 +157,29 @@ describe('parsePullRequest', () => {
   it('refuses a queue length that is not a non-negative integer', () => {
     for (const queueLength of [-1, 1.5, '3', null, 2 ** 31])
       refused(() => parsePullRequest({ cursor: '0', queueLength }), 'pull.queueLength');
+  });
+});
+
+/** SPEC §11: a change sent again after a failover carries its first refusal's code. */
+describe('parsePushRequest', () => {
+  const change = {
+    op: 'domain.delete',
+    id: '6f1c0a52-8a2b-4c55-9d3e-1b2c3d4e5f60',
+    name: 'acme',
+    recursive: false,
+  };
+  const push = (extra: Record<string, unknown>) => ({
+    epoch: 'e'.repeat(36),
+    changes: [{ seq: 1, change, actor: 'ops', at: '2026-01-01T00:00:00.000Z', ...extra }],
+  });
+
+  it('keeps a first refusal of a known rule code, and a change without one as it is', () => {
+    expect(parsePushRequest(push({ refused: 'already_exists' })).changes[0].refused).toBe('already_exists');
+    expect(parsePushRequest(push({})).changes[0]).not.toHaveProperty('refused');
+  });
+
+  it('refuses a refusal that is not a rule code', () => {
+    refused(() => parsePushRequest(push({ refused: 'store_unavailable' })), 'push.changes[0].refused');
+    refused(() => parsePushRequest(push({ refused: 7 })), 'push.changes[0].refused');
   });
 });

@@ -1,5 +1,5 @@
-import type { Change, JsonObject } from '@dd/directory';
-import { DIGEST_BUCKETS, isJsonObject } from '@dd/directory';
+import type { Change, JsonObject, RuleCode } from '@dd/directory';
+import { DIGEST_BUCKETS, isJsonObject, RULE_CODES } from '@dd/directory';
 import {
   type ManifestRequest,
   MAX_MANIFEST_BUCKET_DOMAINS,
@@ -103,12 +103,18 @@ export function parsePushRequest(raw: unknown): PushRequest {
     const seq = q.seq as number;
     if (seen.has(seq)) fail(`${path}.seq`, `seq ${seq} appears twice`);
     seen.add(seq);
-    return {
+    const queued: QueuedChange = {
       seq,
       change: parseChange(q.change, `${path}.change`),
       actor: str(q, 'actor', path),
       at: str(q, 'at', path),
     };
+    if (q.refused !== undefined) {
+      if (!(RULE_CODES as readonly unknown[]).includes(q.refused))
+        fail(`${path}.refused`, 'must be a rule code');
+      queued.refused = q.refused as RuleCode;
+    }
+    return queued;
   });
   return { epoch, changes, queueLength: queueLengthOf(o, 'push') };
 }

@@ -16,6 +16,13 @@ export interface ChangeNotice {
 type Listener = (notice: ChangeNotice) => void;
 
 const RECONNECT_MS = 500;
+/**
+ * The LISTEN connection is asked `SELECT 1` this often, and taken for lost when it does not answer
+ * within HEARTBEAT_TIMEOUT_MS: a primary whose host died (the usual failover) closes nothing, and a
+ * half-open connection would never hear the new primary's notices (nor tell the sites to resync).
+ */
+const HEARTBEAT_MS = 5000;
+const HEARTBEAT_TIMEOUT_MS = 3000;
 
 /**
  * SPEC §8 change signal, the MDC's side. Every replica LISTENs on DomainDB, so a change applied by
@@ -69,10 +76,17 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.env.databaseUrl });
+    const client = new Client({
+      connectionString: this.env.databaseUrl,
+      keepAlive: true,
+      connectionTimeoutMillis: HEARTBEAT_TIMEOUT_MS,
+      query_timeout: HEARTBEAT_TIMEOUT_MS,
+    });
     let lost = false;
+    let heartbeat: NodeJS.Timeout | undefined = undefined;
     // A connection is lost once, whichever of its events says so first ('error', then 'end').
     const lose = (why: string) => {
+      clearInterval(heartbeat);
       if (lost || this.stopped) return;
       lost = true;
       this.logger.warn(why);
@@ -94,6 +108,12 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
     }
     if (lost) return;
     this.client = client;
+    heartbeat = setInterval(() => {
+      client
+        .query('SELECT 1')
+        .catch((err: unknown) => lose(`LISTEN connection not answering: ${messageOf(err)}`));
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
     if (this.listened) await this.tellEveryoneToResync();
     this.listened = true;
   }
@@ -101,11 +121,14 @@ export class ChangeSignalService implements OnModuleInit, OnModuleDestroy {
   /** Back after an outage: a notice relevant to every site (`tree`), at the log's head. */
   private async tellEveryoneToResync(): Promise<void> {
     this.logger.log('LISTEN connection back: every connected site resyncs');
+    let version = '0';
     try {
-      this.deliver({ version: await this.feed.head(), domains: null, tree: true, resync: true });
+      version = await this.feed.head();
     } catch (err) {
+      // a site runs a whole cycle on `resync` whatever the version: tell them anyway
       this.logger.warn(`cannot read the log's head to tell the sites: ${messageOf(err)}`);
     }
+    this.deliver({ version, domains: null, tree: true, resync: true });
   }
 
   private scheduleReconnect(): void {

@@ -95,7 +95,17 @@ export class PushService {
       epoch,
       replays.map((c) => c.seq),
     );
+    const firstRefusals = new Map(fresh.flatMap((c) => (c.refused ? [[c.seq, c.refused] as const] : [])));
     const screen: Screen = (submission, stored) => {
+      // SPEC §11: a change refused at first, whose verdict a failover lost, stays refused.
+      const first = firstRefusals.get(submission.seq!);
+      if (first !== undefined)
+        return {
+          ok: false,
+          code: first,
+          message: `refused at first (${first}); its verdict was lost and is kept`,
+          winner: null,
+        };
       const refused = poisoned.get(submission.seq!);
       if (refused === undefined) return batch.inScope(submission, stored);
       return { ok: false, code: 'validation_failed', message: refused, winner: null };

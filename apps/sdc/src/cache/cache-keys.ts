@@ -78,11 +78,19 @@ export class CacheKeys {
     return `${this.prefix}queue`;
   }
   /**
-   * seq → `<acknowledged at, ms>|<queue entry JSON>`: the changes the MDC decided lately (SPEC §11
-   * failover without loss), oldest first
+   * queue entry JSON scored by its seq: the changes the MDC decided lately (SPEC §11 failover
+   * without loss)
    */
   get acked() {
     return `${this.prefix}acked`;
+  }
+  /** `seq:code` scored by seq: those of `acked` the MDC refused at first, with the code */
+  get ackRefused() {
+    return `${this.prefix}ackrej`;
+  }
+  /** a decided batch's last seq scored by when it was decided (ms): what the retention trims by */
+  get ackTimes() {
+    return `${this.prefix}ackat`;
   }
   get rejections() {
     return `${this.prefix}rej`;

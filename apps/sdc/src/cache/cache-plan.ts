@@ -1,4 +1,4 @@
-import { bucketOf, Domain, DomainDigest, Entity, elementHash } from '@dd/directory';
+import { bucketOf, Domain, DomainDigest, Entity, elementHash, RuleCode } from '@dd/directory';
 import { CacheKeys, entityField } from './cache-keys';
 
 /** A domain as the site holds it: settings only when the site serves it (`scoped`). */
@@ -25,6 +25,13 @@ export function encodeDigest(d: DomainDigest): string {
 export function decodeDigest(raw: string): DomainDigest {
   const [count, sum] = raw.split(':');
   return { count: Number(count), sum };
+}
+
+/** How the acknowledged changes are kept (SPEC §11): since `now - retentionMs`, at most `max`. */
+export interface AckKeeping {
+  now: number;
+  retentionMs: number;
+  max: number;
 }
 
 type Op = [string, number, ...Array<string | number>];
@@ -151,8 +158,8 @@ export class CachePlan {
    * `keep.max` — so a range DomainDB loses in a failover can be pushed again.
    */
   dequeueDecided(
-    entries: Array<{ seq: number; ids: string[]; domains: string[] }>,
-    keep: { now: number; retentionMs: number; max: number },
+    entries: Array<{ seq: number; ids: string[]; domains: string[]; refused?: RuleCode }>,
+    keep: AckKeeping,
   ): this {
     if (entries.length === 0) return this;
     const objects = new Map<string, number>();
@@ -165,14 +172,28 @@ export class CachePlan {
       'ackmove',
       this.k.queue,
       this.key(this.k.acked),
+      this.key(this.k.ackRefused),
+      this.key(this.k.ackTimes),
       keep.now,
       keep.now - keep.retentionMs,
       keep.max,
-      ...entries.map((e) => e.seq),
+      ...entries.map((e) => (e.refused ? `${e.seq}:${e.refused}` : e.seq)),
     );
     for (const [id, n] of objects) this.op('hincr', this.k.pendingObjects, id, -n);
     for (const [d, n] of domains) this.op('hincr', this.k.pendingDomains, d, -n);
     return this;
+  }
+
+  /** SPEC §11: the acknowledged changes older than `keep.retentionMs`, and all but the newest `keep.max`, go. */
+  trimAcked(keep: AckKeeping): this {
+    return this.op(
+      'acktrim',
+      this.k.acked,
+      this.key(this.k.ackRefused),
+      this.key(this.k.ackTimes),
+      keep.now - keep.retentionMs,
+      keep.max,
+    );
   }
 
   recordRejection(entry: string, keep: number): this {

@@ -7,6 +7,23 @@
  * Returns 'ok', 'conflict' or 'queue_full'.
  */
 export const CAS_APPLY_LUA = `
+-- SPEC §11: the acknowledged changes decided before cutoff go, and all but the newest max.
+local function trimAcked(acked, refused, times, cutoff, max)
+  local old = redis.call('ZRANGEBYSCORE', times, '-inf', '(' .. cutoff)
+  if #old > 0 then
+    local upto = 0
+    for _, m in ipairs(old) do upto = math.max(upto, tonumber(m)) end
+    redis.call('ZREMRANGEBYSCORE', acked, '-inf', upto)
+    redis.call('ZREMRANGEBYSCORE', refused, '-inf', upto)
+    redis.call('ZREMRANGEBYSCORE', times, '-inf', '(' .. cutoff)
+  end
+  local over = redis.call('ZCARD', acked) - max
+  if over > 0 then
+    local edge = redis.call('ZRANGE', acked, over - 1, over - 1, 'WITHSCORES')[2]
+    redis.call('ZREMRANGEBYRANK', acked, 0, over - 1)
+    redis.call('ZREMRANGEBYSCORE', refused, '-inf', edge)
+  end
+end
 local plan = cjson.decode(ARGV[1])
 local meta = KEYS[1]
 local gen = redis.call('HGET', meta, 'gen') or '0'
@@ -30,26 +47,42 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
   elseif name == 'ltrim' then redis.call('LTRIM', key, op[3], -1)
   elseif name == 'ackmove' then
-    -- the queue's head entries up to the last decided seq (op[7..]) move to the acknowledged set
-    -- (op[3]), stamped op[4] — none queued after it, should a cycle whose lock lapsed have taken them
-    -- already; then those acknowledged before op[5] and all but the newest op[6] go. A queue entry's
-    -- JSON starts with its seq.
-    local acked, n = KEYS[op[3]], #op - 6
-    local last, moved = op[6 + n], 0
+    -- [_, queue, acked, refused, times, now, cutoff, max, seq | 'seq:code' ...]: the queue's head
+    -- entries up to the last decided seq move to the acknowledged set — none queued after it, should
+    -- a cycle whose lock lapsed have taken them already; those refused at first also go to refused
+    -- with their code; the batch's last seq is stamped now in times. A queue entry's JSON starts
+    -- with its seq.
+    local acked, refused, times, n = KEYS[op[3]], KEYS[op[4]], KEYS[op[5]], #op - 8
+    local codes, last = {}, 0
+    for i = 9, #op do
+      local seq = op[i]
+      if type(seq) == 'string' then
+        local s, code = string.match(seq, '^(%d+):(.+)$')
+        seq = tonumber(s)
+        codes[seq] = code
+      end
+      if seq > last then last = seq end
+    end
+    local adds, refusals = {}, {}
     for _, raw in ipairs(redis.call('LRANGE', key, 0, n - 1)) do
       local seq = tonumber(string.match(raw, '^{"seq":(%d+)')) or cjson.decode(raw).seq
       if seq > last then break end
-      redis.call('ZADD', acked, seq, op[4] .. '|' .. raw)
-      moved = moved + 1
+      adds[#adds + 1] = seq
+      adds[#adds + 1] = raw
+      if codes[seq] then
+        refusals[#refusals + 1] = seq
+        refusals[#refusals + 1] = seq .. ':' .. codes[seq]
+      end
     end
-    if moved > 0 then redis.call('LTRIM', key, moved, -1) end
-    local old, drop = redis.call('ZRANGE', acked, 0, n + 99), 0
-    for _, m in ipairs(old) do
-      if tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1)) >= op[5] then break end
-      drop = drop + 1
+    if #adds > 0 then
+      redis.call('ZADD', acked, unpack(adds))
+      if #refusals > 0 then redis.call('ZADD', refused, unpack(refusals)) end
+      redis.call('LTRIM', key, #adds / 2, -1)
+      redis.call('ZADD', times, op[6], last)
     end
-    if drop > 0 then redis.call('ZREMRANGEBYRANK', acked, 0, drop - 1) end
-    redis.call('ZREMRANGEBYRANK', acked, 0, -op[6] - 1)
+    trimAcked(acked, refused, times, op[7], op[8])
+  elseif name == 'acktrim' then
+    trimAcked(key, KEYS[op[3]], KEYS[op[4]], op[5], op[6])
   elseif name == 'hincr' then
     if redis.call('HINCRBY', key, op[3], op[4]) <= 0 then redis.call('HDEL', key, op[3]) end
   else return redis.error_reply('unknown op ' .. tostring(name)) end

@@ -6,6 +6,11 @@ import { CACHE_LAYOUT, CacheKeys, entityField } from './cache-keys';
 import { CachedDomain, CachedEntity, CachePlan, decodeDigest } from './cache-plan';
 import { CAS_APPLY_LUA } from './cas.lua';
 
+/** An acknowledged change kept for a failover's re-push (SPEC §11), with its first refusal if refused. */
+export interface AckedEntry extends QueueEntry {
+  refused?: RuleCode;
+}
+
 /** A queued change with what it touched, so acknowledging it can clear `pending` (SPEC §3). */
 export interface QueueEntry extends QueuedChange {
   ids: string[];
@@ -159,6 +164,8 @@ export class SiteCacheStore {
    */
   async ensureEpoch(candidate: string): Promise<{ epoch: string; fresh: boolean }> {
     const fresh = (await this.redis.hsetnx(this.keys.meta, 'epoch', candidate)) === 1;
+    // SPEC §11: what was acknowledged under another epoch is never pushed again under this one.
+    if (fresh) await this.redis.del(this.keys.acked, this.keys.ackRefused, this.keys.ackTimes);
     return { epoch: fresh ? candidate : (await this.redis.hget(this.keys.meta, 'epoch'))!, fresh };
   }
 
@@ -177,6 +184,8 @@ export class SiteCacheStore {
       this.keys.rejections,
       this.keys.status,
       this.keys.acked,
+      this.keys.ackRefused,
+      this.keys.ackTimes,
     ]);
     // On a Redis Cluster, SCAN sees one node's keys: the master that owns the site's hash tag.
     const owner = nodeForKey(this.redis, this.keys.meta);
@@ -542,17 +551,27 @@ export class SiteCacheStore {
 
   /**
    * SPEC §11: the acknowledged changes kept after `seq`, in seq order — at most `count`, stopping
-   * before `maxBytes` of JSON (always at least one).
+   * before `maxBytes` of JSON (always at least one) — each refused at first with its `refused` code.
    */
-  async ackedAfter(seq: number, count: number, maxBytes = Infinity): Promise<QueueEntry[]> {
-    const members = await this.redis.zrangebyscore(this.keys.acked, `(${seq}`, '+inf', 'LIMIT', 0, count);
-    const entries: QueueEntry[] = [];
+  async ackedAfter(seq: number, count: number, maxBytes = Infinity): Promise<AckedEntry[]> {
+    const [raws, refusals] = pipelined<string[]>(
+      await this.redis
+        .pipeline()
+        .zrangebyscore(this.keys.acked, `(${seq}`, '+inf', 'LIMIT', 0, count)
+        .zrangebyscore(this.keys.ackRefused, `(${seq}`, '+inf')
+        .exec(),
+    );
+    const codes = new Map(
+      refusals.map((r) => [Number(r.slice(0, r.indexOf(':'))), r.slice(r.indexOf(':') + 1) as RuleCode]),
+    );
+    const entries: AckedEntry[] = [];
     let bytes = 0;
-    for (const member of members) {
-      const raw = member.slice(member.indexOf('|') + 1);
+    for (const raw of raws) {
       bytes += Buffer.byteLength(raw);
       if (entries.length > 0 && bytes > maxBytes) break;
-      entries.push(JSON.parse(raw) as QueueEntry);
+      const entry = JSON.parse(raw) as AckedEntry;
+      const refused = codes.get(entry.seq);
+      entries.push(refused ? { ...entry, refused } : entry);
     }
     return entries;
   }
@@ -561,6 +580,26 @@ export class SiteCacheStore {
   async lastAcked(): Promise<number> {
     const [, score] = await this.redis.zrange(this.keys.acked, '-1', '-1', 'WITHSCORES');
     return score === undefined ? 0 : Number(score);
+  }
+
+  /**
+   * What a cycle's pull starts from, in one round trip: meta, the highest seq acknowledged among
+   * those kept, and when the oldest kept batch was decided (ms; null: none kept).
+   */
+  async pullState(): Promise<{ meta: SiteMeta; lastAcked: number; oldestAck: number | null }> {
+    const [m, last, oldest] = pipelined<unknown>(
+      await this.redis
+        .pipeline()
+        .hgetall(this.keys.meta)
+        .zrange(this.keys.acked, '-1', '-1', 'WITHSCORES')
+        .zrange(this.keys.ackTimes, '0', '0', 'WITHSCORES')
+        .exec(),
+    ) as [Record<string, string>, string[], string[]];
+    return {
+      meta: metaOf(m),
+      lastAcked: last.length === 2 ? Number(last[1]) : 0,
+      oldestAck: oldest.length === 2 ? Number(oldest[1]) : null,
+    };
   }
 
   async queueAll(): Promise<QueueEntry[]> {

@@ -11,7 +11,7 @@ import { MdcClient, MdcUnreachableError, SiteHttp } from '../remote';
 import { FarSite, sendJson } from '../remote/testing';
 import { Resync } from './resync';
 import { SnapshotLoad } from './snapshot-load';
-import { CycleProgress, MdcPort, PUSH_BATCH, SyncCycle } from './sync-cycle';
+import { CycleProgress, MdcPort, PUSH_BATCH, REJECTIONS_KEPT, SyncCycle } from './sync-cycle';
 
 /** The SDC's core without NestJS: cache + write path + cycle, against a real MDC and a real Redis. */
 describe('SDC core against a real MDC and Redis', () => {
@@ -310,7 +310,7 @@ describe('SDC core against a real MDC and Redis', () => {
         pushed: PUSH_BATCH,
       });
       const trims = commits.mock.calls.flatMap(([plan]) => plan.ops.filter((op) => op[0] === 'ackmove'));
-      expect(trims.map((op) => op.length - 6)).toEqual([PUSH_BATCH]);
+      expect(trims.map((op) => op.length - 8)).toEqual([PUSH_BATCH]);
     } finally {
       commits.mockRestore();
     }
@@ -384,19 +384,24 @@ describe('SDC core against a real MDC and Redis', () => {
       version: `0+site-keep.${seq}`,
     }));
     await redis.rpush(own.keys.queue, ...entries.map((e) => JSON.stringify(e)));
-    const decide = (decided: typeof entries, now: number, max = 10) =>
-      own.commit(own.plan().dequeueDecided(decided, { now, retentionMs: 500, max }), false);
+    const decide = (
+      decided: Array<(typeof entries)[number] & { refused?: 'already_exists' }>,
+      now: number,
+      max = 10,
+    ) => own.commit(own.plan().dequeueDecided(decided, { now, retentionMs: 500, max }), false);
 
-    await decide(entries.slice(0, 2), 1000);
+    await decide([entries[0], { ...entries[1], refused: 'already_exists' }], 1000);
     expect(await own.queueLength()).toBe(3);
+    // the second was refused at first: kept with its code, for a re-push to say so
+    expect(await own.ackedAfter(0, 10)).toEqual([entries[0], { ...entries[1], refused: 'already_exists' }]);
     // the same two decided again (a cycle whose lock lapsed): nothing queued after them is taken
     await decide(entries.slice(0, 2), 1000);
     expect(await own.queueLength()).toBe(3);
     expect(await own.lastAcked()).toBe(2);
-    expect(await own.ackedAfter(0, 10)).toEqual(entries.slice(0, 2));
     // acknowledged 600 ms later: the first two are older than the retention
     await decide(entries.slice(2, 3), 1600);
     expect(await own.ackedAfter(0, 10)).toEqual(entries.slice(2, 3));
+    expect(await redis.zcard(own.keys.ackRefused)).toBe(0);
     // at most `max`: the oldest go first
     await decide(entries.slice(3), 1700, 2);
     expect(await own.queueLength()).toBe(0);
@@ -405,5 +410,56 @@ describe('SDC core against a real MDC and Redis', () => {
     // a byte budget still takes one
     expect(await own.ackedAfter(0, 10, 1)).toEqual(entries.slice(3, 4));
     expect(await own.lastAcked()).toBe(5);
+    expect((await own.pullState()).oldestAck).toBe(1600); // the cap drops entries, not their batch times
+    // an idle site trims too; then a new epoch (its Redis lost its queue state) drops what is kept
+    await own.commit(own.plan().trimAcked({ now: 2300, retentionMs: 500, max: 10 }), false);
+    expect(await own.pullState()).toMatchObject({ lastAcked: 0, oldestAck: null });
+    await decide([], 0);
+    await redis.rpush(own.keys.queue, JSON.stringify(entries[0]));
+    await decide(entries.slice(0, 1), 3000);
+    expect(await own.lastAcked()).toBe(1);
+    expect(await own.ensureEpoch('fresh-epoch')).toEqual({ epoch: 'fresh-epoch', fresh: true });
+    expect(await own.lastAcked()).toBe(0);
+  });
+  it('pushes again what DomainDB lost, and a change refused at first stays refused (SPEC §11)', async () => {
+    await cycle.run();
+    const submit = (name: string) =>
+      writes.submit(
+        { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'user', name, attributes: {} },
+        'ops',
+      );
+    // the MDC has `taken`; the site does not know yet, and its create of the name is refused
+    expect((await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'taken' })).status).toBe(
+      201,
+    );
+    expect((await submit('taken')).verdict.ok).toBe(true);
+    expect((await submit('kept')).verdict.ok).toBe(true);
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, rejected: 1 });
+    const { seq } = (await store.rejections(1))[0];
+    // A failover lost both changes, the MDC's `taken` and the verdicts of seq and seq + 1.
+    await withDb(mdc.db.url, async (pg) => {
+      await pg.query(`DELETE FROM entities WHERE domain = 'acme' AND name IN ('taken', 'kept')`);
+      await pg.query(`DELETE FROM push_verdicts WHERE site = 'site-a' AND seq >= $1`, [seq]);
+      await pg.query(`UPDATE site_epochs SET last_seq = $1 WHERE site = 'site-a'`, [seq - 1]);
+    });
+    const rejections = (await store.rejections(REJECTIONS_KEPT)).length;
+    // the queue is empty: the pull says what DomainDB has; the site pushes both again
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
+    expect((await mdc.admin().get('/domains/acme/entities/user/kept')).status).toBe(200);
+    // refused again with its first code, never applied, and not listed twice at the site
+    expect((await mdc.admin().get('/domains/acme/entities/user/taken')).status).toBe(404);
+    expect((await store.rejections(REJECTIONS_KEPT)).length).toBe(rejections);
+    const ledger = await withDb(mdc.db.url, async (pg) => {
+      const { rows } = await pg.query(
+        `SELECT seq::int, verdict->>'status' AS status, verdict->>'code' AS code FROM push_verdicts
+         WHERE site = 'site-a' AND seq >= $1 ORDER BY seq`,
+        [seq],
+      );
+      return rows;
+    });
+    expect(ledger).toEqual([
+      { seq, status: 'rejected', code: 'already_exists' },
+      { seq: seq + 1, status: 'applied', code: null },
+    ]);
   });
 });

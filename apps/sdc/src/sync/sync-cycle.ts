@@ -14,7 +14,8 @@ import {
   type SnapshotRequest,
   type SnapshotResponse,
 } from '@dd/sync-protocol';
-import type { QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
+import type { AckKeeping } from '../cache/cache-plan';
+import type { AckedEntry, QueueEntry, Rejection, SiteCacheStore } from '../cache/site-cache.store';
 import { isRedisFailure } from '../cache/store-failure';
 import type { CycleFigures } from '../ops/sdc.metrics';
 import { MdcFailedError, MdcUnreachableError, SiteUnreachableError } from '../remote';
@@ -76,9 +77,10 @@ export const REJECTIONS_KEPT = 1000;
 export const SCRUB_BUDGET = 250;
 /**
  * SPEC §11: acknowledged changes a site keeps at most, whatever `cluster.ackRetentionMs` says (an
- * hour of writes at thousands per second would otherwise fill the site's Redis)
+ * hour of writes at thousands per second would otherwise fill the site's Redis): ten full queues,
+ * ≈ 45 MiB of Redis at 200-byte changes
  */
-export const ACKED_KEPT_MAX = 1_000_000;
+export const ACKED_KEPT_MAX = 100_000;
 
 /** The MDC answered a push with a gap: DomainDB expects `expected` next. */
 class GapError extends Error {
@@ -98,6 +100,8 @@ class LostRangeError extends Error {
   constructor(
     readonly lastSeq: number,
     readonly acked: number,
+    /** the same page asked for a reload (the site's cursor is past the head DomainDB has now) */
+    readonly reload: boolean,
   ) {
     super(`DomainDB has decided seqs through ${lastSeq} only; ${acked} was acknowledged`);
   }
@@ -156,7 +160,7 @@ export class SyncCycle {
         // SPEC §11: the MDC lost what it acknowledged (a failover); push that range again, then resync.
         await this.repush(err.lastSeq, report, tick);
         await this.pushLosing(report, tick);
-        await this.pullAndVerify(report, tick, verify);
+        await this.pullAndVerify(report, tick, verify, err.reload);
       }
     } catch (err) {
       report.ok = false;
@@ -173,6 +177,11 @@ export class SyncCycle {
       report.error = 'store_unavailable';
     }
     return report;
+  }
+
+  /** How acknowledged changes are kept now (SPEC §11: the config in force). */
+  private keeping(): AckKeeping {
+    return { now: Date.now(), retentionMs: this.ackRetentionMs(), max: ACKED_KEPT_MAX };
   }
 
   /**
@@ -207,7 +216,10 @@ export class SyncCycle {
             `longer ago than this site keeps them (cluster.ackRetentionMs)`,
         );
       }
-      const changes = entries.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
+      // one refused at first goes with its code: DomainDB records that refusal, never applies it
+      const changes = entries.map(({ seq, change, actor, at, refused }) =>
+        refused ? { seq, change, actor, at, refused } : { seq, change, actor, at },
+      );
       const { verdicts } = await this.mdc.push({ epoch: epoch!, changes });
       const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
       const plan = this.store.plan();
@@ -218,6 +230,9 @@ export class SyncCycle {
         from = entry.seq;
         if (verdict.replayed) continue;
         repushed += 1;
+        // its rejection is in the log already
+        if (entry.refused) continue;
+        // applied at first, refused now: it lost to a write made since the failover
         if (verdict.status === 'rejected') {
           report.rejected += 1;
           plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
@@ -226,10 +241,11 @@ export class SyncCycle {
       if (plan.ops.length > 0) await this.store.commit(plan, false);
       tick('push', true);
     }
-    this.log.warn(
-      `DomainDB had lost ${repushed} acknowledged changes of epoch ${epoch} after seq ${lastSeq} ` +
-        `(a failover); pushed again through seq ${from}`,
-    );
+    if (repushed > 0)
+      this.log.warn(
+        `DomainDB had lost ${repushed} acknowledged changes of epoch ${epoch} after seq ${lastSeq} ` +
+          `(a failover); pushed again through seq ${from}`,
+      );
   }
 
   /**
@@ -256,18 +272,17 @@ export class SyncCycle {
         await dequeued;
         const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
         const plan = this.store.plan();
-        const decided: QueueEntry[] = [];
+        const decided: AckedEntry[] = [];
         for (const entry of head) {
           const verdict = bySeq.get(entry.seq);
           if (!verdict || verdict.status === 'gap') break;
-          decided.push(entry);
+          decided.push(verdict.status === 'rejected' ? { ...entry, refused: verdict.code } : entry);
           if (verdict.status === 'rejected') {
             report.rejected += 1;
             plan.recordRejection(JSON.stringify(rejectionOf(entry, verdict)), REJECTIONS_KEPT);
           } else report.pushed += 1;
         }
-        const keep = { now: Date.now(), retentionMs: this.ackRetentionMs(), max: ACKED_KEPT_MAX };
-        plan.dequeueDecided(decided, keep).setStatus('lastPushAt', new Date().toISOString());
+        plan.dequeueDecided(decided, this.keeping()).setStatus('lastPushAt', new Date().toISOString());
         // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
         // and one runs at a time: no generation check needed.
         left -= decided.length;
@@ -296,15 +311,24 @@ export class SyncCycle {
     return meta.loaded && atOrPast(meta.cursor, version);
   }
 
-  private async pullAndVerify(report: CycleReport, tick: Tick, verify: CycleVerify): Promise<void> {
+  private async pullAndVerify(
+    report: CycleReport,
+    tick: Tick,
+    verify: CycleVerify,
+    /** the MDC asked for a reload on a page a lost range cut short */
+    reload = false,
+  ): Promise<void> {
     tick('pull');
-    const meta = await this.store.meta();
-    const ours = { epoch: meta.epoch, acked: await this.store.lastAcked() };
+    const { meta, lastAcked, oldestAck } = await this.store.pullState();
+    const keeping = this.keeping();
+    // an idle site trims what it keeps too (the dequeue trims as it goes)
+    if (oldestAck !== null && oldestAck < keeping.now - keeping.retentionMs)
+      await this.store.commit(this.store.plan().trimAcked(keeping), false);
     let cursor = await this.pullLog(
-      meta.loaded ? meta.cursor : await this.reload(report, tick),
+      meta.loaded && !reload ? meta.cursor : await this.reload(report, tick),
       report,
       tick,
-      ours,
+      { epoch: meta.epoch, acked: lastAcked },
     );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
@@ -349,19 +373,21 @@ export class SyncCycle {
   ): Promise<string> {
     let cursor = from;
     const queueLength = await this.store.queueLength();
-    for (let next = this.mdc.pull({ cursor, queueLength, epoch }); ;) {
+    // the first page says what DomainDB has decided of the epoch, when the site keeps anything acknowledged
+    for (let next = this.mdc.pull({ cursor, queueLength, ...(acked > 0 ? { epoch } : {}) }); ;) {
       const page = await next;
       // SPEC §11: before anything of the page (a reload, say) — DomainDB lost what it acknowledged.
-      if (page.lastSeq !== undefined && page.lastSeq < acked) throw new LostRangeError(page.lastSeq, acked);
+      if (page.lastSeq !== undefined && page.lastSeq < acked)
+        throw new LostRangeError(page.lastSeq, acked, page.reload);
       acked = 0;
       if (page.reload) {
         cursor = await this.reload(report, tick);
-        next = this.mdc.pull({ cursor, queueLength, epoch });
+        next = this.mdc.pull({ cursor, queueLength });
         continue;
       }
       // its failure (handled here) is the cycle's only if the loop gets to it
       if (page.more) {
-        next = this.mdc.pull({ cursor: page.cursor, queueLength, epoch });
+        next = this.mdc.pull({ cursor: page.cursor, queueLength });
         next.catch(() => undefined);
       }
       report.pulled += await this.resync.applyPulled(page.changes, page.cursor);
