@@ -39,6 +39,10 @@ export interface ClusterConfig {
     tombstoneRetentionMs: number;
     /** SPEC §9: how long the MDC still accepts a site's changes for a zone moved away from it */
     zoneMoveGraceMs: number;
+    /** SPEC §11: a local write is answered once its commit reached this many Redis replicas (0: at once) */
+    redisWaitReplicas: number;
+    /** how long a local write waits for those replicas before it is answered 503 `store_unavailable` */
+    redisWaitTimeoutMs: number;
     /** the limit of every admin token without one of its own; none: no limit */
     rateLimit?: RateLimitConfig;
   };
@@ -54,6 +58,8 @@ export const CLUSTER_DEFAULTS: ClusterConfig['cluster'] = Object.freeze({
   submitQueueCapacity: 10_000,
   tombstoneRetentionMs: 7 * 24 * 60 * 60 * 1000,
   zoneMoveGraceMs: 7 * 24 * 60 * 60 * 1000,
+  redisWaitReplicas: 0,
+  redisWaitTimeoutMs: 1000,
 });
 export const DEFAULT_MASTER_DOMAIN = 'master';
 

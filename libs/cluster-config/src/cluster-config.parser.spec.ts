@@ -45,6 +45,8 @@ describe('parseClusterConfig', () => {
       submitQueueCapacity: 10_000,
       tombstoneRetentionMs: 7 * 24 * 3600 * 1000,
       zoneMoveGraceMs: 7 * 24 * 3600 * 1000,
+      redisWaitReplicas: 0,
+      redisWaitTimeoutMs: 1000,
     });
     expect(config.masterDomain).toBe('master');
     expect(config.zones).toEqual([]);
@@ -67,6 +69,17 @@ describe('parseClusterConfig', () => {
   it('reads the grace for changes to a zone moved away (SPEC §9)', () => {
     const config = parseClusterConfig(configYaml({ cluster: { zoneMoveGraceMs: 1 } }), FILE);
     expect(config.cluster.zoneMoveGraceMs).toBe(1);
+  });
+
+  it('reads how many Redis replicas a local write waits for, and how long (SPEC §11)', () => {
+    const config = parseClusterConfig(
+      configYaml({ cluster: { redisWaitReplicas: 2, redisWaitTimeoutMs: 250 } }),
+      FILE,
+    );
+    expect(config.cluster).toMatchObject({ redisWaitReplicas: 2, redisWaitTimeoutMs: 250 });
+    expect(parseClusterConfig(configYaml({ cluster: { redisWaitReplicas: 0 } }), FILE).cluster).toEqual(
+      CLUSTER_DEFAULTS,
+    );
   });
 
   it('accepts two public keys while a new one rolls out (SPEC §9)', () => {
@@ -352,6 +365,18 @@ describe('parseClusterConfig', () => {
       text: () => configYaml({ cluster: { zoneMoveGraceMs: 0 } }),
       key: 'cluster.zoneMoveGraceMs',
       says: /positive integer, got number 0/,
+    },
+    {
+      refuses: 'a negative number of Redis replicas to wait for',
+      text: () => configYaml({ cluster: { redisWaitReplicas: -1 } }),
+      key: 'cluster.redisWaitReplicas',
+      says: /integer ≥ 0, got number -1/,
+    },
+    {
+      refuses: 'a zero Redis wait timeout',
+      text: () => configYaml({ cluster: { redisWaitTimeoutMs: 0 } }),
+      key: 'cluster.redisWaitTimeoutMs',
+      says: /positive integer/,
     },
     {
       refuses: 'a negative zone-move grace',

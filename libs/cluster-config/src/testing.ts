@@ -51,6 +51,8 @@ export interface ConfigYamlOptions {
     submitQueueCapacity?: number;
     tombstoneRetentionMs?: number;
     zoneMoveGraceMs?: number;
+    redisWaitReplicas?: number;
+    redisWaitTimeoutMs?: number;
     rateLimit?: { max: number; windowMs: number };
   };
 }
