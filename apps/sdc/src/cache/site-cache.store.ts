@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode, Write } from '@dd/directory';
 import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
@@ -55,6 +55,8 @@ export interface Rejection {
 type RedisWithCas = Redis & { ddCas(numKeys: number, ...args: string[]): Promise<string> };
 
 const MAX_ATTEMPTS = 50;
+/** How much longer than WAIT's own timeout its reply may take to come back before the command fails. */
+const WAIT_REPLY_GRACE_MS = 500;
 /**
  * The next `n` members of a domain's bucket index after `lastField` (by its rank now), or from the
  * first member of bucket `bucket` when `lastField` is '' or gone; returns { found, members-with-scores }.
@@ -137,6 +139,20 @@ export class SiteCacheStore {
       ops: plan.ops,
     });
     return (await this.redis.ddCas(plan.keys.length, ...plan.keys, args)) as CommitResult;
+  }
+
+  /**
+   * SPEC §11 durable writes: how many replicas acknowledged everything this connection has written
+   * (its last commit), waiting up to `timeoutMs` for `replicas` of them (Redis WAIT). WAIT counts the
+   * writes of the connection it is sent on, so it goes through the commit's own connection (on a
+   * Redis Cluster: the node that owns the site's slot). It holds that connection meanwhile, and gets
+   * a command timeout of its own rather than the client's REDIS_COMMAND_TIMEOUT_MS (ioredis keeps the
+   * first timeout a command is given).
+   */
+  async confirmReplicas(replicas: number, timeoutMs: number): Promise<number> {
+    const wait = new Command('wait', [String(replicas), String(timeoutMs)], { replyEncoding: 'utf8' });
+    wait.setTimeout(timeoutMs + WAIT_REPLY_GRACE_MS);
+    return Number(await this.redis.sendCommand(wait));
   }
 
   // ---- meta ----

@@ -163,7 +163,9 @@ export class SyncCycle {
         }
         plan.dequeueDecided(decided).setStatus('lastPushAt', new Date().toISOString());
         // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
-        // and one runs at a time: no generation check needed.
+        // and one runs at a time: no generation check needed. Nor a WAIT (SPEC §11 redisWaitReplicas):
+        // a dequeue a Redis failover loses only makes the site push the batch again, which the MDC
+        // answers with its first verdicts (SPEC §7 exactly once).
         window =
           decided.length === head.length
             ? await this.store.queueWindow(head.length, PUSH_BATCH, PUSH_MAX_BYTES)
