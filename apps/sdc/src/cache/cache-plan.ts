@@ -161,6 +161,13 @@ export class CachePlan {
     return this;
   }
 
+  /** The whole submit queue replaced by these entries, in order (a queue renumbered under a new epoch). */
+  replaceQueue(entries: string[]): this {
+    this.op('del', this.k.queue);
+    for (const entry of entries) this.op('rpush', this.k.queue, entry);
+    return this;
+  }
+
   recordRejection(entry: string, keep: number): this {
     return this.op('lpush', this.k.rejections, entry, keep);
   }

@@ -18,6 +18,8 @@ export interface SiteMeta {
   epoch: string | undefined;
   /** last seq given to a queued change */
   seq: number;
+  /** highest seq of this epoch sent to the MDC, written before it is sent (SPEC §7: a replay above it is another change's) */
+  sent: number;
   /** MDC change-log version pulled through ('0': never) */
   cursor: string;
   /** the whole scope has been loaded once since the cache was (re)made */
@@ -176,6 +178,24 @@ export class SiteCacheStore {
   async ensureEpoch(candidate: string): Promise<{ epoch: string; fresh: boolean }> {
     const fresh = (await this.redis.hsetnx(this.keys.meta, 'epoch', candidate)) === 1;
     return { epoch: fresh ? candidate : (await this.redis.hget(this.keys.meta, 'epoch'))!, fresh };
+  }
+
+  /**
+   * SPEC §7 for a Redis that went back in time (a failover to a replica that had not received the
+   * tail of the queue, which the MDC already took): its next seqs are ones the MDC has, and would be
+   * answered as replays of other changes. The queue goes on under a new epoch, renumbered from 1 in
+   * its order — one step under the generation check. Answers the queue's length.
+   */
+  async restartEpoch(epoch: string): Promise<number> {
+    return this.step('a new epoch', async () => {
+      const { meta } = await this.writeState();
+      const queued = await this.queueAll();
+      const plan = this.plan().replaceQueue(
+        queued.map((entry, i) => JSON.stringify({ ...entry, seq: i + 1 })),
+      );
+      plan.setMeta('epoch', epoch).setMeta('seq', String(queued.length)).setMeta('sent', '0');
+      return (await this.commit(plan, meta.gen)) === 'ok' ? queued.length : null;
+    });
   }
 
   /**
@@ -643,6 +663,8 @@ function metaOf(m: Record<string, string>): SiteMeta {
   return {
     epoch: m.epoch,
     seq: Number(m.seq ?? 0),
+    // a queue from before `sent` was kept: anything up to `seq` may have been sent
+    sent: Number(m.sent ?? m.seq ?? 0),
     cursor: m.cursor ?? '0',
     loaded: m.loaded === '1',
     gen: m.gen ?? '0',

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { messageOf } from '@dd/admin-api';
 import { targetPath } from '@dd/directory';
 import {
@@ -7,6 +8,7 @@ import {
   MAX_PUSH_BATCH,
   type ManifestResponse,
   type PulledChange,
+  type PushResponse,
   type PushVerdict,
   type QueuedChange,
   type SnapshotRequest,
@@ -47,11 +49,7 @@ export type CycleVerify = 'full' | 'root';
 
 /** The MDC calls a cycle makes; unreachability is an error whose name says so. */
 export interface MdcPort {
-  push(req: {
-    epoch: string;
-    changes: QueuedChange[];
-    queueLength?: number;
-  }): Promise<{ verdicts: PushVerdict[] }>;
+  push(req: { epoch: string; changes: QueuedChange[]; queueLength?: number }): Promise<PushResponse>;
   pull(req: {
     cursor: string;
     queueLength?: number;
@@ -77,6 +75,8 @@ export const SCRUB_BUDGET = 250;
  * cycle at a time per site: the caller (SyncProcessor, under the store's cycle lock) makes sure.
  */
 export class SyncCycle {
+  private readonly logger = new Logger('SyncCycle');
+
   constructor(
     private readonly store: SiteCacheStore,
     private readonly mdc: MdcPort,
@@ -139,20 +139,36 @@ export class SyncCycle {
    */
   private async push(report: CycleReport, tick: Tick): Promise<void> {
     tick('push');
-    const { epoch } = await this.store.meta();
+    let { epoch, sent } = await this.store.meta();
     let window = await this.store.queueWindow(0, PUSH_BATCH, PUSH_MAX_BYTES);
     let dequeued: Promise<unknown> = Promise.resolve();
     try {
       while (window.entries.length > 0) {
         const head = window.entries;
+        const last = head[head.length - 1].seq;
+        // Written ahead: every seq this Redis sends is at or below `sent` first (see below).
+        if (last > sent) await this.store.commit(this.store.plan().setMeta('sent', String(last)), false);
         const changes = head.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
         const { verdicts } = await this.mdc.push({ epoch: epoch!, changes, queueLength: window.remaining });
         // The batch before is off the queue now, so this one is its head.
         await dequeued;
+        // A replay of a seq this Redis never sent: it went back in time (a failover to a replica that
+        // had not received the tail of what was queued and pushed), and its new changes got seqs the
+        // MDC holds for other changes. The seqs it did send are answered; the rest of the queue goes on
+        // under a new epoch, from seq 1 (SPEC §7, §11), in the next round of this loop.
+        const reused = verdicts.find((v) => v.status !== 'gap' && v.replayed && v.seq > sent);
+        const answered = reused ? head.filter((e) => e.seq < reused.seq) : head;
+        sent = Math.max(sent, last);
+        if (reused) {
+          epoch = randomUUID();
+          this.logger.warn(
+            `the MDC already holds seq ${reused.seq} of this site's epoch, which this Redis never sent (a Redis failover lost changes already pushed): the queue goes on under epoch ${epoch}`,
+          );
+        }
         const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
         const plan = this.store.plan();
         const decided: QueueEntry[] = [];
-        for (const entry of head) {
+        for (const entry of answered) {
           const verdict = bySeq.get(entry.seq);
           if (!verdict || verdict.status === 'gap') break;
           decided.push(entry);
@@ -173,7 +189,12 @@ export class SyncCycle {
         dequeued = this.store.commit(plan, false);
         dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
         tick('push', true);
-        if (decided.length < head.length)
+        if (reused) {
+          await dequeued;
+          await this.store.restartEpoch(epoch!);
+          sent = 0;
+          window = await this.store.queueWindow(0, PUSH_BATCH, PUSH_MAX_BYTES);
+        } else if (decided.length < head.length)
           throw new Error(`the MDC refused seq ${head[decided.length].seq} as a gap`);
       }
     } finally {
