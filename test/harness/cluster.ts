@@ -214,6 +214,12 @@ export class TestCluster {
     return this.launch(siteId);
   }
 
+  /** Points the site at another Redis (its next start uses it), e.g. a replica promoted by a failover. */
+  useRedis(siteId: string, url: string): void {
+    this.workSite(siteId).redis = borrowedRedis(url);
+    this.envs.set(siteId, { ...this.envs.get(siteId)!, REDIS_URL: url });
+  }
+
   /** FLUSHDB on the site's Redis database while it runs: the site's Redis lost its data. */
   flushRedis(siteId: string): Promise<void> {
     return this.workSite(siteId).redis.flush();
