@@ -174,12 +174,15 @@ describeWithRedis('SDC replicas over a Redis failover (SPEC §11)', () => {
       // The site keeps taking writes on the promoted Redis. Its queue's seqs went back in time (the
       // MDC has 'pushed' under them): the push finds it and goes on under a new epoch.
       const epoch = (await s.cluster.status('site-a')).epoch;
+      const metaBefore = await s.replica.command('HGETALL', '{site-a}:meta');
       expect(await s.create('after', 3)).toEqual(Array(3).fill(201));
       await s.drain();
       const afterwards = await s.createdAtMdc();
       // A write lost here is a hole in the detection: the processes' logs say which push decided what.
       if (names('after', 3).some((n) => afterwards.get(n) !== 1))
-        console.log(`${s.cluster.logs()}\n--- site-a#2\n${s.second.log}`);
+        console.log(
+          `${metaBefore}\n${await s.replica.command('HGETALL', '{site-a}:meta')}\n${JSON.stringify((await s.a.get('/sync/status')).body)}\n${s.cluster.logs()}\n--- site-a#2\n${s.second.log}`,
+        );
       expect(names('after', 3).map((n) => afterwards.get(n) ?? 0)).toEqual([1, 1, 1]);
       expect((await s.cluster.status('site-a')).epoch).not.toBe(epoch);
       expect(await s.names(s.a)).toEqual(

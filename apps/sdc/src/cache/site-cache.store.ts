@@ -663,8 +663,7 @@ function metaOf(m: Record<string, string>): SiteMeta {
   return {
     epoch: m.epoch,
     seq: Number(m.seq ?? 0),
-    // a queue from before `sent` was kept: anything up to `seq` may have been sent
-    sent: Number(m.sent ?? m.seq ?? 0),
+    sent: Number(m.sent ?? 0),
     cursor: m.cursor ?? '0',
     loaded: m.loaded === '1',
     gen: m.gen ?? '0',
