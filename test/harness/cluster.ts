@@ -288,6 +288,12 @@ export class TestCluster {
     return this.launch(siteId);
   }
 
+  /** Points the site at another Redis (its next start uses it), e.g. a replica promoted by a failover. */
+  useRedis(siteId: string, url: string): void {
+    this.workSite(siteId).redis = borrowedRedis(url, siteId);
+    this.envs.set(siteId, { ...this.envs.get(siteId)!, REDIS_URL: url });
+  }
+
   /**
    * FLUSHDB on the site's Redis database while it runs — on a Redis Cluster, every key of the site
    * and no other site's: the site's Redis lost its data.

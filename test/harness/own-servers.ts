@@ -35,11 +35,23 @@ export class OwnRedis {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    /** the server this one replicates (`--replicaof`), until promoted */
+    private primary: OwnRedis | undefined,
   ) {}
 
   static async start(): Promise<OwnRedis> {
-    const redis = new OwnRedis(mkdtempSync(join(tmpdir(), 'dd-redis-')), await freePort());
+    const redis = new OwnRedis(mkdtempSync(join(tmpdir(), 'dd-redis-')), await freePort(), undefined);
     await redis.start();
+    return redis;
+  }
+
+  /** A replica of `primary` (`--replicaof`), started once it has taken the primary's data. */
+  static async replicaOf(primary: OwnRedis): Promise<OwnRedis> {
+    const redis = new OwnRedis(mkdtempSync(join(tmpdir(), 'dd-redis-')), await freePort(), primary);
+    await redis.start();
+    await until(`replica on port ${redis.port} in sync`, async () =>
+      /master_link_status:up/.test(await redis.command('INFO', 'replication')),
+    );
     return redis;
   }
 
@@ -60,6 +72,7 @@ export class OwnRedis {
       [
         ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir],
         ...['--appendonly', 'yes', '--save', '', '--logfile', join(this.dir, 'redis.log')],
+        ...(this.primary ? ['--replicaof', '127.0.0.1', String(this.primary.port)] : []),
       ],
       { stdio: 'ignore' },
     );
@@ -85,6 +98,33 @@ export class OwnRedis {
 
   thaw(): void {
     this.child?.kill('SIGCONT');
+  }
+
+  /** SIGKILL: the server dies at once, with whatever it had not sent its replicas yet. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** A replica becomes a primary of its own (`REPLICAOF NO ONE`), as a failover promotes it. */
+  async promote(): Promise<void> {
+    await this.command('REPLICAOF', 'NO', 'ONE');
+    this.primary = undefined;
+  }
+
+  /** One command on a connection of its own; the reply as a string. */
+  async command(...args: string[]): Promise<string> {
+    const { default: Redis } = await import('ioredis');
+    const redis = new Redis(this.url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0 });
+    try {
+      await redis.connect();
+      return String(await redis.call(args[0], ...args.slice(1)));
+    } finally {
+      redis.disconnect();
+    }
   }
 
   async destroy(): Promise<void> {

@@ -44,6 +44,10 @@ export interface ClusterConfig {
      * again a range DomainDB lost in an asynchronous failover
      */
     ackRetentionMs: number;
+    /** SPEC §11: a local write is answered once its commit reached this many Redis replicas (0: at once) */
+    redisWaitReplicas: number;
+    /** how long a local write waits for those replicas before it is answered 503 `store_unavailable` */
+    redisWaitTimeoutMs: number;
     /** the limit of every admin token without one of its own; none: no limit */
     rateLimit?: RateLimitConfig;
   };
@@ -60,6 +64,8 @@ export const CLUSTER_DEFAULTS: ClusterConfig['cluster'] = Object.freeze({
   tombstoneRetentionMs: 7 * 24 * 60 * 60 * 1000,
   zoneMoveGraceMs: 7 * 24 * 60 * 60 * 1000,
   ackRetentionMs: 60 * 60 * 1000,
+  redisWaitReplicas: 0,
+  redisWaitTimeoutMs: 1000,
 });
 export const DEFAULT_MASTER_DOMAIN = 'master';
 

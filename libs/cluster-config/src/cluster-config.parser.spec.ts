@@ -46,6 +46,8 @@ describe('parseClusterConfig', () => {
       tombstoneRetentionMs: 7 * 24 * 3600 * 1000,
       zoneMoveGraceMs: 7 * 24 * 3600 * 1000,
       ackRetentionMs: 3600 * 1000,
+      redisWaitReplicas: 0,
+      redisWaitTimeoutMs: 1000,
     });
     expect(config.masterDomain).toBe('master');
     expect(config.zones).toEqual([]);
@@ -76,6 +78,17 @@ describe('parseClusterConfig', () => {
     expect(config.cluster.ackRetentionMs).toBe(60_000);
     expect(() => parseClusterConfig(configYaml({ cluster: { ackRetentionMs: 0 } }), FILE)).toThrow(
       /cluster\.ackRetentionMs/,
+    );
+  });
+
+  it('reads how many Redis replicas a local write waits for, and how long (SPEC §11)', () => {
+    const config = parseClusterConfig(
+      configYaml({ cluster: { redisWaitReplicas: 2, redisWaitTimeoutMs: 250 } }),
+      FILE,
+    );
+    expect(config.cluster).toMatchObject({ redisWaitReplicas: 2, redisWaitTimeoutMs: 250 });
+    expect(parseClusterConfig(configYaml({ cluster: { redisWaitReplicas: 0 } }), FILE).cluster).toEqual(
+      CLUSTER_DEFAULTS,
     );
   });
 
@@ -362,6 +375,18 @@ describe('parseClusterConfig', () => {
       text: () => configYaml({ cluster: { zoneMoveGraceMs: 0 } }),
       key: 'cluster.zoneMoveGraceMs',
       says: /positive integer, got number 0/,
+    },
+    {
+      refuses: 'a negative number of Redis replicas to wait for',
+      text: () => configYaml({ cluster: { redisWaitReplicas: -1 } }),
+      key: 'cluster.redisWaitReplicas',
+      says: /integer ≥ 0, got number -1/,
+    },
+    {
+      refuses: 'a zero Redis wait timeout',
+      text: () => configYaml({ cluster: { redisWaitTimeoutMs: 0 } }),
+      key: 'cluster.redisWaitTimeoutMs',
+      says: /positive integer/,
     },
     {
       refuses: 'a negative zone-move grace',

@@ -118,6 +118,13 @@ const positiveInteger: Reader<number> = (value, key) => {
   return value;
 };
 
+const nonNegativeInteger: Reader<number> = (value, key) => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new Invalid(key, `expected an integer ≥ 0, got ${describe(value)}`);
+  }
+  return value;
+};
+
 const siteId = matching(SITE_ID, 'site id ([a-z0-9][a-z0-9-]{0,62})');
 
 const siteRole: Reader<SiteConfig['role']> = (value, key) => {
@@ -213,6 +220,8 @@ const clusterSchema: Schema<ClusterConfig['cluster']> = {
   tombstoneRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.tombstoneRetentionMs },
   zoneMoveGraceMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.zoneMoveGraceMs },
   ackRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.ackRetentionMs },
+  redisWaitReplicas: { read: nonNegativeInteger, default: CLUSTER_DEFAULTS.redisWaitReplicas },
+  redisWaitTimeoutMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.redisWaitTimeoutMs },
   rateLimit: { read: rateLimit, optional: true },
 };
 

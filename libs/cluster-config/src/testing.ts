@@ -52,6 +52,8 @@ export interface ConfigYamlOptions {
     tombstoneRetentionMs?: number;
     zoneMoveGraceMs?: number;
     ackRetentionMs?: number;
+    redisWaitReplicas?: number;
+    redisWaitTimeoutMs?: number;
     rateLimit?: { max: number; windowMs: number };
   };
 }

@@ -196,6 +196,20 @@ export class CachePlan {
     );
   }
 
+  /** SPEC §11: nothing acknowledged is kept (a new epoch: those seqs are another epoch's). */
+  dropAcked(): this {
+    this.op('del', this.k.acked);
+    this.op('del', this.k.ackRefused);
+    return this.op('del', this.k.ackTimes);
+  }
+
+  /** The whole submit queue replaced by these entries, in order (a queue renumbered under a new epoch). */
+  replaceQueue(entries: string[]): this {
+    this.op('del', this.k.queue);
+    for (const entry of entries) this.op('rpush', this.k.queue, entry);
+    return this;
+  }
+
   recordRejection(entry: string, keep: number): this {
     return this.op('lpush', this.k.rejections, entry, keep);
   }

@@ -1,10 +1,11 @@
-import { nodeForKey, SiteRedisClient } from './site-redis';
+import { Command } from 'ioredis';
 import { Change, Domain, DomainDigest, Entity, MemoryDirectory, RuleCode, Write } from '@dd/directory';
 import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
 import { CACHE_LAYOUT, CacheKeys, entityField } from './cache-keys';
 import { CachedDomain, CachedEntity, CachePlan, decodeDigest } from './cache-plan';
 import { CAS_APPLY_LUA } from './cas.lua';
+import { nodeForKey, SiteRedisClient } from './site-redis';
 
 /** An acknowledged change kept for a failover's re-push (SPEC §11), with its first refusal if refused. */
 export interface AckedEntry extends QueueEntry {
@@ -23,6 +24,8 @@ export interface SiteMeta {
   epoch: string | undefined;
   /** last seq given to a queued change */
   seq: number;
+  /** highest seq of this epoch sent to the MDC, written before it is sent (SPEC §7: a replay above it is another change's) */
+  sent: number;
   /** MDC change-log version pulled through ('0': never) */
   cursor: string;
   /** the whole scope has been loaded once since the cache was (re)made */
@@ -60,6 +63,8 @@ export interface Rejection {
 type RedisWithCas = SiteRedisClient & { ddCas(numKeys: number, ...args: string[]): Promise<string> };
 
 const MAX_ATTEMPTS = 50;
+/** How much longer than WAIT's own timeout its reply may take to come back before the command fails. */
+const WAIT_REPLY_GRACE_MS = 500;
 /**
  * The next `n` members of a domain's bucket index after `lastField` (by its rank now), or from the
  * first member of bucket `bucket` when `lastField` is '' or gone; returns { found, members-with-scores }.
@@ -144,6 +149,20 @@ export class SiteCacheStore {
     return (await this.redis.ddCas(plan.keys.length, ...plan.keys, args)) as CommitResult;
   }
 
+  /**
+   * SPEC §11 durable writes: how many replicas acknowledged everything this connection has written
+   * (its last commit), waiting up to `timeoutMs` for `replicas` of them (Redis WAIT). WAIT counts the
+   * writes of the connection it is sent on, so it goes through the commit's own connection (on a
+   * Redis Cluster: the node that owns the site's slot). It holds that connection meanwhile, and gets
+   * a command timeout of its own rather than the client's REDIS_COMMAND_TIMEOUT_MS (ioredis keeps the
+   * first timeout a command is given).
+   */
+  async confirmReplicas(replicas: number, timeoutMs: number): Promise<number> {
+    const wait = new Command('wait', [String(replicas), String(timeoutMs)], { replyEncoding: 'utf8' });
+    wait.setTimeout(timeoutMs + WAIT_REPLY_GRACE_MS);
+    return Number(await nodeForKey(this.redis, this.keys.meta).sendCommand(wait));
+  }
+
   // ---- meta ----
 
   async meta(): Promise<SiteMeta> {
@@ -167,6 +186,26 @@ export class SiteCacheStore {
     // SPEC §11: what was acknowledged under another epoch is never pushed again under this one.
     if (fresh) await this.redis.del(this.keys.acked, this.keys.ackRefused, this.keys.ackTimes);
     return { epoch: fresh ? candidate : (await this.redis.hget(this.keys.meta, 'epoch'))!, fresh };
+  }
+
+  /**
+   * SPEC §7 for a Redis that went back in time (a failover to a replica that had not received the
+   * tail of the queue, which the MDC already took): its next seqs are ones the MDC has, and would be
+   * answered as replays of other changes. The queue goes on under a new epoch, renumbered from 1 in
+   * its order — one step under the generation check. Answers the queue's length.
+   */
+  async restartEpoch(epoch: string): Promise<number> {
+    return this.step('a new epoch', async () => {
+      const { meta } = await this.writeState();
+      const queued = await this.queueAll();
+      const plan = this.plan().replaceQueue(
+        queued.map((entry, i) => JSON.stringify({ ...entry, seq: i + 1 })),
+      );
+      plan.setMeta('epoch', epoch).setMeta('seq', String(queued.length)).setMeta('sent', '0');
+      // SPEC §11: what was acknowledged under the old epoch is never pushed again under this one
+      plan.dropAcked();
+      return (await this.commit(plan, meta.gen)) === 'ok' ? queued.length : null;
+    });
   }
 
   /**
@@ -693,6 +732,7 @@ function metaOf(m: Record<string, string>): SiteMeta {
   return {
     epoch: m.epoch,
     seq: Number(m.seq ?? 0),
+    sent: Number(m.sent ?? 0),
     cursor: m.cursor ?? '0',
     loaded: m.loaded === '1',
     gen: m.gen ?? '0',

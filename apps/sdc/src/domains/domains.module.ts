@@ -7,6 +7,7 @@ import {
   SiteEnv,
 } from '@dd/admin-api';
 import { CacheModule } from '../cache/cache.module';
+import { SdcMetrics } from '../ops/sdc.metrics';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SyncModule } from '../sync/sync.module';
 import { LocalWrites } from './local-writes';
@@ -19,13 +20,20 @@ import { SdcDirectoryService } from './sdc-directory.service';
   providers: [
     {
       provide: LocalWrites,
-      inject: [SiteCacheStore, SITE_ENV, ClusterConfigService],
-      useFactory: (store: SiteCacheStore, env: SiteEnv, config: ClusterConfigService) =>
+      inject: [SiteCacheStore, SITE_ENV, ClusterConfigService, SdcMetrics],
+      useFactory: (store: SiteCacheStore, env: SiteEnv, config: ClusterConfigService, metrics: SdcMetrics) =>
         new LocalWrites(
           store,
           env.siteId,
           () => config.current.masterDomain,
           () => config.current.cluster.submitQueueCapacity,
+          {
+            durability: () => ({
+              replicas: config.current.cluster.redisWaitReplicas,
+              timeoutMs: config.current.cluster.redisWaitTimeoutMs,
+            }),
+            onUnconfirmed: (writes) => metrics.unconfirmedWrites.inc(writes),
+          },
         ),
     },
     { provide: DIRECTORY_SERVICE, useClass: SdcDirectoryService },

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Domain, Write } from '@dd/directory';
-import { QueueFullError } from '@dd/admin-api';
+import { QueueFullError, StoreUnavailableError } from '@dd/admin-api';
 import { createTestRedisDb, TestRedisDb } from '../../../../test/harness/services';
 import { hashHex } from '../cache/cache-plan';
 import { SiteCacheStore } from '../cache/site-cache.store';
-import { LocalWrites } from './local-writes';
+import { REDIS_COMMAND_TIMEOUT_MS } from '../cache/site-redis';
+import { LocalWrites, WriteDurability } from './local-writes';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 
@@ -53,7 +54,7 @@ describe('LocalWrites: group commit (SPEC §6)', () => {
       'site-a',
       () => 'master',
       () => capacity,
-      (n) => groups.push(n),
+      { onGroup: (n) => groups.push(n) },
     );
   });
 
@@ -136,5 +137,64 @@ describe('LocalWrites: group commit (SPEC §6)', () => {
       Array.from({ length: 50 }, (_, i) => i + 1),
     );
     expect((await store.queueAll()).map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  describe('waiting for Redis replicas (SPEC §11 cluster.redisWaitReplicas)', () => {
+    let durability: WriteDurability;
+    let unconfirmed: number[];
+    let durable: LocalWrites;
+
+    beforeEach(() => {
+      durability = { replicas: 1, timeoutMs: 100 };
+      unconfirmed = [];
+      durable = new LocalWrites(
+        store,
+        'site-a',
+        () => 'master',
+        () => capacity,
+        {
+          onGroup: (n) => groups.push(n),
+          durability: () => durability,
+          onUnconfirmed: (n) => unconfirmed.push(n),
+        },
+      );
+    });
+
+    it('waits once per group and, short of the replicas in time, keeps the writes applied and queued', async () => {
+      const wait = jest.spyOn(store, 'confirmReplicas');
+      const results = await durable.submitAll(all([create('w0'), create('w1'), create('w0'), create('w2')]));
+      expect(groups).toEqual([4]);
+      expect(wait.mock.calls).toEqual([[1, 100]]); // this Redis has no replica: WAIT answers 0
+      expect(results.map((r) => r.unconfirmed?.reached ?? r.verdict?.ok)).toEqual([0, 0, false, 0]);
+      expect(unconfirmed).toEqual([3]);
+      expect((await store.queueAll()).map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(await store.entity('acme', 'user', 'w2')).toBeDefined();
+      await expect(durable.submit(create('w3'), 'ops')).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(await store.queueLength()).toBe(4);
+    });
+
+    it('sends no WAIT for a group the rules refused whole, nor when no replica is asked for', async () => {
+      const wait = jest.spyOn(store, 'confirmReplicas');
+      await durable.submitAll(
+        all([{ op: 'entity.update', domain: 'acme', kind: 'user', name: 'no', patch: {} }]),
+      );
+      durability = { replicas: 0, timeoutMs: 100 };
+      const [r] = await durable.submitAll(all([create('z')]));
+      expect(r.entry?.seq).toBe(1);
+      expect(wait).not.toHaveBeenCalled();
+      expect(unconfirmed).toEqual([]);
+    });
+
+    it("gives WAIT a command timeout of its own, past the client's", async () => {
+      const client = new Redis(db.url, { commandTimeout: 200 });
+      try {
+        const started = Date.now();
+        expect(await new SiteCacheStore(client, 'site-a').confirmReplicas(1, 400)).toBe(0);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      } finally {
+        client.disconnect();
+      }
+      expect(REDIS_COMMAND_TIMEOUT_MS).toBeGreaterThan(1000); // the default redisWaitTimeoutMs
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Change, decideInOrder, Domain, Effect, Entity, isDomainChange, Verdict, Write } from '@dd/directory';
-import { GroupCommit, QueueFullError } from '@dd/admin-api';
+import { GroupCommit, QueueFullError, StoreUnavailableError } from '@dd/admin-api';
 import { CacheLedger } from '../cache/cache-ledger';
 import type { LoadedCache, QueueEntry, SiteCacheStore, SiteMeta } from '../cache/site-cache.store';
 
@@ -25,18 +25,56 @@ export interface LocalWrite {
   ifMatch?: string;
 }
 
+/** SPEC §11 (`cluster.redisWaitReplicas`, `redisWaitTimeoutMs`): what a local write waits for before its answer. */
+export interface WriteDurability {
+  /** Redis replicas that must have the group's commit (0: answered at once, asynchronous replication) */
+  replicas: number;
+  timeoutMs: number;
+}
+
+/** A group's commit reached fewer replicas than asked for in time (the writes stay applied and queued). */
+export interface Unconfirmed {
+  reached: number;
+  wanted: number;
+  timeoutMs: number;
+}
+
 export type LocalWriteResult =
   /** refused by the rules against the cache (nothing was written or queued) */
-  | { verdict: Extract<Verdict, { ok: false }>; entry?: undefined; queueFull?: undefined }
+  | {
+      verdict: Extract<Verdict, { ok: false }>;
+      entry?: undefined;
+      queueFull?: undefined;
+      unconfirmed?: undefined;
+    }
   /** applied and queued: its queue entry and its target as the write left it (undefined once deleted) */
   | {
       verdict: Extract<Verdict, { ok: true }>;
       entry: QueueEntry;
       after: Domain | Entity | undefined;
       queueFull?: undefined;
+      /** set when the commit was not confirmed on the replicas asked for: answered 503, never rolled back */
+      unconfirmed?: Unconfirmed;
     }
   /** SPEC §6: the queue was full; nothing of this write was applied */
-  | { queueFull: true; verdict?: undefined; entry?: undefined };
+  | { queueFull: true; verdict?: undefined; entry?: undefined; unconfirmed?: undefined };
+
+/** What else a `LocalWrites` is told or asks (metrics, SPEC §11 durability). */
+export interface LocalWritesOptions {
+  /** told each group's size as it is flushed */
+  onGroup?: (size: number) => void;
+  /** the durability in force (read per group: the config reloads); default: none */
+  durability?: () => WriteDurability;
+  /** told how many accepted writes of a group were not confirmed on the replicas */
+  onUnconfirmed?: (writes: number) => void;
+}
+
+/** SPEC §11: the 503 `store_unavailable` of a write kept here but not confirmed on the replicas asked for. */
+export function unconfirmedError({ reached, wanted, timeoutMs }: Unconfirmed): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `the write was kept locally and is queued for the MDC, but only ${reached} of ${wanted} Redis replicas confirmed it within ${timeoutMs} ms`,
+  );
+}
 
 type Item = LocalWrite & { change: Write; index: number };
 
@@ -56,12 +94,15 @@ export class LocalWrites {
     private readonly site: string,
     private readonly masterDomain: () => string,
     private readonly capacity: () => number,
-    onGroup?: (size: number) => void,
+    private readonly options: LocalWritesOptions = {},
   ) {
-    this.group = new GroupCommit((writes) => this.commitGroup(writes), MAX_WRITE_GROUP, onGroup);
+    this.group = new GroupCommit((writes) => this.commitGroup(writes), MAX_WRITE_GROUP, options.onGroup);
   }
 
-  /** One write; a refused verdict comes back as it is, a full queue throws `QueueFullError` (SPEC §6). */
+  /**
+   * One write; a refused verdict comes back as it is, a full queue throws `QueueFullError` (SPEC §6),
+   * a commit the replicas did not confirm `StoreUnavailableError` (SPEC §11).
+   */
   async submit(
     write: Write,
     actor: string,
@@ -69,6 +110,7 @@ export class LocalWrites {
   ): Promise<Exclude<LocalWriteResult, { queueFull: true }>> {
     const result = await this.group.submit({ write, actor, ifMatch });
     if (result.queueFull) throw new QueueFullError(this.capacity());
+    if (result.unconfirmed) throw unconfirmedError(result.unconfirmed);
     return result;
   }
 
@@ -87,7 +129,26 @@ export class LocalWrites {
     return this.group.submitEach(writes);
   }
 
-  private commitGroup(writes: LocalWrite[]): Promise<LocalWriteResult[]> {
+  /**
+   * SPEC §11: with `redisWaitReplicas` N > 0, a group is answered once its commit reached N replicas
+   * — one WAIT per group, after the step (the cycle's steps do not wait behind it). Short of N in
+   * time, the group's accepted writes are answered 503 but stay applied and queued (never rolled
+   * back: a replica may have them, and they are pushed all the same).
+   */
+  private async commitGroup(writes: LocalWrite[]): Promise<LocalWriteResult[]> {
+    const results = await this.decideAndCommit(writes);
+    const { replicas, timeoutMs } = this.options.durability?.() ?? { replicas: 0, timeoutMs: 0 };
+    const accepted = results.filter((r) => r.entry).length;
+    if (replicas === 0 || accepted === 0) return results;
+    // A WAIT that fails (Redis went away) confirms nothing: the commit itself went through.
+    const reached = await this.store.confirmReplicas(replicas, timeoutMs).catch(() => 0);
+    if (reached >= replicas) return results;
+    this.options.onUnconfirmed?.(accepted);
+    const unconfirmed: Unconfirmed = { reached, wanted: replicas, timeoutMs };
+    return results.map((r) => (r.entry ? { ...r, unconfirmed } : r));
+  }
+
+  private decideAndCommit(writes: LocalWrite[]): Promise<LocalWriteResult[]> {
     return this.store.step('local writes', async () => {
       const { meta, queueLength } = await this.store.writeState();
       // SPEC §7: a queue state that is new (a Redis that lost its data) gets a new epoch first.

@@ -1,5 +1,12 @@
 import { Test } from '@nestjs/testing';
-import { Caller, ClusterConfigService, QueueFullError, RefusedError, SITE_ENV } from '@dd/admin-api';
+import {
+  Caller,
+  ClusterConfigService,
+  QueueFullError,
+  RefusedError,
+  SITE_ENV,
+  StoreUnavailableError,
+} from '@dd/admin-api';
 import type { Change, Domain, Write } from '@dd/directory';
 import { Fake, siteEnv, strictFake, writeSiteConfig } from '@dd/testing';
 import type { CachedDomain } from '../cache/cache-plan';
@@ -120,6 +127,25 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
     await expect(service.deleteDomain(ops, 'acme', false, {})).rejects.toBeInstanceOf(QueueFullError);
   });
 
+  const update: Change = { op: 'domain.update', id: 'd-acme', name: 'acme', patch: { a: 1 } };
+
+  it('answers 503 store_unavailable for a write its Redis replicas did not confirm, and pushes it all the same (SPEC §11)', async () => {
+    await build({
+      submit: async () => ({
+        verdict: { ok: true, effects: [] },
+        entry: entry(update),
+        after: acme,
+        unconfirmed: { reached: 0, wanted: 1, timeoutMs: 1000 },
+      }),
+    });
+    const unconfirmed = await service.patchDomain(ops, 'acme', { a: 1 }, {}).catch((e: unknown) => e);
+    expect(unconfirmed).toBeInstanceOf(StoreUnavailableError);
+    expect((unconfirmed as Error).message).toMatch(
+      /kept locally and is queued for the MDC, but only 0 of 1 Redis replicas confirmed it within 1000 ms/,
+    );
+    expect(scheduler.pushSoon).toHaveBeenCalledTimes(1);
+  });
+
   it('answers 404 for a domain it only knows as a tree entry', async () => {
     await build({});
     await expect(service.getDomain(ops, 'globex')).rejects.toMatchObject({ code: 'domain_not_found' });
@@ -136,7 +162,6 @@ describe('SdcDirectoryService (SPEC §5, §6)', () => {
       repaired: 0,
       at: 'now',
     };
-    const update: Change = { op: 'domain.update', id: 'd-acme', name: 'acme', patch: { a: 1 } };
 
     it('answers synced once a cycle pushed the change and the MDC applied it', async () => {
       await build({ submit: accepted, runNow: async () => ({ finished: true, report: cycled }), queue: [] });

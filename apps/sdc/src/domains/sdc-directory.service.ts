@@ -14,7 +14,7 @@ import {
 } from '@dd/admin-api';
 import { SiteCacheStore } from '../cache/site-cache.store';
 import { SyncScheduler } from '../sync/sync.scheduler';
-import { LocalWriteResult, LocalWrites } from './local-writes';
+import { LocalWriteResult, LocalWrites, unconfirmedError } from './local-writes';
 
 /** How long `X-Wait-For: mdc` waits for the MDC's verdict before answering 202 pending (SPEC §5). */
 const WAIT_FOR_MDC_MS = 5000;
@@ -82,6 +82,8 @@ export class SdcDirectoryService extends ChangeDirectory {
   private outcome(r: LocalWriteResult, syncState: 'pending' | 'synced', accepted = false): WriteOutcome {
     if (r.queueFull) return { ok: false, error: new QueueFullError(this.writes.queueCapacity()) };
     if (!r.entry) return { ok: false, error: new RefusedError(r.verdict) };
+    // SPEC §11: kept and queued here, but not on the Redis replicas asked for.
+    if (r.unconfirmed) return { ok: false, error: unconfirmedError(r.unconfirmed) };
     // The body is the target as this write left it, pending until the MDC has it (SPEC §3).
     const body = r.after && { ...r.after, pending: true };
     return { ok: true, body, syncState, accepted };
@@ -99,7 +101,7 @@ export class SdcDirectoryService extends ChangeDirectory {
     const rejections = finished ? await this.store.rejections(REJECTIONS_READ) : [];
     return Promise.all(
       results.map(async (r) => {
-        if (!r.entry) return this.outcome(r, 'pending');
+        if (!r.entry || r.unconfirmed) return this.outcome(r, 'pending');
         const { seq, change } = r.entry;
         if (!finished || (queued.length > 0 && queued[0].seq <= seq)) return this.outcome(r, 'pending', true);
         const refused = rejections.find((x) => x.seq === seq && x.change.id === change.id);

@@ -26,6 +26,7 @@ export class SdcMetrics {
   readonly signalConnected: Gauge;
   readonly proxyCalls: Counter<'target' | 'outcome'>;
   readonly proxyLatency: Histogram;
+  readonly unconfirmedWrites: Counter;
   readonly queueLength: Gauge;
   readonly queueOldestAge: Gauge;
 
@@ -81,6 +82,11 @@ export class SdcMetrics {
     this.proxyLatency = new Histogram({
       name: 'dd_sdc_proxy_seconds',
       help: 'Proxied request latency',
+      registers,
+    });
+    this.unconfirmedWrites = new Counter({
+      name: 'dd_sdc_unconfirmed_writes_total',
+      help: 'Local writes answered 503 because their commit did not reach cluster.redisWaitReplicas Redis replicas in time (kept and queued)',
       registers,
     });
     // SPEC §10: a Redis that is away leaves the queue gauges as they were; /metrics keeps answering.

@@ -356,6 +356,32 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await store.queueLength()).toBe(0);
   });
 
+  it('goes on under a new epoch when the MDC holds seqs its Redis never sent (SPEC §11: a failover lost them)', async () => {
+    const user = (name: string) =>
+      writes.submit(
+        { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'user', name, attributes: {} },
+        'ops',
+      );
+    expect(await cycle.run()).toMatchObject({ ok: true });
+    const before = await store.meta();
+    const { entry } = await user('pushed-then-lost');
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
+    // The Redis a failover promoted had not received that write's seq, its push nor its dequeue (its
+    // cache and cursor are left as they are: the e2e test test/sdc/redis-failover shows the pull).
+    const rewind = store.plan().setMeta('seq', String(before.seq)).setMeta('sent', String(before.sent));
+    expect(await store.commit(rewind, false)).toBe('ok');
+    const again = await user('after-failover');
+    expect(again.entry!.seq).toBe(entry!.seq); // the seq the MDC has for the lost write
+
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
+    const after = await store.meta();
+    expect(after.epoch).not.toBe(before.epoch);
+    expect(after).toMatchObject({ seq: 1, sent: 1 });
+    expect(await store.queueLength()).toBe(0);
+    for (const name of ['pushed-then-lost', 'after-failover'])
+      expect((await mdc.admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
+  });
+
   it('reports store_unavailable, without throwing, when its own Redis cannot be reached', async () => {
     // Connected as the site connects (no offline queue, no retries), to a port nothing listens on.
     const gone = new Redis(`redis://127.0.0.1:${await freePort()}`, {

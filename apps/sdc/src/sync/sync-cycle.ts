@@ -9,6 +9,7 @@ import {
   MAX_PUSH_BATCH,
   type ManifestResponse,
   type PulledChange,
+  type PushResponse,
   type PushVerdict,
   type QueuedChange,
   type SnapshotRequest,
@@ -50,11 +51,7 @@ export type CycleVerify = 'full' | 'root';
 
 /** The MDC calls a cycle makes; unreachability is an error whose name says so. */
 export interface MdcPort {
-  push(req: {
-    epoch: string;
-    changes: QueuedChange[];
-    queueLength?: number;
-  }): Promise<{ verdicts: PushVerdict[] }>;
+  push(req: { epoch: string; changes: QueuedChange[]; queueLength?: number }): Promise<PushResponse>;
   pull(req: {
     cursor: string;
     queueLength?: number;
@@ -256,7 +253,7 @@ export class SyncCycle {
    */
   private async push(report: CycleReport, tick: Tick): Promise<void> {
     tick('push');
-    const { epoch } = await this.store.meta();
+    let { epoch, sent } = await this.store.meta();
     let window = await this.store.queueWindow(0, PUSH_BATCH, PUSH_MAX_BYTES);
     // What was queued when the push began, and no more: a write made meanwhile asked for a cycle of
     // its own (`pushSoon`), so steady local writes never keep this one from its resync (SPEC §8: a
@@ -266,14 +263,30 @@ export class SyncCycle {
     try {
       while (window.entries.length > 0) {
         const head = window.entries;
+        const last = head[head.length - 1].seq;
+        // Written ahead: every seq this Redis sends is at or below `sent` first (see below).
+        if (last > sent) await this.store.commit(this.store.plan().setMeta('sent', String(last)), false);
         const changes = head.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
         const { verdicts } = await this.mdc.push({ epoch: epoch!, changes, queueLength: window.remaining });
         // The batch before is off the queue now, so this one is its head.
         await dequeued;
+        // A replay of a seq this Redis never sent: it went back in time (a failover to a replica that
+        // had not received the tail of what was queued and pushed), and its new changes got seqs the
+        // MDC holds for other changes. The seqs it did send are answered; the rest of the queue goes on
+        // under a new epoch, from seq 1 (SPEC §7, §11), in the next round of this loop.
+        const reused = verdicts.find((v) => v.status !== 'gap' && v.replayed && v.seq > sent);
+        const answered = reused ? head.filter((e) => e.seq < reused.seq) : head;
+        sent = Math.max(sent, last);
+        if (reused) {
+          epoch = randomUUID();
+          this.log.warn(
+            `the MDC already holds seq ${reused.seq} of this site's epoch, which this Redis never sent (a Redis failover lost changes already pushed): the queue goes on under epoch ${epoch}`,
+          );
+        }
         const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
         const plan = this.store.plan();
         const decided: AckedEntry[] = [];
-        for (const entry of head) {
+        for (const entry of answered) {
           const verdict = bySeq.get(entry.seq);
           if (!verdict || verdict.status === 'gap') break;
           decided.push(verdict.status === 'rejected' ? { ...entry, refused: verdict.code } : entry);
@@ -284,7 +297,9 @@ export class SyncCycle {
         }
         plan.dequeueDecided(decided, this.keeping()).setStatus('lastPushAt', new Date().toISOString());
         // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
-        // and one runs at a time: no generation check needed.
+        // and one runs at a time: no generation check needed. Nor a WAIT (SPEC §11 redisWaitReplicas):
+        // a dequeue a Redis failover loses only makes the site push the batch again, which the MDC
+        // answers with its first verdicts (SPEC §7 exactly once).
         left -= decided.length;
         window =
           decided.length === head.length && left > 0
@@ -293,7 +308,16 @@ export class SyncCycle {
         dequeued = this.store.commit(plan, false);
         dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
         tick('push', true);
-        if (decided.length < head.length) {
+        if (reused) {
+          await dequeued;
+          await this.store.restartEpoch(epoch!);
+          sent = 0;
+          // what is left of what was queued when the push began heads the renumbered queue
+          window =
+            left > 0
+              ? await this.store.queueWindow(0, Math.min(PUSH_BATCH, left), PUSH_MAX_BYTES)
+              : { entries: [], remaining: 0 };
+        } else if (decided.length < head.length) {
           const { seq } = head[decided.length];
           const verdict = bySeq.get(seq);
           throw new GapError(seq, verdict?.status === 'gap' ? verdict.expected : seq);
