@@ -326,6 +326,20 @@ export async function deleteSiteKeys(url: string, siteId: string): Promise<void>
   }
 }
 
+/**
+ * The PostgreSQL tools a test of its own primary and replica needs that are not installed (none:
+ * it can run), for a suite to skip with a line naming them.
+ */
+export function missingPostgresBinaries(tools = ['initdb', 'pg_ctl', 'pg_basebackup']): string[] {
+  let bin: string;
+  try {
+    bin = postgresBin();
+  } catch {
+    return tools;
+  }
+  return tools.filter((tool) => !existsSync(join(bin, tool)));
+}
+
 /** The newest PostgreSQL server binaries installed (Debian's layout), or PG_BIN when set. */
 function postgresBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;

@@ -81,6 +81,12 @@ describe('parseClusterConfig', () => {
     );
   });
 
+  it('refuses a Redis wait longer than a second (commands queued behind it would time out)', () => {
+    expect(() => parseClusterConfig(configYaml({ cluster: { redisWaitTimeoutMs: 1001 } }), FILE)).toThrow(
+      /cluster\.redisWaitTimeoutMs: at most 1000 ms/,
+    );
+  });
+
   it('reads how many Redis replicas a local write waits for, and how long (SPEC §11)', () => {
     const config = parseClusterConfig(
       configYaml({ cluster: { redisWaitReplicas: 2, redisWaitTimeoutMs: 250 } }),

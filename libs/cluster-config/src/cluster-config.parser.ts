@@ -118,6 +118,17 @@ const positiveInteger: Reader<number> = (value, key) => {
   return value;
 };
 
+/**
+ * SPEC §11: a WAIT holds the site's Redis connection; commands queued behind it give up after the
+ * SDC's 1.5 s command timeout, so a wait may take at most 1 s.
+ */
+const MAX_REDIS_WAIT_MS = 1000;
+const redisWaitTimeout: Reader<number> = (value, key) => {
+  const ms = positiveInteger(value, key);
+  if (ms > MAX_REDIS_WAIT_MS) throw new Invalid(key, `at most ${MAX_REDIS_WAIT_MS} ms, got ${ms}`);
+  return ms;
+};
+
 const nonNegativeInteger: Reader<number> = (value, key) => {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new Invalid(key, `expected an integer ≥ 0, got ${describe(value)}`);
@@ -221,7 +232,7 @@ const clusterSchema: Schema<ClusterConfig['cluster']> = {
   zoneMoveGraceMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.zoneMoveGraceMs },
   ackRetentionMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.ackRetentionMs },
   redisWaitReplicas: { read: nonNegativeInteger, default: CLUSTER_DEFAULTS.redisWaitReplicas },
-  redisWaitTimeoutMs: { read: positiveInteger, default: CLUSTER_DEFAULTS.redisWaitTimeoutMs },
+  redisWaitTimeoutMs: { read: redisWaitTimeout, default: CLUSTER_DEFAULTS.redisWaitTimeoutMs },
   rateLimit: { read: rateLimit, optional: true },
 };
 

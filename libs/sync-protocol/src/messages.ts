@@ -51,7 +51,13 @@ export type PushVerdict =
       replayed: boolean;
     }
   /** seq skipped ahead of the next expected one: not applied, nothing after it either; resend from `expected` */
-  | { seq: number; status: 'gap'; expected: number };
+  | { seq: number; status: 'gap'; expected: number }
+  /**
+   * SPEC §7, §11: DomainDB holds this seq of the epoch for another change — the site's Redis went
+   * back in time (a failover) and gave it again. Nothing from it on was applied; the site goes on
+   * under a new epoch.
+   */
+  | { seq: number; status: 'reused' };
 
 export interface PushResponse {
   verdicts: PushVerdict[];

@@ -218,14 +218,42 @@ describe('PushService (SPEC §7: exactly once)', () => {
       SITE,
       EPOCH,
       [
-        { seq: 5, status: 'applied', version: '41', replayed: false },
-        { seq: 6, status: 'applied', version: '42', replayed: false },
+        { seq: 5, status: 'applied', version: '41', replayed: false, fp: fingerprintOf(queued(5)) },
+        { seq: 6, status: 'applied', version: '42', replayed: false, fp: fingerprintOf(queued(6)) },
       ],
       6,
       7,
     );
     expect(response.lastSeq).toBe(6);
   });
+
+  it('answers a seq DomainDB holds for another change `reused`, and applies nothing from it on (SPEC §7, §11)', async () => {
+    // seq 2 was decided for d2; a Redis that went back in time gives it (and 3) to other changes
+    const first = await decidedWithPrints(2, [queued(1), queued(2)]);
+    const response = await service.push(SITE, push(queued(1), queued(2, 'other'), queued(3)));
+    expect(applied).toEqual([]);
+    expect(response).toEqual({
+      lastSeq: 2,
+      verdicts: [
+        { ...stripped(first[0]), replayed: true },
+        { seq: 2, status: 'reused' },
+      ],
+    });
+    // the very changes sent again are replays, whatever came after them
+    await decidedWithPrints(2, [queued(1), queued(2)]);
+    const again = await service.push(SITE, push(queued(2), queued(3)));
+    expect(applied).toEqual([3]);
+    expect(again.verdicts.map((v) => v.status)).toEqual(['applied', 'applied']);
+  });
+
+  /** Pushes `changes` on a new ledger, then starts again at `lastSeq` with their recorded verdicts. */
+  async function decidedWithPrints(lastSeq: number, changes: QueuedChange[]): Promise<PushVerdict[]> {
+    await given(0);
+    await service.push(SITE, push(...changes));
+    const recorded = (ledger.record as jest.Mock).mock.calls[0][3] as PushVerdict[];
+    await given(lastSeq, recorded);
+    return recorded;
+  }
 
   describe('SPEC §9: a site can change only what it serves', () => {
     it('screens the push with the pushing site’s scope as of now', async () => {
@@ -249,7 +277,14 @@ describe('PushService (SPEC §7: exactly once)', () => {
     it('records the forbidden verdict in the ledger, so a re-sent change gets it again and the queue moves on', async () => {
       await given(0);
       await service.push(SITE, push(queued(1, 'elsewhere')));
-      expect(ledger.record).toHaveBeenCalledWith(TX, SITE, EPOCH, [rejected(1, FORBIDDEN)], 1, 7);
+      expect(ledger.record).toHaveBeenCalledWith(
+        TX,
+        SITE,
+        EPOCH,
+        [{ ...rejected(1, FORBIDDEN), fp: fingerprintOf(queued(1, 'elsewhere')) }],
+        1,
+        7,
+      );
     });
   });
 });
@@ -372,7 +407,7 @@ describe('PushService: what PostgreSQL refuses in a change is that change’s ve
       ],
     });
     expect(audited(db)).toEqual([[2, '41']]);
-    expect(db.verdicts).toEqual(response.verdicts);
+    expect(db.verdicts.map(stripped)).toEqual(response.verdicts);
     expect([db.lastSeq, db.head]).toEqual([2, 41n]);
   });
 
@@ -441,3 +476,14 @@ describe('PushService: what PostgreSQL refuses in a change is that change’s ve
     expect([db.verdicts, db.audit, db.lastSeq]).toEqual([[], [], 0]);
   });
 });
+
+/** A recorded verdict without the change's fingerprint, as a push answers it. */
+function stripped(v: PushVerdict): PushVerdict {
+  const { fp: _fp, ...verdict } = v as PushVerdict & { fp?: string };
+  return verdict as PushVerdict;
+}
+
+/** The fingerprint the ledger keeps of a change (any 22-character string the service computes). */
+function fingerprintOf(_c: QueuedChange): unknown {
+  return expect.stringMatching(/^[\w-]{22}$/);
+}

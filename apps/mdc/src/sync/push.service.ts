@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { canonicalJson, type JsonValue } from '@dd/directory';
 import type { EntityManager } from 'typeorm';
 import type { PushRequest, PushResponse, PushVerdict, QueuedChange } from '@dd/sync-protocol';
 import { dataRefusal } from '../database/data-errors';
@@ -16,6 +18,24 @@ interface Batch {
   inScope: Screen;
   /** what the site reported of its queue (SPEC §5 /cluster/status) */
   queueLength: number | undefined;
+}
+
+/**
+ * What a pushed change is, for telling a re-sent change from another given the same seq (SPEC §7,
+ * §11): a hash of its canonical JSON with its actor and time.
+ */
+function fingerprint(c: QueuedChange): string {
+  const { seq: _seq, refused: _refused, ...what } = c;
+  return createHash('sha256')
+    .update(canonicalJson(what as unknown as JsonValue))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/** The change at a decided seq is not the one DomainDB decided there (verdicts from before fingerprints: never). */
+function isReuse(first: PushVerdict | undefined, c: QueuedChange): boolean {
+  const fp = (first as { fp?: string } | undefined)?.fp;
+  return fp !== undefined && fp !== fingerprint(c);
 }
 
 /** Thrown to roll back a probe's transaction once it has run. */
@@ -63,7 +83,8 @@ export class PushService {
     }
     timer();
     for (const v of response.verdicts) {
-      const label = v.status === 'gap' ? 'gap' : v.replayed ? 'replayed' : v.status;
+      const label =
+        v.status === 'gap' || v.status === 'reused' ? v.status : v.replayed ? 'replayed' : v.status;
       this.metrics.pushedChanges.inc({ site, verdict: label });
     }
     return response;
@@ -80,21 +101,24 @@ export class PushService {
     const changes = batch.changes.slice(0, length);
     const head = await this.store.lockHead(tx);
     const lastSeq = await this.ledger.lastSeq(tx, site, epoch);
-    const replays = changes.filter((c) => c.seq <= lastSeq);
-    const fresh: QueuedChange[] = [];
-    for (const c of changes) {
-      if (c.seq === lastSeq + fresh.length + 1) fresh.push(c);
-      else if (c.seq > lastSeq) break;
-    }
-    const expected = lastSeq + fresh.length + 1;
-    const gaps = changes.filter((c) => c.seq >= expected);
-
     const first = await this.ledger.firstVerdicts(
       tx,
       site,
       epoch,
-      replays.map((c) => c.seq),
+      changes.filter((c) => c.seq <= lastSeq).map((c) => c.seq),
     );
+    // SPEC §7, §11: a seq DomainDB holds for another change (its fingerprint differs) was given again
+    // by a Redis that went back in time: it and everything after it are left undecided.
+    const reused = changes.find((c) => c.seq <= lastSeq && isReuse(first.get(c.seq), c));
+    const replays = changes.filter((c) => c.seq <= lastSeq && (!reused || c.seq < reused.seq));
+    const fresh: QueuedChange[] = [];
+    for (const c of reused ? [] : changes) {
+      if (c.seq === lastSeq + fresh.length + 1) fresh.push(c);
+      else if (c.seq > lastSeq) break;
+    }
+    const expected = lastSeq + fresh.length + 1;
+    const gaps = changes.filter((c) => c.seq >= expected && !reused);
+
     const firstRefusals = new Map(fresh.flatMap((c) => (c.refused ? [[c.seq, c.refused] as const] : [])));
     const screen: Screen = (submission, stored) => {
       // SPEC §11: a change refused at first, whose verdict a failover lost, stays refused.
@@ -131,16 +155,26 @@ export class PushService {
             replayed: false,
           };
     });
-    await this.ledger.record(tx, site, epoch, decided, lastSeq + fresh.length, batch.queueLength);
+    const prints = new Map(fresh.map((c) => [c.seq, fingerprint(c)]));
+    await this.ledger.record(
+      tx,
+      site,
+      epoch,
+      decided.map((v) => ({ ...v, fp: prints.get(v.seq) })),
+      lastSeq + fresh.length,
+      batch.queueLength,
+    );
     const replayed: PushVerdict[] = replays.map((c) => {
       const v = first.get(c.seq);
       // A verdict older than the ledger's retention: the change was decided long ago; never apply it again.
-      return v && v.status !== 'gap'
-        ? { ...v, replayed: true }
-        : { seq: c.seq, status: 'applied', version: '0', replayed: true };
+      if (!v || v.status === 'gap' || v.status === 'reused')
+        return { seq: c.seq, status: 'applied', version: '0', replayed: true };
+      const { fp: _fp, ...verdict } = v as typeof v & { fp?: string };
+      return { ...verdict, replayed: true };
     });
     const verdicts = [
       ...replayed,
+      ...(reused ? [{ seq: reused.seq, status: 'reused' } as const] : []),
       ...decided,
       ...gaps.map((c): PushVerdict => ({ seq: c.seq, status: 'gap', expected })),
     ];

@@ -46,6 +46,8 @@ export class CachePlan {
   readonly keys: string[] = [];
   readonly ops: Op[] = [];
   queueKey: number | undefined;
+  /** the step commits only while the site's epoch is this one (a dequeue: not after a renumbering) */
+  epoch: string | undefined;
   capacity = 0;
   /** entries this step appends to the submit queue */
   pushes = 0;

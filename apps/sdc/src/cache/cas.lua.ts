@@ -28,6 +28,7 @@ local plan = cjson.decode(ARGV[1])
 local meta = KEYS[1]
 local gen = redis.call('HGET', meta, 'gen') or '0'
 if plan.gen ~= false and plan.gen ~= gen then return 'conflict' end
+if plan.epoch ~= false and plan.epoch ~= redis.call('HGET', meta, 'epoch') then return 'conflict' end
 if plan.queue then
   local queueKey = KEYS[plan.queue]
   if redis.call('LLEN', queueKey) + plan.pushes > plan.capacity then return 'queue_full' end

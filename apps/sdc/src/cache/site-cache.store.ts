@@ -24,8 +24,6 @@ export interface SiteMeta {
   epoch: string | undefined;
   /** last seq given to a queued change */
   seq: number;
-  /** highest seq of this epoch sent to the MDC, written before it is sent (SPEC §7: a replay above it is another change's) */
-  sent: number;
   /** MDC change-log version pulled through ('0': never) */
   cursor: string;
   /** the whole scope has been loaded once since the cache was (re)made */
@@ -79,6 +77,8 @@ end
 if not start then start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[2]) end
 return { found, redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[3]) - 1, 'WITHSCORES') }`;
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const NEW_EPOCH_LUA = `if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4]) return 1`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
@@ -141,6 +141,7 @@ export class SiteCacheStore {
   async commit(plan: CachePlan, gen: string | false): Promise<CommitResult> {
     const args = JSON.stringify({
       gen,
+      epoch: plan.epoch ?? false,
       queue: plan.queueKey ?? false,
       capacity: plan.capacity,
       pushes: plan.pushes,
@@ -182,9 +183,18 @@ export class SiteCacheStore {
    * data). HSETNX keeps an existing one; returns the epoch in force and whether it was just drawn.
    */
   async ensureEpoch(candidate: string): Promise<{ epoch: string; fresh: boolean }> {
-    const fresh = (await this.redis.hsetnx(this.keys.meta, 'epoch', candidate)) === 1;
-    // SPEC §11: what was acknowledged under another epoch is never pushed again under this one.
-    if (fresh) await this.redis.del(this.keys.acked, this.keys.ackRefused, this.keys.ackTimes);
+    // SPEC §11: what was acknowledged under another epoch is never pushed again under this one — in
+    // the same script, so no crash leaves a new epoch beside an old acknowledged range.
+    const fresh =
+      (await this.redis.eval(
+        NEW_EPOCH_LUA,
+        4,
+        this.keys.meta,
+        this.keys.acked,
+        this.keys.ackRefused,
+        this.keys.ackTimes,
+        candidate,
+      )) === 1;
     return { epoch: fresh ? candidate : (await this.redis.hget(this.keys.meta, 'epoch'))!, fresh };
   }
 
@@ -201,7 +211,7 @@ export class SiteCacheStore {
       const plan = this.plan().replaceQueue(
         queued.map((entry, i) => JSON.stringify({ ...entry, seq: i + 1 })),
       );
-      plan.setMeta('epoch', epoch).setMeta('seq', String(queued.length)).setMeta('sent', '0');
+      plan.setMeta('epoch', epoch).setMeta('seq', String(queued.length));
       // SPEC §11: what was acknowledged under the old epoch is never pushed again under this one
       plan.dropAcked();
       return (await this.commit(plan, meta.gen)) === 'ok' ? queued.length : null;
@@ -732,7 +742,6 @@ function metaOf(m: Record<string, string>): SiteMeta {
   return {
     epoch: m.epoch,
     seq: Number(m.seq ?? 0),
-    sent: Number(m.sent ?? 0),
     cursor: m.cursor ?? '0',
     loaded: m.loaded === '1',
     gen: m.gen ?? '0',

@@ -368,17 +368,30 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
     // The Redis a failover promoted had not received that write's seq, its push nor its dequeue (its
     // cache and cursor are left as they are: the e2e test test/sdc/redis-failover shows the pull).
-    const rewind = store.plan().setMeta('seq', String(before.seq)).setMeta('sent', String(before.sent));
+    const rewind = store.plan().setMeta('seq', String(before.seq));
     expect(await store.commit(rewind, false)).toBe('ok');
     const again = await user('after-failover');
     expect(again.entry!.seq).toBe(entry!.seq); // the seq the MDC has for the lost write
+    // and one more, whose seq is the MDC's next: it must not be applied under the old epoch as well
+    await user('after-failover-2');
 
-    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1, rejected: 0 });
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2, rejected: 0 });
     const after = await store.meta();
     expect(after.epoch).not.toBe(before.epoch);
-    expect(after).toMatchObject({ seq: 1, sent: 1 });
+    expect(after).toMatchObject({ seq: 2 });
     expect(await store.queueLength()).toBe(0);
-    for (const name of ['pushed-then-lost', 'after-failover'])
+    const creates = await withDb(mdc.db.url, async (pg) => {
+      const { rows } = await pg.query(
+        `SELECT change->>'name' AS name, count(*)::int AS n FROM audit_log
+         WHERE change->>'name' LIKE 'after-failover%' GROUP BY 1 ORDER BY 1`,
+      );
+      return rows;
+    });
+    expect(creates).toEqual([
+      { name: 'after-failover', n: 1 },
+      { name: 'after-failover-2', n: 1 },
+    ]);
+    for (const name of ['pushed-then-lost', 'after-failover', 'after-failover-2'])
       expect((await mdc.admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
   });
 
@@ -487,5 +500,30 @@ describe('SDC core against a real MDC and Redis', () => {
       { seq, status: 'rejected', code: 'already_exists' },
       { seq: seq + 1, status: 'applied', code: null },
     ]);
+  });
+  it('a lost range it no longer keeps fails the cycle naming it, and the site still pulls (SPEC §11)', async () => {
+    await cycle.run();
+    for (const name of ['gone-1', 'gone-2'])
+      expect(
+        (
+          await writes.submit(
+            { op: 'entity.create', id: randomUUID(), domain: 'acme', kind: 'user', name, attributes: {} },
+            'ops',
+          )
+        ).verdict.ok,
+      ).toBe(true);
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
+    const { lastAcked } = await store.pullState();
+    // only the newest is kept; DomainDB lost both
+    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 3_600_000, max: 1 }), false);
+    await withDb(mdc.db.url, async (pg) => {
+      await pg.query(`DELETE FROM push_verdicts WHERE site = 'site-a' AND seq >= $1`, [lastAcked - 1]);
+      await pg.query(`UPDATE site_epochs SET last_seq = $1 WHERE site = 'site-a'`, [lastAcked - 2]);
+    });
+    await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'meanwhile', attributes: {} });
+    const report = await cycle.run();
+    expect(report).toMatchObject({ ok: false });
+    expect(report.error).toContain(`DomainDB lost seqs ${lastAcked - 1} to ${lastAcked - 1}`);
+    expect(await store.entity('acme', 'user', 'meanwhile')).toBeTruthy();
   });
 });

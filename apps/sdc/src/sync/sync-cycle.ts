@@ -79,6 +79,9 @@ export const SCRUB_BUDGET = 250;
  */
 export const ACKED_KEPT_MAX = 100_000;
 
+/** DomainDB lost acknowledged changes this site no longer keeps (older than the retention). */
+class RangeNotKeptError extends Error {}
+
 /** The MDC answered a push with a gap: DomainDB expects `expected` next. */
 class GapError extends Error {
   constructor(
@@ -155,7 +158,18 @@ export class SyncCycle {
       } catch (err) {
         if (!(err instanceof LostRangeError)) throw err;
         // SPEC §11: the MDC lost what it acknowledged (a failover); push that range again, then resync.
-        await this.repush(err.lastSeq, report, tick);
+        const lost = await this.repush(err.lastSeq, report, tick).then(
+          () => undefined,
+          (failed: unknown) => {
+            if (failed instanceof RangeNotKeptError) return failed;
+            throw failed;
+          },
+        );
+        if (lost) {
+          // Gone for good: still converge with what DomainDB has, and say so in the cycle's error.
+          await this.pullAndVerify(report, tick, verify, err.reload, false);
+          throw lost;
+        }
         await this.pushLosing(report, tick);
         await this.pullAndVerify(report, tick, verify, err.reload);
       }
@@ -208,7 +222,7 @@ export class SyncCycle {
       const entries = await this.store.ackedAfter(from, PUSH_BATCH, PUSH_MAX_BYTES);
       if (entries.length === 0) break;
       if (entries[0].seq !== from + 1) {
-        throw new Error(
+        throw new RangeNotKeptError(
           `DomainDB lost seqs ${from + 1} to ${entries[0].seq - 1} of epoch ${epoch}, acknowledged ` +
             `longer ago than this site keeps them (cluster.ackRetentionMs)`,
         );
@@ -222,8 +236,8 @@ export class SyncCycle {
       const plan = this.store.plan();
       for (const entry of entries) {
         const verdict = bySeq.get(entry.seq);
-        if (!verdict || verdict.status === 'gap')
-          throw new GapError(entry.seq, verdict?.expected ?? from + 1);
+        if (!verdict || verdict.status === 'gap' || verdict.status === 'reused')
+          throw new GapError(entry.seq, verdict?.status === 'gap' ? verdict.expected : from + 1);
         from = entry.seq;
         if (verdict.replayed) continue;
         repushed += 1;
@@ -253,7 +267,7 @@ export class SyncCycle {
    */
   private async push(report: CycleReport, tick: Tick): Promise<void> {
     tick('push');
-    let { epoch, sent } = await this.store.meta();
+    let { epoch } = await this.store.meta();
     let window = await this.store.queueWindow(0, PUSH_BATCH, PUSH_MAX_BYTES);
     // What was queued when the push began, and no more: a write made meanwhile asked for a cycle of
     // its own (`pushSoon`), so steady local writes never keep this one from its resync (SPEC §8: a
@@ -263,24 +277,25 @@ export class SyncCycle {
     try {
       while (window.entries.length > 0) {
         const head = window.entries;
-        const last = head[head.length - 1].seq;
-        // Written ahead: every seq this Redis sends is at or below `sent` first (see below).
-        if (last > sent) await this.store.commit(this.store.plan().setMeta('sent', String(last)), false);
         const changes = head.map(({ seq, change, actor, at }) => ({ seq, change, actor, at }));
-        const { verdicts } = await this.mdc.push({ epoch: epoch!, changes, queueLength: window.remaining });
+        const pushedUnder = epoch!;
+        const { verdicts } = await this.mdc.push({
+          epoch: pushedUnder,
+          changes,
+          queueLength: window.remaining,
+        });
         // The batch before is off the queue now, so this one is its head.
         await dequeued;
-        // A replay of a seq this Redis never sent: it went back in time (a failover to a replica that
-        // had not received the tail of what was queued and pushed), and its new changes got seqs the
-        // MDC holds for other changes. The seqs it did send are answered; the rest of the queue goes on
-        // under a new epoch, from seq 1 (SPEC §7, §11), in the next round of this loop.
-        const reused = verdicts.find((v) => v.status !== 'gap' && v.replayed && v.seq > sent);
+        // A seq the MDC holds for another change: this Redis went back in time (a failover to a replica
+        // that had not received the tail of what was queued and pushed), and its new changes got seqs
+        // the MDC holds for others. Nothing from it on was applied; what came before is answered; the
+        // rest of the queue goes on under a new epoch, from seq 1 (SPEC §7, §11), in the next round.
+        const reused = verdicts.find((v) => v.status === 'reused');
         const answered = reused ? head.filter((e) => e.seq < reused.seq) : head;
-        sent = Math.max(sent, last);
         if (reused) {
           epoch = randomUUID();
           this.log.warn(
-            `the MDC already holds seq ${reused.seq} of this site's epoch, which this Redis never sent (a Redis failover lost changes already pushed): the queue goes on under epoch ${epoch}`,
+            `the MDC already holds seq ${reused.seq} of this site's epoch, for another change (this Redis went back in time: a failover lost changes already pushed): the queue goes on under epoch ${epoch}`,
           );
         }
         const bySeq = new Map(verdicts.map((v) => [v.seq, v]));
@@ -288,7 +303,7 @@ export class SyncCycle {
         const decided: AckedEntry[] = [];
         for (const entry of answered) {
           const verdict = bySeq.get(entry.seq);
-          if (!verdict || verdict.status === 'gap') break;
+          if (!verdict || verdict.status === 'gap' || verdict.status === 'reused') break;
           decided.push(verdict.status === 'rejected' ? { ...entry, refused: verdict.code } : entry);
           if (verdict.status === 'rejected') {
             report.rejected += 1;
@@ -296,6 +311,9 @@ export class SyncCycle {
           } else report.pushed += 1;
         }
         plan.dequeueDecided(decided, this.keeping()).setStatus('lastPushAt', new Date().toISOString());
+        // only under the epoch it pushed: a cycle whose lock lapsed while another renumbered the queue
+        // under a new one must not take that queue's head
+        plan.epoch = pushedUnder;
         // Read behind this batch before its dequeue commits; only a cycle takes from the queue's head,
         // and one runs at a time: no generation check needed. Nor a WAIT (SPEC §11 redisWaitReplicas):
         // a dequeue a Redis failover loses only makes the site push the batch again, which the MDC
@@ -305,13 +323,15 @@ export class SyncCycle {
           decided.length === head.length && left > 0
             ? await this.store.queueWindow(head.length, Math.min(PUSH_BATCH, left), PUSH_MAX_BYTES)
             : { entries: [], remaining: 0 };
-        dequeued = this.store.commit(plan, false);
+        dequeued = this.store.commit(plan, false).then((result) => {
+          if (result !== 'ok')
+            throw new Error(`the queue moved to another epoch than ${pushedUnder} under this cycle`);
+        });
         dequeued.catch(() => undefined); // awaited before the next batch's verdicts are taken, or below
         tick('push', true);
         if (reused) {
           await dequeued;
           await this.store.restartEpoch(epoch!);
-          sent = 0;
           // what is left of what was queued when the push began heads the renumbered queue
           window =
             left > 0
@@ -341,6 +361,8 @@ export class SyncCycle {
     verify: CycleVerify,
     /** the MDC asked for a reload on a page a lost range cut short */
     reload = false,
+    /** whether DomainDB is asked what it still has of the epoch (not once a loss is known for good) */
+    checkLoss = true,
   ): Promise<void> {
     tick('pull');
     const { meta, lastAcked, oldestAck } = await this.store.pullState();
@@ -352,7 +374,7 @@ export class SyncCycle {
       meta.loaded && !reload ? meta.cursor : await this.reload(report, tick),
       report,
       tick,
-      { epoch: meta.epoch, acked: lastAcked },
+      { epoch: meta.epoch, acked: checkLoss ? lastAcked : 0 },
     );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
