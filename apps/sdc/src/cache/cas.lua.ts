@@ -46,7 +46,6 @@ for _, op in ipairs(plan.ops) do
   elseif name == 'srem' then redis.call('SREM', key, op[3])
   elseif name == 'rpush' then redis.call('RPUSH', key, op[3])
   elseif name == 'lpush' then redis.call('LPUSH', key, op[3]); redis.call('LTRIM', key, 0, op[4] - 1)
-  elseif name == 'ltrim' then redis.call('LTRIM', key, op[3], -1)
   elseif name == 'ackmove' then
     -- [_, queue, acked, refused, times, now, cutoff, max, seq | 'seq:code' ...]: the queue's head
     -- entries up to the last decided seq move to the acknowledged set — none queued after it, should

@@ -607,9 +607,10 @@ export class SiteCacheStore {
       await this.redis
         .pipeline()
         .zrangebyscore(this.keys.acked, `(${seq}`, '+inf', 'LIMIT', 0, count)
-        .zrangebyscore(this.keys.ackRefused, `(${seq}`, '+inf')
+        .zrangebyscore(this.keys.ackRefused, `(${seq}`, '+inf', 'LIMIT', 0, count)
         .exec(),
     );
+    // refusals are a subset of `acked`: those of the first `count` entries are among its first `count`
     const codes = new Map(
       refusals.map((r) => [Number(r.slice(0, r.indexOf(':'))), r.slice(r.indexOf(':') + 1) as RuleCode]),
     );
