@@ -198,6 +198,30 @@ export class CycleRunningDto extends CycleProgressDto {
   at: string;
 }
 
+/** SPEC §11: the last range DomainDB lost that the site no longer kept to push again. */
+export class LostChangesDto {
+  @ApiProperty({ description: 'the epoch the lost seqs were of' })
+  epoch: string;
+
+  @ApiProperty({ type: 'integer' })
+  fromSeq: number;
+
+  @ApiProperty({ type: 'integer' })
+  toSeq: number;
+
+  @ApiProperty({
+    type: 'integer',
+    description: 'acknowledged changes the site kept after the lost range, queued again under newEpoch',
+  })
+  requeued: number;
+
+  @ApiProperty({ description: 'the epoch the site went on under' })
+  newEpoch: string;
+
+  @ApiProperty(TIME)
+  at: string;
+}
+
 export class SyncRunDto {
   @ApiProperty({ type: CycleReportDto })
   lastCycle: CycleReportDto;
@@ -212,7 +236,7 @@ function orNull(dto: Type<unknown>) {
 }
 
 /** SPEC §5 `GET /sync/status`; the master site answers it too (no queue, its own MDC). */
-@ApiExtraModels(CycleReportDto, CycleRunningDto)
+@ApiExtraModels(CycleReportDto, CycleRunningDto, LostChangesDto)
 export class SyncStatusDto {
   @ApiProperty({ example: 'site-a' })
   site: string;
@@ -249,6 +273,13 @@ export class SyncStatusDto {
 
   @ApiPropertyOptional({ ...orNull(CycleRunningDto), description: 'at an SDC: the cycle running now' })
   running?: CycleRunningDto | null;
+
+  @ApiPropertyOptional({
+    ...orNull(LostChangesDto),
+    description:
+      'at an SDC: the last range of acknowledged changes DomainDB lost (a failover, a restore) that the site no longer kept to push again — lost for good; null: none',
+  })
+  lostChanges?: LostChangesDto | null;
 
   @ApiPropertyOptional({ type: 'integer', description: 'at the MDC: sites listening to its change signal' })
   signalSubscribers?: number;

@@ -80,6 +80,8 @@ for _, op in ipairs(plan.ops) do
       redis.call('LTRIM', key, #adds / 2, -1)
       redis.call('ZADD', times, op[6], last)
     end
+    -- the highest seq decided, kept when the entries are trimmed: a loss past them is still seen
+    if last > tonumber(redis.call('HGET', meta, 'acked') or '0') then redis.call('HSET', meta, 'acked', last) end
     trimAcked(acked, refused, times, op[7], op[8])
   elseif name == 'acktrim' then
     trimAcked(key, KEYS[op[3]], KEYS[op[4]], op[5], op[6])
@@ -89,4 +91,56 @@ for _, op in ipairs(plan.ops) do
 end
 redis.call('HINCRBY', meta, 'gen', 1)
 return 'ok'
+`;
+
+/**
+ * SPEC §7, §11: the site's queue goes on under a new epoch, renumbered from seq 1 in its order — in
+ * one script, so no writer or crash sees half of it. KEYS: meta, queue, acked, ackRefused, ackTimes,
+ * pendingObjects, pendingDomains, status. ARGV: the new epoch; the epoch it replaces (anything else in
+ * force: 'conflict'); `carryAfter` — when not -1, the acknowledged changes kept after that seq, but
+ * those refused at first, go first (DomainDB lost them with a range before them that the site no
+ * longer keeps: they are new changes to it now, and pending again here); and a status field and its
+ * value to record with it ('' for none). Entries are renumbered by their JSON text (it starts with
+ * `{"seq":N`), never decoded and encoded again (cjson would turn `[]` into `{}`). What was
+ * acknowledged under the old epoch is dropped. Returns [queue length, carried] or 'conflict'.
+ */
+export const RESTART_EPOCH_LUA = `
+local meta, queue, acked, refused, times, pobj, pdom, status = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local epoch, was, after, field, value = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+if redis.call('HGET', meta, 'epoch') ~= was then return 'conflict' end
+-- everything read and renumbered first: a bad entry refuses the step before anything is written
+local out, n, carried = {}, 0, {}
+local function renumber(raw)
+  local _, last = string.find(raw, '^{"seq":%d+')
+  if not last then return false end
+  n = n + 1
+  out[n] = '{"seq":' .. n .. string.sub(raw, last + 1)
+  return true
+end
+if after >= 0 then
+  local skip = {}
+  for _, r in ipairs(redis.call('ZRANGEBYSCORE', refused, '(' .. after, '+inf')) do
+    skip[tonumber(string.match(r, '^(%d+):'))] = true
+  end
+  for _, raw in ipairs(redis.call('ZRANGEBYSCORE', acked, '(' .. after, '+inf')) do
+    if not skip[tonumber(string.match(raw, '^{"seq":(%d+)') or -1)] then
+      if not renumber(raw) then return redis.error_reply('a kept entry that does not start with its seq') end
+      carried[#carried + 1] = raw
+    end
+  end
+end
+for _, raw in ipairs(redis.call('LRANGE', queue, 0, -1)) do
+  if not renumber(raw) then return redis.error_reply('a queue entry that does not start with its seq') end
+end
+for _, raw in ipairs(carried) do
+  local e = cjson.decode(raw)
+  for _, id in ipairs(e.ids) do redis.call('HINCRBY', pobj, id, 1) end
+  for _, d in ipairs(e.domains) do redis.call('HINCRBY', pdom, d, 1) end
+end
+redis.call('DEL', queue, acked, refused, times)
+for i = 1, n, 1000 do redis.call('RPUSH', queue, unpack(out, i, math.min(i + 999, n))) end
+redis.call('HSET', meta, 'epoch', epoch, 'seq', n, 'acked', 0)
+if field ~= '' then redis.call('HSET', status, field, value) end
+redis.call('HINCRBY', meta, 'gen', 1)
+return {n, #carried}
 `;

@@ -4,7 +4,7 @@ import type { PushVerdict } from '@dd/sync-protocol';
 import type { QueuedChange } from '@dd/sync-protocol';
 import { CACHE_LAYOUT, CacheKeys, entityField } from './cache-keys';
 import { CachedDomain, CachedEntity, CachePlan, decodeDigest } from './cache-plan';
-import { CAS_APPLY_LUA } from './cas.lua';
+import { CAS_APPLY_LUA, RESTART_EPOCH_LUA } from './cas.lua';
 import { nodeForKey, SiteRedisClient } from './site-redis';
 
 /** An acknowledged change kept for a failover's re-push (SPEC §11), with its first refusal if refused. */
@@ -24,6 +24,11 @@ export interface SiteMeta {
   epoch: string | undefined;
   /** last seq given to a queued change */
   seq: number;
+  /**
+   * the highest seq of the epoch the MDC decided (acknowledged) — kept when the entries themselves
+   * are trimmed, so a DomainDB that lost more than the site keeps is still noticed (SPEC §11)
+   */
+  acked: number;
   /** MDC change-log version pulled through ('0': never) */
   cursor: string;
   /** the whole scope has been loaded once since the cache was (re)made */
@@ -78,7 +83,7 @@ if not start then start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[2]) 
 return { found, redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[3]) - 1, 'WITHSCORES') }`;
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const NEW_EPOCH_LUA = `if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4]) return 1`;
+redis.call('HDEL', KEYS[1], 'acked') redis.call('DEL', KEYS[2], KEYS[3], KEYS[4]) return 1`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
@@ -199,23 +204,41 @@ export class SiteCacheStore {
   }
 
   /**
-   * SPEC §7 for a Redis that went back in time (a failover to a replica that had not received the
-   * tail of the queue, which the MDC already took): its next seqs are ones the MDC has, and would be
-   * answered as replays of other changes. The queue goes on under a new epoch, renumbered from 1 in
-   * its order — one step under the generation check. Answers the queue's length.
+   * The site's queue goes on under a new epoch, renumbered from seq 1 in its order, and what was
+   * acknowledged under the old one is dropped — one script (SPEC §7, §11). Two callers:
+   * - a Redis that went back in time (a failover to a replica that had not received the tail of the
+   *   queue, which the MDC already took): its next seqs are ones the MDC has, and would be answered
+   *   as replays of other changes;
+   * - DomainDB lost a range this site no longer keeps (`carryAfter`: the acknowledged changes kept
+   *   after that seq, but those refused at first, head the new queue — DomainDB lost them too, and
+   *   no seq of the old epoch can reach it past the hole).
+   * `was`: the epoch it replaces; another in force (a cycle whose lock lapsed did it already) is
+   * 'conflict'. `record`: a status field to set in the same step.
    */
-  async restartEpoch(epoch: string): Promise<number> {
-    return this.step('a new epoch', async () => {
-      const { meta } = await this.writeState();
-      const queued = await this.queueAll();
-      const plan = this.plan().replaceQueue(
-        queued.map((entry, i) => JSON.stringify({ ...entry, seq: i + 1 })),
-      );
-      plan.setMeta('epoch', epoch).setMeta('seq', String(queued.length));
-      // SPEC §11: what was acknowledged under the old epoch is never pushed again under this one
-      plan.dropAcked();
-      return (await this.commit(plan, meta.gen)) === 'ok' ? queued.length : null;
-    });
+  async restartEpoch(
+    epoch: string,
+    was: string,
+    { carryAfter = -1, record }: { carryAfter?: number; record?: [string, string] } = {},
+  ): Promise<{ queued: number; carried: number } | 'conflict'> {
+    const k = this.keys;
+    const result = (await this.redis.eval(
+      RESTART_EPOCH_LUA,
+      8,
+      k.meta,
+      k.queue,
+      k.acked,
+      k.ackRefused,
+      k.ackTimes,
+      k.pendingObjects,
+      k.pendingDomains,
+      k.status,
+      epoch,
+      was,
+      carryAfter,
+      record?.[0] ?? '',
+      record?.[1] ?? '',
+    )) as [number, number] | 'conflict';
+    return result === 'conflict' ? result : { queued: result[0], carried: result[1] };
   }
 
   /**
@@ -633,6 +656,15 @@ export class SiteCacheStore {
   }
 
   /**
+   * The highest seq of the epoch the MDC acknowledged, kept or not (0: none) — from meta; a site
+   * whose meta predates the field answers from what it keeps.
+   */
+  async ackedThrough(): Promise<number> {
+    const { meta, lastAcked } = await this.pullState();
+    return Math.max(meta.acked, lastAcked);
+  }
+
+  /**
    * What a cycle's pull starts from, in one round trip: meta, the highest seq acknowledged among
    * those kept, and when the oldest kept batch was decided (ms; null: none kept).
    */
@@ -743,6 +775,7 @@ function metaOf(m: Record<string, string>): SiteMeta {
   return {
     epoch: m.epoch,
     seq: Number(m.seq ?? 0),
+    acked: Number(m.acked ?? 0),
     cursor: m.cursor ?? '0',
     loaded: m.loaded === '1',
     gen: m.gen ?? '0',

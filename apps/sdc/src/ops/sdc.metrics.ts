@@ -125,6 +125,13 @@ export class SdcMetrics {
     this.pulled.inc(report.pulled);
     this.repaired.inc(report.repaired);
     if (report.ok) this.lastSuccess.set(Date.now() / 1000);
-    else this.cycleFailures.inc({ error: report.error ?? 'unknown' });
+    // by the error's code (`changes_lost: …` → changes_lost): a label per message would grow without end
+    else this.cycleFailures.inc({ error: errorLabel(report.error) });
   }
+}
+
+/** A cycle error's code: the part before `: `, when that is a snake_case word; else `other`. */
+export function errorLabel(error: string | null): string {
+  const code = /^([a-z][a-z0-9_]*)(?::|$)/.exec(error ?? '')?.[1];
+  return code ?? 'other';
 }

@@ -501,9 +501,9 @@ describe('SDC core against a real MDC and Redis', () => {
       { seq: seq + 1, status: 'applied', code: null },
     ]);
   });
-  it('a lost range it no longer keeps fails the cycle naming it, and the site still pulls (SPEC §11)', async () => {
-    await cycle.run();
-    for (const name of ['gone-1', 'gone-2'])
+  /** Creates these entities at the site (queued, not pushed). */
+  async function submitCreates(...names: string[]): Promise<void> {
+    for (const name of names)
       expect(
         (
           await writes.submit(
@@ -512,18 +512,87 @@ describe('SDC core against a real MDC and Redis', () => {
           )
         ).verdict.ok,
       ).toBe(true);
+  }
+
+  /** DomainDB goes back to before seq `after + 1` of site-a's epoch: those changes' entities and verdicts gone. */
+  async function loseAfter(after: number, entities: string[]): Promise<void> {
+    await withDb(mdc.db.url, async (pg) => {
+      await pg.query(`DELETE FROM entities WHERE domain = 'acme' AND name = ANY($1)`, [entities]);
+      await pg.query(`DELETE FROM push_verdicts WHERE site = 'site-a' AND seq > $1`, [after]);
+      await pg.query(`UPDATE site_epochs SET last_seq = $1 WHERE site = 'site-a'`, [after]);
+    });
+  }
+
+  it('a lost range it no longer keeps: the rest goes on under a new epoch, the cycle names the loss, the site converges (SPEC §11)', async () => {
+    await cycle.run();
+    await submitCreates('gone-1', 'gone-2');
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
-    const { lastAcked } = await store.pullState();
+    const { meta, lastAcked } = await store.pullState();
+    expect(meta.acked).toBe(lastAcked);
     // only the newest is kept; DomainDB lost both
     await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 3_600_000, max: 1 }), false);
-    await withDb(mdc.db.url, async (pg) => {
-      await pg.query(`DELETE FROM push_verdicts WHERE site = 'site-a' AND seq >= $1`, [lastAcked - 1]);
-      await pg.query(`UPDATE site_epochs SET last_seq = $1 WHERE site = 'site-a'`, [lastAcked - 2]);
-    });
+    await loseAfter(lastAcked - 2, ['gone-1', 'gone-2']);
     await mdc.admin().post('/domains/acme/entities', { kind: 'user', name: 'meanwhile', attributes: {} });
     const report = await cycle.run();
-    expect(report).toMatchObject({ ok: false });
-    expect(report.error).toContain(`DomainDB lost seqs ${lastAcked - 1} to ${lastAcked - 1}`);
+    expect(report).toMatchObject({ ok: false, pushed: 1 });
+    expect(report.error).toMatch(
+      new RegExp(
+        `^changes_lost: DomainDB lost seqs ${lastAcked - 1} to ${lastAcked - 1} of epoch ${meta.epoch}, .*the 1 acknowledged after them that it kept are queued again under epoch `,
+      ),
+    );
+    // the kept one is back at the MDC, under the new epoch (the one not kept leaves the site with the
+    // manifest of a real failover; this DomainDB's digests still count it)
+    const now = await store.meta();
+    expect(now).toMatchObject({ seq: 1, acked: 1 });
+    expect(now.epoch).not.toBe(meta.epoch);
+    expect((await mdc.admin().get('/domains/acme/entities/user/gone-2')).status).toBe(200);
+    expect(await store.entity('acme', 'user', 'gone-2')).toBeTruthy();
+    // carried into the queue, pending again, and pushed: nothing is left counted as pending
+    expect(await store.queueLength()).toBe(0);
+    expect(await redis.hlen(store.keys.pendingObjects)).toBe(0);
+    expect(await redis.hlen(store.keys.pendingDomains)).toBe(0);
     expect(await store.entity('acme', 'user', 'meanwhile')).toBeTruthy();
+    expect(JSON.parse((await store.status()).lostChanges)).toEqual({
+      epoch: meta.epoch,
+      fromSeq: lastAcked - 1,
+      toSeq: lastAcked - 1,
+      requeued: 1,
+      newEpoch: now.epoch,
+      at: expect.any(String),
+    });
+    // the next cycle is a cycle like any other
+    expect(await cycle.run()).toMatchObject({ ok: true, error: null });
+  });
+
+  it('a lost range wholly trimmed, with writes queued behind it: noticed, and the queue is not stuck (SPEC §11)', async () => {
+    await cycle.run();
+    await submitCreates('old-1', 'old-2');
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
+    const { meta } = await store.pullState();
+    // nothing kept any more (the retention passed); DomainDB lost both
+    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    expect(await store.lastAcked()).toBe(0);
+    await loseAfter(meta.acked - 2, ['old-1', 'old-2']);
+    await submitCreates('after-1', 'after-2');
+    // the push meets the hole as a gap: the queue goes on under a new epoch, from seq 1
+    const report = await cycle.run();
+    expect(report).toMatchObject({ ok: false, pushed: 2 });
+    expect(report.error).toContain(
+      `changes_lost: DomainDB lost seqs ${meta.acked - 1} to ${meta.acked} of epoch ${meta.epoch}`,
+    );
+    expect(report.error).toContain('the 0 acknowledged after them');
+    for (const name of ['after-1', 'after-2'])
+      expect((await mdc.admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
+    expect(await store.queueLength()).toBe(0);
+    expect(await redis.hlen(store.keys.pendingObjects)).toBe(0);
+    expect(await store.meta()).toMatchObject({ seq: 2, acked: 2 });
+    expect(await cycle.run()).toMatchObject({ ok: true, error: null });
+    // and with an empty queue, the pull notices it (the first page's lastSeq)
+    await loseAfter(0, ['after-1', 'after-2']);
+    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    const quiet = await cycle.run();
+    expect(quiet).toMatchObject({ ok: false, pushed: 0 });
+    expect(quiet.error).toContain('changes_lost: DomainDB lost seqs 1 to 2 of epoch');
+    expect(await cycle.run()).toMatchObject({ ok: true, error: null });
   });
 });

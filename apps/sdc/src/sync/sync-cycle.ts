@@ -79,8 +79,23 @@ export const SCRUB_BUDGET = 250;
  */
 export const ACKED_KEPT_MAX = 100_000;
 
-/** DomainDB lost acknowledged changes this site no longer keeps (older than the retention). */
-class RangeNotKeptError extends Error {}
+/**
+ * DomainDB lost acknowledged changes this site no longer keeps (older than the retention): the cycle
+ * goes on under a new epoch, and ends failed with this error (`changes_lost: …`).
+ */
+class ChangesLostError extends Error {}
+
+/** SPEC §11: what `/sync/status` says of the last range DomainDB lost that this site no longer kept. */
+export interface ChangesLost {
+  /** the epoch the range was of */
+  epoch: string;
+  fromSeq: number;
+  toSeq: number;
+  /** acknowledged changes kept after the range, queued again under `newEpoch` */
+  requeued: number;
+  newEpoch: string;
+  at: string;
+}
 
 /** The MDC answered a push with a gap: DomainDB expects `expected` next. */
 class GapError extends Error {
@@ -152,27 +167,18 @@ export class SyncCycle {
       // a cache of an older key layout is dropped (its queue kept) and reloaded below
       await this.store.ensureLayout();
       await this.store.ensureEpoch(randomUUID());
-      await this.pushLosing(report, tick);
+      let lost = await this.pushLosing(report, tick);
       try {
         await this.pullAndVerify(report, tick, verify);
       } catch (err) {
         if (!(err instanceof LostRangeError)) throw err;
         // SPEC §11: the MDC lost what it acknowledged (a failover); push that range again, then resync.
-        const lost = await this.repush(err.lastSeq, report, tick).then(
-          () => undefined,
-          (failed: unknown) => {
-            if (failed instanceof RangeNotKeptError) return failed;
-            throw failed;
-          },
-        );
-        if (lost) {
-          // Gone for good: still converge with what DomainDB has, and say so in the cycle's error.
-          await this.pullAndVerify(report, tick, verify, err.reload, false);
-          throw lost;
-        }
-        await this.pushLosing(report, tick);
+        lost = (await this.repush(err.lastSeq, report, tick)) ?? lost;
+        lost = (await this.pushLosing(report, tick)) ?? lost;
         await this.pullAndVerify(report, tick, verify, err.reload);
       }
+      // Gone for good, though the site converged and goes on: the cycle says so in its error.
+      if (lost) throw new ChangesLostError(lost);
     } catch (err) {
       report.ok = false;
       report.error = cycleError(err);
@@ -199,33 +205,35 @@ export class SyncCycle {
    * Step 1, and a gap it meets because DomainDB lost acknowledged changes (SPEC §11): that range
    * pushed again from those the site keeps, then the queue.
    */
-  private async pushLosing(report: CycleReport, tick: Tick): Promise<void> {
+  private async pushLosing(report: CycleReport, tick: Tick): Promise<string | undefined> {
     try {
       await this.push(report, tick);
+      return undefined;
     } catch (err) {
-      if (!(err instanceof GapError) || err.expected > (await this.store.lastAcked())) throw err;
-      await this.repush(err.expected - 1, report, tick);
+      if (!(err instanceof GapError) || err.expected > (await this.store.ackedThrough())) throw err;
+      const lost = await this.repush(err.expected - 1, report, tick);
       await this.push(report, tick);
+      return lost;
     }
   }
 
   /**
    * SPEC §11 failover without loss: the acknowledged changes after `lastSeq` pushed again, in order.
    * DomainDB applies what it lost and answers what it still has with its first verdict (exactly
-   * once); a change refused now is a rejection like any other.
+   * once); a change refused now is a rejection like any other. A range it no longer keeps is lost
+   * for good (`giveUp`): answers what it says of it.
    */
-  private async repush(lastSeq: number, report: CycleReport, tick: Tick): Promise<void> {
+  private async repush(lastSeq: number, report: CycleReport, tick: Tick): Promise<string | undefined> {
     const { epoch } = await this.store.meta();
+    const through = await this.store.ackedThrough();
     let from = lastSeq;
     let repushed = 0;
     for (;;) {
       const entries = await this.store.ackedAfter(from, PUSH_BATCH, PUSH_MAX_BYTES);
-      if (entries.length === 0) break;
-      if (entries[0].seq !== from + 1) {
-        throw new RangeNotKeptError(
-          `DomainDB lost seqs ${from + 1} to ${entries[0].seq - 1} of epoch ${epoch}, acknowledged ` +
-            `longer ago than this site keeps them (cluster.ackRetentionMs)`,
-        );
+      if (entries.length === 0 && from >= through) break;
+      if (entries.length === 0 || entries[0].seq !== from + 1) {
+        this.logRepushed(repushed, epoch!, lastSeq, from);
+        return this.giveUp(epoch!, from, entries.length === 0 ? through : entries[0].seq - 1);
       }
       // one refused at first goes with its code: DomainDB records that refusal, never applies it
       const changes = entries.map(({ seq, change, actor, at, refused }) =>
@@ -252,11 +260,48 @@ export class SyncCycle {
       if (plan.ops.length > 0) await this.store.commit(plan, false);
       tick('push', true);
     }
+    this.logRepushed(repushed, epoch!, lastSeq, from);
+    return undefined;
+  }
+
+  private logRepushed(repushed: number, epoch: string, lastSeq: number, through: number): void {
     if (repushed > 0)
       this.log.warn(
         `DomainDB had lost ${repushed} acknowledged changes of epoch ${epoch} after seq ${lastSeq} ` +
-          `(a failover); pushed again through seq ${from}`,
+          `(a failover); pushed again through seq ${through}`,
       );
+  }
+
+  /**
+   * SPEC §11: DomainDB lost seqs `after + 1` to `to` of `epoch`, which this site no longer keeps —
+   * gone for good, and no later seq of the epoch can reach DomainDB past the hole. The site goes on
+   * under a new epoch rather than wait for someone (a site never stops): the acknowledged changes it
+   * keeps after the hole, but those refused at first, head the renumbered queue (DomainDB lost them
+   * too), and `/sync/status` says what was lost until the next such loss.
+   */
+  private async giveUp(epoch: string, after: number, to: number): Promise<string> {
+    const next = randomUUID();
+    const loss: ChangesLost = {
+      epoch,
+      fromSeq: after + 1,
+      toSeq: to,
+      requeued: 0,
+      newEpoch: next,
+      at: new Date().toISOString(),
+    };
+    const kept = await this.store.ackedAfter(to, ACKED_KEPT_MAX);
+    loss.requeued = kept.filter((e) => !e.refused).length;
+    const done = await this.store.restartEpoch(next, epoch, {
+      carryAfter: to,
+      record: ['lostChanges', JSON.stringify(loss)],
+    });
+    if (done === 'conflict') throw new Error(`the site's epoch moved on from ${epoch} under this cycle`);
+    const message =
+      `changes_lost: DomainDB lost seqs ${after + 1} to ${to} of epoch ${epoch}, acknowledged longer ago ` +
+      `than this site keeps them (cluster.ackRetentionMs); the ${done.carried} acknowledged after them ` +
+      `that it kept are queued again under epoch ${next}`;
+    this.log.error(message);
+    return message;
   }
 
   /**
@@ -331,7 +376,8 @@ export class SyncCycle {
         tick('push', true);
         if (reused) {
           await dequeued;
-          await this.store.restartEpoch(epoch!);
+          if ((await this.store.restartEpoch(epoch!, pushedUnder)) === 'conflict')
+            throw new Error(`the site's epoch moved on from ${pushedUnder} under this cycle`);
           // what is left of what was queued when the push began heads the renumbered queue
           window =
             left > 0
@@ -361,8 +407,6 @@ export class SyncCycle {
     verify: CycleVerify,
     /** the MDC asked for a reload on a page a lost range cut short */
     reload = false,
-    /** whether DomainDB is asked what it still has of the epoch (not once a loss is known for good) */
-    checkLoss = true,
   ): Promise<void> {
     tick('pull');
     const { meta, lastAcked, oldestAck } = await this.store.pullState();
@@ -374,7 +418,7 @@ export class SyncCycle {
       meta.loaded && !reload ? meta.cursor : await this.reload(report, tick),
       report,
       tick,
-      { epoch: meta.epoch, acked: checkLoss ? lastAcked : 0 },
+      { epoch: meta.epoch, acked: Math.max(meta.acked, lastAcked) },
     );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
@@ -506,6 +550,7 @@ function atOrPast(cursor: string, version: string): boolean {
 function cycleError(err: unknown): string {
   if (err instanceof MdcUnreachableError || err instanceof SiteUnreachableError) return 'mdc_unreachable';
   if (err instanceof MdcFailedError) return `mdc_failed: ${err.message}`;
+  if (err instanceof ChangesLostError) return err.message;
   return isRedisFailure(err) ? 'store_unavailable' : messageOf(err);
 }
 

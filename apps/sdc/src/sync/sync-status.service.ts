@@ -8,7 +8,7 @@ import { SiteCacheStore } from '../cache/site-cache.store';
 import { isRedisFailure } from '../cache/store-failure';
 import { SdcMetrics } from '../ops/sdc.metrics';
 import { MdcLink } from './mdc-link';
-import { type CycleProgress, type CycleReport, REJECTIONS_KEPT } from './sync-cycle';
+import { type ChangesLost, type CycleProgress, type CycleReport, REJECTIONS_KEPT } from './sync-cycle';
 import { RUN_NOW_TIMEOUT_MS, SyncScheduler } from './sync.scheduler';
 
 /** The longest `POST /sync/run?timeoutMs=` may wait. */
@@ -56,6 +56,7 @@ export class SyncStatusService implements OnModuleInit {
       lastResyncAt: status.lastResyncAt ?? null,
       lastCycle: status.lastCycle ? (JSON.parse(status.lastCycle) as CycleReport) : null,
       running: runningNow(status.running),
+      lostChanges: status.lostChanges ? (JSON.parse(status.lostChanges) as ChangesLost) : null,
       servedZones: zonesOf(this.config.current, this.config.siteId),
     };
   }
