@@ -80,8 +80,6 @@ for _, op in ipairs(plan.ops) do
       redis.call('LTRIM', key, #adds / 2, -1)
       redis.call('ZADD', times, op[6], last)
     end
-    -- the highest seq decided, kept when the entries are trimmed: a loss past them is still seen
-    if last > tonumber(redis.call('HGET', meta, 'acked') or '0') then redis.call('HSET', meta, 'acked', last) end
     trimAcked(acked, refused, times, op[7], op[8])
   elseif name == 'acktrim' then
     trimAcked(key, KEYS[op[3]], KEYS[op[4]], op[5], op[6])
@@ -99,17 +97,18 @@ return 'ok'
  * pendingObjects, pendingDomains, status. ARGV: the new epoch; the epoch it replaces (anything else in
  * force: 'conflict'); `carryAfter` — when not -1, the acknowledged changes kept after that seq, but
  * those refused at first, go first (DomainDB lost them with a range before them that the site no
- * longer keeps: they are new changes to it now, and pending again here); and a status field and its
- * value to record with it ('' for none). Entries are renumbered by their JSON text (it starts with
- * `{"seq":N`), never decoded and encoded again (cjson would turn `[]` into `{}`). What was
- * acknowledged under the old epoch is dropped. Returns [queue length, carried] or 'conflict'.
+ * longer keeps: they are new changes to it now, and pending again here); and a status field and a
+ * JSON object to record there with `requeued` set to how many were carried ('' for none). Entries
+ * are renumbered by their JSON text (it starts with `{"seq":N`), never decoded and encoded again
+ * (cjson would turn `[]` into `{}`). What was acknowledged under the old epoch is dropped. Returns
+ * [queue length, carried] or 'conflict'.
  */
 export const RESTART_EPOCH_LUA = `
 local meta, queue, acked, refused, times, pobj, pdom, status = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local epoch, was, after, field, value = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local epoch, was, after, field, record = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 if redis.call('HGET', meta, 'epoch') ~= was then return 'conflict' end
--- everything read and renumbered first: a bad entry refuses the step before anything is written
-local out, n, carried = {}, 0, {}
+-- everything read, decoded and renumbered first: a bad entry refuses the step before anything is written
+local out, n, touched, carried = {}, 0, {}, 0
 local function renumber(raw)
   local _, last = string.find(raw, '^{"seq":%d+')
   if not last then return false end
@@ -124,23 +123,30 @@ if after >= 0 then
   end
   for _, raw in ipairs(redis.call('ZRANGEBYSCORE', acked, '(' .. after, '+inf')) do
     if not skip[tonumber(string.match(raw, '^{"seq":(%d+)') or -1)] then
-      if not renumber(raw) then return redis.error_reply('a kept entry that does not start with its seq') end
-      carried[#carried + 1] = raw
+      local ok, e = pcall(cjson.decode, raw)
+      if not ok or type(e.ids) ~= 'table' or type(e.domains) ~= 'table' or not renumber(raw) then
+        return redis.error_reply('a kept entry that is not a queue entry')
+      end
+      touched[#touched + 1] = e
+      carried = carried + 1
     end
   end
 end
 for _, raw in ipairs(redis.call('LRANGE', queue, 0, -1)) do
   if not renumber(raw) then return redis.error_reply('a queue entry that does not start with its seq') end
 end
-for _, raw in ipairs(carried) do
-  local e = cjson.decode(raw)
+for _, e in ipairs(touched) do
   for _, id in ipairs(e.ids) do redis.call('HINCRBY', pobj, id, 1) end
   for _, d in ipairs(e.domains) do redis.call('HINCRBY', pdom, d, 1) end
 end
 redis.call('DEL', queue, acked, refused, times)
 for i = 1, n, 1000 do redis.call('RPUSH', queue, unpack(out, i, math.min(i + 999, n))) end
-redis.call('HSET', meta, 'epoch', epoch, 'seq', n, 'acked', 0)
-if field ~= '' then redis.call('HSET', status, field, value) end
+redis.call('HSET', meta, 'epoch', epoch, 'seq', n)
+if field ~= '' then
+  local value = cjson.decode(record)
+  value.requeued = carried
+  redis.call('HSET', status, field, cjson.encode(value))
+end
 redis.call('HINCRBY', meta, 'gen', 1)
-return {n, #carried}
+return {n, carried}
 `;

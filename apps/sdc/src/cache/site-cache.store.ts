@@ -24,11 +24,6 @@ export interface SiteMeta {
   epoch: string | undefined;
   /** last seq given to a queued change */
   seq: number;
-  /**
-   * the highest seq of the epoch the MDC decided (acknowledged) — kept when the entries themselves
-   * are trimmed, so a DomainDB that lost more than the site keeps is still noticed (SPEC §11)
-   */
-  acked: number;
   /** MDC change-log version pulled through ('0': never) */
   cursor: string;
   /** the whole scope has been loaded once since the cache was (re)made */
@@ -83,7 +78,7 @@ if not start then start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[2]) 
 return { found, redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[3]) - 1, 'WITHSCORES') }`;
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const NEW_EPOCH_LUA = `if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[1], 'acked') redis.call('DEL', KEYS[2], KEYS[3], KEYS[4]) return 1`;
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4]) return 1`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
@@ -213,7 +208,8 @@ export class SiteCacheStore {
    *   after that seq, but those refused at first, head the new queue — DomainDB lost them too, and
    *   no seq of the old epoch can reach it past the hole).
    * `was`: the epoch it replaces; another in force (a cycle whose lock lapsed did it already) is
-   * 'conflict'. `record`: a status field to set in the same step.
+   * 'conflict'. `record`: a status field and the JSON object to set it to in the same step, with
+   * `requeued` added (how many kept changes were carried).
    */
   async restartEpoch(
     epoch: string,
@@ -656,32 +652,32 @@ export class SiteCacheStore {
   }
 
   /**
-   * The highest seq of the epoch the MDC acknowledged, kept or not (0: none) — from meta; a site
-   * whose meta predates the field answers from what it keeps.
+   * What a cycle's pull starts from, in one step: meta; `ackedThrough`, the highest seq of the epoch
+   * the MDC decided — `meta.seq` less the queue's length, since the queue holds exactly the seqs not
+   * decided yet, so it holds when what was acknowledged is no longer kept (SPEC §11: a DomainDB that
+   * lost more than the site keeps is still noticed); and when the oldest kept batch was decided (ms;
+   * null: none kept).
    */
-  async ackedThrough(): Promise<number> {
-    const { meta, lastAcked } = await this.pullState();
-    return Math.max(meta.acked, lastAcked);
-  }
-
-  /**
-   * What a cycle's pull starts from, in one round trip: meta, the highest seq acknowledged among
-   * those kept, and when the oldest kept batch was decided (ms; null: none kept).
-   */
-  async pullState(): Promise<{ meta: SiteMeta; lastAcked: number; oldestAck: number | null }> {
-    const [m, last, oldest] = pipelined<unknown>(
+  async pullState(): Promise<{ meta: SiteMeta; ackedThrough: number; oldestAck: number | null }> {
+    const [m, queued, oldest] = pipelined<unknown>(
       await this.redis
-        .pipeline()
+        .multi()
         .hgetall(this.keys.meta)
-        .zrange(this.keys.acked, '-1', '-1', 'WITHSCORES')
+        .llen(this.keys.queue)
         .zrange(this.keys.ackTimes, '0', '0', 'WITHSCORES')
         .exec(),
-    ) as [Record<string, string>, string[], string[]];
+    ) as [Record<string, string>, number, string[]];
+    const meta = metaOf(m);
     return {
-      meta: metaOf(m),
-      lastAcked: last.length === 2 ? Number(last[1]) : 0,
+      meta,
+      ackedThrough: Math.max(0, meta.seq - queued),
       oldestAck: oldest.length === 2 ? Number(oldest[1]) : null,
     };
+  }
+
+  /** See `pullState`. */
+  async ackedThrough(): Promise<number> {
+    return (await this.pullState()).ackedThrough;
   }
 
   async queueAll(): Promise<QueueEntry[]> {
@@ -775,7 +771,6 @@ function metaOf(m: Record<string, string>): SiteMeta {
   return {
     epoch: m.epoch,
     seq: Number(m.seq ?? 0),
-    acked: Number(m.acked ?? 0),
     cursor: m.cursor ?? '0',
     loaded: m.loaded === '1',
     gen: m.gen ?? '0',

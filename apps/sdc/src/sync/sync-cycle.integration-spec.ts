@@ -452,7 +452,8 @@ describe('SDC core against a real MDC and Redis', () => {
     expect((await own.pullState()).oldestAck).toBe(1600); // the cap drops entries, not their batch times
     // an idle site trims too; then a new epoch (its Redis lost its queue state) drops what is kept
     await own.commit(own.plan().trimAcked({ now: 2300, retentionMs: 500, max: 10 }), false);
-    expect(await own.pullState()).toMatchObject({ lastAcked: 0, oldestAck: null });
+    expect(await own.lastAcked()).toBe(0);
+    expect((await own.pullState()).oldestAck).toBeNull();
     await decide([], 0);
     await redis.rpush(own.keys.queue, JSON.stringify(entries[0]));
     await decide(entries.slice(0, 1), 3000);
@@ -527,8 +528,11 @@ describe('SDC core against a real MDC and Redis', () => {
     await cycle.run();
     await submitCreates('gone-1', 'gone-2');
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
-    const { meta, lastAcked } = await store.pullState();
-    expect(meta.acked).toBe(lastAcked);
+    const { meta, ackedThrough } = await store.pullState();
+    const lastAcked = await store.lastAcked();
+    // the queue is empty: everything queued was decided
+    expect(ackedThrough).toBe(meta.seq);
+    expect(lastAcked).toBe(meta.seq);
     // only the newest is kept; DomainDB lost both
     await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 3_600_000, max: 1 }), false);
     await loseAfter(lastAcked - 2, ['gone-1', 'gone-2']);
@@ -543,7 +547,8 @@ describe('SDC core against a real MDC and Redis', () => {
     // the kept one is back at the MDC, under the new epoch (the one not kept leaves the site with the
     // manifest of a real failover; this DomainDB's digests still count it)
     const now = await store.meta();
-    expect(now).toMatchObject({ seq: 1, acked: 1 });
+    expect(now).toMatchObject({ seq: 1 });
+    expect(await store.ackedThrough()).toBe(1);
     expect(now.epoch).not.toBe(meta.epoch);
     expect((await mdc.admin().get('/domains/acme/entities/user/gone-2')).status).toBe(200);
     expect(await store.entity('acme', 'user', 'gone-2')).toBeTruthy();
@@ -568,24 +573,25 @@ describe('SDC core against a real MDC and Redis', () => {
     await cycle.run();
     await submitCreates('old-1', 'old-2');
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
-    const { meta } = await store.pullState();
+    const { meta, ackedThrough } = await store.pullState();
     // nothing kept any more (the retention passed); DomainDB lost both
     await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
     expect(await store.lastAcked()).toBe(0);
-    await loseAfter(meta.acked - 2, ['old-1', 'old-2']);
+    await loseAfter(ackedThrough - 2, ['old-1', 'old-2']);
     await submitCreates('after-1', 'after-2');
     // the push meets the hole as a gap: the queue goes on under a new epoch, from seq 1
     const report = await cycle.run();
     expect(report).toMatchObject({ ok: false, pushed: 2 });
     expect(report.error).toContain(
-      `changes_lost: DomainDB lost seqs ${meta.acked - 1} to ${meta.acked} of epoch ${meta.epoch}`,
+      `changes_lost: DomainDB lost seqs ${ackedThrough - 1} to ${ackedThrough} of epoch ${meta.epoch}`,
     );
     expect(report.error).toContain('the 0 acknowledged after them');
     for (const name of ['after-1', 'after-2'])
       expect((await mdc.admin().get(`/domains/acme/entities/user/${name}`)).status).toBe(200);
     expect(await store.queueLength()).toBe(0);
     expect(await redis.hlen(store.keys.pendingObjects)).toBe(0);
-    expect(await store.meta()).toMatchObject({ seq: 2, acked: 2 });
+    expect(await store.meta()).toMatchObject({ seq: 2 });
+    expect(await store.ackedThrough()).toBe(2);
     expect(await cycle.run()).toMatchObject({ ok: true, error: null });
     // and with an empty queue, the pull notices it (the first page's lastSeq)
     await loseAfter(0, ['after-1', 'after-2']);
@@ -594,5 +600,46 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(quiet).toMatchObject({ ok: false, pushed: 0 });
     expect(quiet.error).toContain('changes_lost: DomainDB lost seqs 1 to 2 of epoch');
     expect(await cycle.run()).toMatchObject({ ok: true, error: null });
+  });
+
+  it('a lost range no longer kept: said also when what follows fails, and nothing pushed under the new epoch before the Redis replicas asked for have it (SPEC §11)', async () => {
+    await cycle.run();
+    await submitCreates('w-1', 'w-2');
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
+    const { meta, ackedThrough } = await store.pullState();
+    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    await loseAfter(ackedThrough - 2, ['w-1', 'w-2']);
+    await submitCreates('w-3');
+    // one Redis replica asked for, none there: the renumbered queue is not pushed under the new epoch
+    const durable = new SyncCycle(store, client, new Resync(store), undefined, undefined, () => ({
+      replicas: 1,
+      timeoutMs: 100,
+    }));
+    const held = await durable.run();
+    expect(held).toMatchObject({ ok: false, pushed: 0 });
+    expect(held.error).toMatch(
+      /^changes_lost: DomainDB lost seqs .*; then: the new epoch \S+ reached 0 of the 1 Redis replicas cluster.redisWaitReplicas asks for in time: nothing pushed under it yet$/,
+    );
+    const renumbered = await store.meta();
+    expect(renumbered.epoch).not.toBe(meta.epoch);
+    expect(await store.queueLength()).toBe(1);
+    expect((await mdc.admin().get('/domains/acme/entities/user/w-3')).status).toBe(404);
+    // the MDC unreachable right after the loss is found: the loss is still the cycle's error
+    // the MDC answers the push that finds the hole, and is cut off right after
+    let pushes = 0;
+    const unreachable = pushingThrough(async (req) => {
+      if (pushes++ === 0) return client.push(req);
+      throw new MdcUnreachableError('cut');
+    });
+    // (the held one goes now, under the new epoch; then DomainDB loses it)
+    expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
+    await loseAfter(0, ['w-3']);
+    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    await submitCreates('w-4');
+    const cut = await new SyncCycle(store, unreachable, new Resync(store)).run();
+    expect(cut.ok).toBe(false);
+    expect(cut.error).toMatch(/^changes_lost: DomainDB lost seqs 1 to 1 of epoch .*; then: mdc_unreachable$/);
+    expect(await cycle.run()).toMatchObject({ ok: true, error: null, pushed: 1 });
+    expect((await mdc.admin().get('/domains/acme/entities/user/w-4')).status).toBe(200);
   });
 });

@@ -80,10 +80,12 @@ export const SCRUB_BUDGET = 250;
 export const ACKED_KEPT_MAX = 100_000;
 
 /**
- * DomainDB lost acknowledged changes this site no longer keeps (older than the retention): the cycle
- * goes on under a new epoch, and ends failed with this error (`changes_lost: …`).
+ * What a cycle found DomainDB lost that this site no longer keeps (older than the retention): the
+ * cycle goes on under a new epoch, and ends failed with this (`changes_lost: …`).
  */
-class ChangesLostError extends Error {}
+interface Lost {
+  message?: string;
+}
 
 /** SPEC §11: what `/sync/status` says of the last range DomainDB lost that this site no longer kept. */
 export interface ChangesLost {
@@ -137,6 +139,11 @@ export class SyncCycle {
     private readonly snapshotPage: number = DEFAULT_SNAPSHOT_PAGE,
     /** how long acknowledged changes are kept (the config in force: `cluster.ackRetentionMs`) */
     private readonly ackRetentionMs: () => number = () => CLUSTER_DEFAULTS.ackRetentionMs,
+    /** the Redis replicas a write must reach (the config in force: `cluster.redisWait…`) */
+    private readonly durability: () => { replicas: number; timeoutMs: number } = () => ({
+      replicas: CLUSTER_DEFAULTS.redisWaitReplicas,
+      timeoutMs: CLUSTER_DEFAULTS.redisWaitTimeoutMs,
+    }),
   ) {}
 
   /**
@@ -159,6 +166,8 @@ export class SyncCycle {
       at: new Date(started).toISOString(),
     };
     let pages = 0;
+    /** what this cycle found DomainDB lost for good (`giveUp`): its error, whatever else fails after */
+    const lost: Lost = {};
     const tick: Tick = (phase, pageDone = false) => {
       if (pageDone) pages += 1;
       onProgress({ phase, pages, objects: report.pushed + report.rejected + report.pulled });
@@ -167,21 +176,25 @@ export class SyncCycle {
       // a cache of an older key layout is dropped (its queue kept) and reloaded below
       await this.store.ensureLayout();
       await this.store.ensureEpoch(randomUUID());
-      let lost = await this.pushLosing(report, tick);
+      await this.pushLosing(report, tick, lost);
       try {
         await this.pullAndVerify(report, tick, verify);
       } catch (err) {
         if (!(err instanceof LostRangeError)) throw err;
         // SPEC §11: the MDC lost what it acknowledged (a failover); push that range again, then resync.
-        lost = (await this.repush(err.lastSeq, report, tick)) ?? lost;
-        lost = (await this.pushLosing(report, tick)) ?? lost;
+        await this.repush(err.lastSeq, report, tick, lost);
+        await this.pushLosing(report, tick, lost);
         await this.pullAndVerify(report, tick, verify, err.reload);
       }
-      // Gone for good, though the site converged and goes on: the cycle says so in its error.
-      if (lost) throw new ChangesLostError(lost);
     } catch (err) {
       report.ok = false;
       report.error = cycleError(err);
+    }
+    // Gone for good, though the site goes on: the cycle says so in its error (first, so that it is
+    // counted as changes_lost), also when something after it failed.
+    if (lost.message) {
+      report.ok = false;
+      report.error = report.error ? `${lost.message}; then: ${report.error}` : lost.message;
     }
     report.durationMs = Date.now() - started;
     tick('record');
@@ -205,15 +218,13 @@ export class SyncCycle {
    * Step 1, and a gap it meets because DomainDB lost acknowledged changes (SPEC §11): that range
    * pushed again from those the site keeps, then the queue.
    */
-  private async pushLosing(report: CycleReport, tick: Tick): Promise<string | undefined> {
+  private async pushLosing(report: CycleReport, tick: Tick, lost: Lost): Promise<void> {
     try {
       await this.push(report, tick);
-      return undefined;
     } catch (err) {
       if (!(err instanceof GapError) || err.expected > (await this.store.ackedThrough())) throw err;
-      const lost = await this.repush(err.expected - 1, report, tick);
+      await this.repush(err.expected - 1, report, tick, lost);
       await this.push(report, tick);
-      return lost;
     }
   }
 
@@ -221,9 +232,9 @@ export class SyncCycle {
    * SPEC §11 failover without loss: the acknowledged changes after `lastSeq` pushed again, in order.
    * DomainDB applies what it lost and answers what it still has with its first verdict (exactly
    * once); a change refused now is a rejection like any other. A range it no longer keeps is lost
-   * for good (`giveUp`): answers what it says of it.
+   * for good (`giveUp`), said in `lost`.
    */
-  private async repush(lastSeq: number, report: CycleReport, tick: Tick): Promise<string | undefined> {
+  private async repush(lastSeq: number, report: CycleReport, tick: Tick, lost: Lost): Promise<void> {
     const { epoch } = await this.store.meta();
     const through = await this.store.ackedThrough();
     let from = lastSeq;
@@ -233,7 +244,8 @@ export class SyncCycle {
       if (entries.length === 0 && from >= through) break;
       if (entries.length === 0 || entries[0].seq !== from + 1) {
         this.logRepushed(repushed, epoch!, lastSeq, from);
-        return this.giveUp(epoch!, from, entries.length === 0 ? through : entries[0].seq - 1);
+        await this.giveUp(epoch!, from, entries.length === 0 ? through : entries[0].seq - 1, lost);
+        return;
       }
       // one refused at first goes with its code: DomainDB records that refusal, never applies it
       const changes = entries.map(({ seq, change, actor, at, refused }) =>
@@ -261,7 +273,6 @@ export class SyncCycle {
       tick('push', true);
     }
     this.logRepushed(repushed, epoch!, lastSeq, from);
-    return undefined;
   }
 
   private logRepushed(repushed: number, epoch: string, lastSeq: number, through: number): void {
@@ -277,31 +288,46 @@ export class SyncCycle {
    * gone for good, and no later seq of the epoch can reach DomainDB past the hole. The site goes on
    * under a new epoch rather than wait for someone (a site never stops): the acknowledged changes it
    * keeps after the hole, but those refused at first, head the renumbered queue (DomainDB lost them
-   * too), and `/sync/status` says what was lost until the next such loss.
+   * too), and `/sync/status` says what was lost until the next such loss; so does `lost`, for the
+   * cycle's error.
    */
-  private async giveUp(epoch: string, after: number, to: number): Promise<string> {
+  private async giveUp(epoch: string, after: number, to: number, lost: Lost): Promise<void> {
     const next = randomUUID();
-    const loss: ChangesLost = {
+    const loss: Omit<ChangesLost, 'requeued'> = {
       epoch,
       fromSeq: after + 1,
       toSeq: to,
-      requeued: 0,
       newEpoch: next,
       at: new Date().toISOString(),
     };
-    const kept = await this.store.ackedAfter(to, ACKED_KEPT_MAX);
-    loss.requeued = kept.filter((e) => !e.refused).length;
     const done = await this.store.restartEpoch(next, epoch, {
       carryAfter: to,
       record: ['lostChanges', JSON.stringify(loss)],
     });
     if (done === 'conflict') throw new Error(`the site's epoch moved on from ${epoch} under this cycle`);
-    const message =
+    lost.message =
       `changes_lost: DomainDB lost seqs ${after + 1} to ${to} of epoch ${epoch}, acknowledged longer ago ` +
       `than this site keeps them (cluster.ackRetentionMs); the ${done.carried} acknowledged after them ` +
       `that it kept are queued again under epoch ${next}`;
-    this.log.error(message);
-    return message;
+    this.log.error(lost.message);
+    await this.confirmEpoch(next);
+  }
+
+  /**
+   * Nothing is pushed under a new epoch before the Redis replicas the config asks for have it
+   * (SPEC §11 `redisWaitReplicas`): a Redis failover that lost the renumbering would put the site
+   * back under the old epoch, to renumber — and push — the same changes again under a third one,
+   * and the MDC would apply them twice. Short: the cycle stops here; the next one pushes under the
+   * new epoch if it is still in force, or decides again from what the Redis has.
+   */
+  private async confirmEpoch(epoch: string): Promise<void> {
+    const { replicas, timeoutMs } = this.durability();
+    if (replicas <= 0) return;
+    const reached = await this.store.confirmReplicas(replicas, timeoutMs).catch(() => 0);
+    if (reached < replicas)
+      throw new Error(
+        `the new epoch ${epoch} reached ${reached} of the ${replicas} Redis replicas cluster.redisWaitReplicas asks for in time: nothing pushed under it yet`,
+      );
   }
 
   /**
@@ -378,6 +404,7 @@ export class SyncCycle {
           await dequeued;
           if ((await this.store.restartEpoch(epoch!, pushedUnder)) === 'conflict')
             throw new Error(`the site's epoch moved on from ${pushedUnder} under this cycle`);
+          await this.confirmEpoch(epoch!);
           // what is left of what was queued when the push began heads the renumbered queue
           window =
             left > 0
@@ -409,7 +436,7 @@ export class SyncCycle {
     reload = false,
   ): Promise<void> {
     tick('pull');
-    const { meta, lastAcked, oldestAck } = await this.store.pullState();
+    const { meta, ackedThrough, oldestAck } = await this.store.pullState();
     const keeping = this.keeping();
     // an idle site trims what it keeps too (the dequeue trims as it goes)
     if (oldestAck !== null && oldestAck < keeping.now - keeping.retentionMs)
@@ -418,7 +445,7 @@ export class SyncCycle {
       meta.loaded && !reload ? meta.cursor : await this.reload(report, tick),
       report,
       tick,
-      { epoch: meta.epoch, acked: Math.max(meta.acked, lastAcked) },
+      { epoch: meta.epoch, acked: ackedThrough },
     );
     tick('verify');
     const scrubbed = verify === 'full' ? await this.resync.scrub(SCRUB_BUDGET) : [];
@@ -550,7 +577,6 @@ function atOrPast(cursor: string, version: string): boolean {
 function cycleError(err: unknown): string {
   if (err instanceof MdcUnreachableError || err instanceof SiteUnreachableError) return 'mdc_unreachable';
   if (err instanceof MdcFailedError) return `mdc_failed: ${err.message}`;
-  if (err instanceof ChangesLostError) return err.message;
   return isRedisFailure(err) ? 'store_unavailable' : messageOf(err);
 }
 

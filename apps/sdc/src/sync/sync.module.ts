@@ -53,7 +53,18 @@ import { SYNC_QUEUE, SyncEvents, SyncScheduler } from './sync.scheduler';
         resync: Resync,
         env: SiteEnv,
         config: ClusterConfigService,
-      ) => new SyncCycle(store, mdc, resync, env.snapshotPage, () => config.current.cluster.ackRetentionMs),
+      ) =>
+        new SyncCycle(
+          store,
+          mdc,
+          resync,
+          env.snapshotPage,
+          () => config.current.cluster.ackRetentionMs,
+          () => ({
+            replicas: config.current.cluster.redisWaitReplicas,
+            timeoutMs: config.current.cluster.redisWaitTimeoutMs,
+          }),
+        ),
     },
     SyncScheduler,
     SyncEvents,
