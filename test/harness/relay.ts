@@ -12,6 +12,8 @@ export type { RelayTarget } from './forwarder';
  */
 export class TcpRelay extends TcpForwarder {
   private linkCut = false;
+  /** client connections `freeze` left open and silent */
+  private readonly silent = new Set<Socket>();
   /** bytes forwarded from the target back to clients (answers), and from clients to the target */
   bytesDown = 0;
   bytesUp = 0;
@@ -46,6 +48,25 @@ export class TcpRelay extends TcpForwarder {
     for (const pair of this.open) this.drop(pair);
   }
 
+  /**
+   * The host behind the open connections dies, as in a failover the address of which is a DNS name:
+   * each open connection goes silent — nothing forwarded either way, nothing closed, no reset, so
+   * a client learns of it only by a timeout of its own — and new connections go to `target`.
+   */
+  freeze(target: RelayTarget): void {
+    this.forwardTo = target;
+    for (const pair of this.open) {
+      this.open.delete(pair);
+      pair.client.unpipe(pair.upstream);
+      pair.upstream.unpipe(pair.client);
+      pair.client.pause();
+      // the far end goes without a word to the client
+      pair.upstream.removeAllListeners('close');
+      pair.upstream.destroy();
+      this.silent.add(pair.client);
+    }
+  }
+
   /** Whether the link is cut now. */
   get isCut(): boolean {
     return this.linkCut;
@@ -69,6 +90,8 @@ export class TcpRelay extends TcpForwarder {
 
   close(): Promise<void> {
     this.linkCut = true;
+    for (const client of this.silent) client.destroy();
+    this.silent.clear();
     return this.closeServer();
   }
 

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { configYaml, ConfigYamlOptions, makeSiteKeys } from '../../libs/cluster-config/src/testing';
 import { loadPrivateKey } from '@dd/site-auth';
-import { DEFAULT_REQUEST_TIMEOUT_MS, type SiteEnv } from '../../libs/admin-api/src/site-env';
+import {
+  DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type SiteEnv,
+} from '../../libs/admin-api/src/site-env';
 
 export interface SiteConfigFile {
   file: string;
@@ -34,6 +38,7 @@ export function siteEnv(siteId: string, configFile: string, more: Partial<SiteEn
     syncIntervalMs: undefined,
     snapshotPage: undefined,
     databaseUrl: undefined,
+    databaseQueryTimeoutMs: DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
     redisUrl: undefined,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     trafficDir: undefined,

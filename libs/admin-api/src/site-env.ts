@@ -8,6 +8,11 @@ export interface SiteEnv {
   /** overrides cluster.syncIntervalMs (tests) */
   syncIntervalMs: number | undefined;
   databaseUrl: string | undefined;
+  /**
+   * MDC: a DomainDB query unanswered this long fails (503) and its connection is dropped — a
+   * connection to a primary that died without a word (DATABASE_QUERY_TIMEOUT_MS; 0: never)
+   */
+  databaseQueryTimeoutMs: number;
   redisUrl: string | undefined;
   /** SDC: entities per snapshot page (SPEC §8 paged snapshots); the protocol's default when unset */
   snapshotPage: number | undefined;
@@ -16,6 +21,9 @@ export interface SiteEnv {
   /** DD_TRAFFIC_DIR: record every response there for the conformance check (CI, tests) */
   trafficDir: string | undefined;
 }
+
+/** How long a DomainDB query may go unanswered, unless DATABASE_QUERY_TIMEOUT_MS says otherwise. */
+export const DEFAULT_DATABASE_QUERY_TIMEOUT_MS = 30_000;
 
 /** How long a request may take to arrive, headers and body, unless REQUEST_TIMEOUT_MS says otherwise. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -41,6 +49,15 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new EnvError(`environment variable ${name} must be a whole number of milliseconds, got "${raw}"`);
+  return n;
+}
+
 /** pino's levels (SPEC §10 logs), from the most to the least severe; `silent` writes nothing. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -62,6 +79,8 @@ export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
     logLevel: logLevel(env),
     syncIntervalMs: positiveInt(env, 'SYNC_INTERVAL_MS'),
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseQueryTimeoutMs:
+      nonNegativeInt(env, 'DATABASE_QUERY_TIMEOUT_MS') ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
     redisUrl: env.REDIS_URL || undefined,
     snapshotPage: positiveInt(env, 'SNAPSHOT_PAGE'),
     requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS') ?? DEFAULT_REQUEST_TIMEOUT_MS,

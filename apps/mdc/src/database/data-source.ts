@@ -1,9 +1,10 @@
 import { DataSourceOptions } from 'typeorm';
 import { SCHEMA_ENTITIES } from './schema.entities';
 import { MIGRATIONS } from './migrations';
+import { QueryGuard } from './query-guard';
 
 /** DomainDB's connection options; migrations run at start, never `synchronize` (SPEC §4). */
-export function dataSourceOptions(url: string): DataSourceOptions {
+export function dataSourceOptions(url: string, guard?: QueryGuard): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -11,8 +12,15 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     migrations: MIGRATIONS,
     migrationsRun: true,
     synchronize: false,
-    // TCP keep-alive: a pooled connection to a primary whose host died (no FIN, no reset: the usual
-    // failover) is found dead in about a minute rather than the kernel's two hours (SPEC §11)
-    extra: { max: 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000 },
+    // SPEC §11, a primary whose host died without a word: an idle pooled connection is found dead by
+    // TCP keep-alive (first probe after 10 s idle, then the kernel's interval); a query in flight on
+    // one, by the guard's read timeout; a connection attempt to it gives up after 10 s.
+    extra: {
+      max: 10,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      connectionTimeoutMillis: 10_000,
+      ...(guard ? { Client: guard.clientClass() } : {}),
+    },
   };
 }

@@ -1,8 +1,11 @@
 import { causedBy, isNetworkFailure, messageText, StoreFailureCheck } from '@dd/admin-api';
 
-/** node-postgres's words for a connection that is gone or could not be had from the pool in time. */
+/**
+ * node-postgres's words for a connection that is gone, could not be had from the pool in time, or
+ * left a query unanswered past the read timeout (`QueryGuard`).
+ */
 const CONNECTION_GONE =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/;
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Query read timeout)/;
 
 /**
  * SQLSTATEs of a server that cannot serve: class 08 (connection exception), 57P01–57P03 (shutting down by

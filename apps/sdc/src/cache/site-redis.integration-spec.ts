@@ -20,6 +20,7 @@ const envOf = (redisUrl: string): SiteEnv => ({
   siteKeyFile: undefined,
   logLevel: 'silent',
   syncIntervalMs: undefined,
+  databaseQueryTimeoutMs: 0,
   databaseUrl: undefined,
   redisUrl,
   snapshotPage: undefined,

@@ -1,0 +1,112 @@
+import { Client, ClientConfig } from 'pg';
+
+/** node-postgres's words when `query_timeout` passes. */
+const READ_TIMEOUT = 'Query read timeout';
+
+/**
+ * SPEC §11: a DomainDB query left unanswered — the primary's host died without a word (no FIN, no
+ * reset: a failover whose address is a DNS name, a frozen server) — fails after `ms` and its
+ * connection is dropped. node-postgres's own `query_timeout` fails the query but keeps the
+ * connection, with the query still in flight on it: the pool would hand it out again and every
+ * later query on it would wait behind one that never ends. TCP keep-alive does not help either:
+ * data in flight is retried for about 15 minutes, and a host that still ACKs is never found dead.
+ *
+ * Armed once the MDC has started: its migrations (which may rightly run for minutes on a big
+ * DomainDB) are not cut short.
+ */
+export class QueryGuard {
+  private armed = false;
+  /** the pool's connections now */
+  private readonly clients = new Set<Guarded>();
+
+  constructor(readonly ms: number) {}
+
+  arm(): void {
+    this.armed = true;
+  }
+
+  /** the read timeout of a query sent now (0: none) */
+  get timeoutMs(): number {
+    return this.armed ? this.ms : 0;
+  }
+
+  /**
+   * A query sent at `sentAt` went unanswered: its connection goes, and so does every idle one made
+   * before it was sent — most likely to the same dead server, and each would otherwise cost the next
+   * caller a whole timeout of its own. One made since is to whatever the address reaches now.
+   */
+  private unanswered(client: Guarded, sentAt: number): void {
+    client.drop();
+    for (const other of this.clients) if (other.madeAt < sentAt && other.idle) other.drop();
+  }
+
+  /** The pool's Client class (TypeORM passes `extra.Client` on to pg-pool). */
+  clientClass(): typeof Client {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the class below is pg's to construct
+    const guard = this;
+    class GuardedClient extends Client implements Guarded {
+      readonly madeAt = Date.now();
+
+      constructor(config?: ClientConfig) {
+        super(config);
+        this.once('end', () => guard.clients.delete(this));
+      }
+
+      /** Counted once connected (pg-pool passes a callback; a failed attempt never is). */
+      override connect(...args: unknown[]): never {
+        const [callback] = args;
+        if (typeof callback === 'function')
+          return (Client.prototype.connect as unknown as (cb: (err?: Error) => void) => never).call(
+            this,
+            (err?: Error) => {
+              if (!err) guard.clients.add(this);
+              (callback as (err?: Error) => void)(err);
+            },
+          );
+        return (Client.prototype.connect as unknown as () => Promise<void>).call(this).then(() => {
+          guard.clients.add(this);
+        }) as never;
+      }
+
+      // the overloads of Client#query are one function underneath: the arguments pass as they came
+      override query(...args: unknown[]): never {
+        const ms = guard.timeoutMs;
+        const sentAt = Date.now();
+        // read by Client#query at this call: `config.query_timeout || connectionParameters.query_timeout`
+        (this as unknown as Internals).connectionParameters.query_timeout = ms > 0 ? ms : undefined;
+        const result: unknown = (Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
+        if (ms > 0 && result instanceof Promise)
+          result.catch((err: unknown) => {
+            if (err instanceof Error && err.message === READ_TIMEOUT) guard.unanswered(this, sentAt);
+          });
+        return result as never;
+      }
+
+      /** no query running or waiting on it */
+      get idle(): boolean {
+        const self = this as unknown as Internals;
+        return !self._activeQuery && (self._queryQueue?.length ?? 0) === 0;
+      }
+
+      /** The connection goes; the pool then takes the client out (its 'error', or not queryable at release). */
+      drop(): void {
+        (this as unknown as Internals).connection?.stream?.destroy();
+      }
+    }
+    return GuardedClient;
+  }
+}
+
+interface Guarded {
+  readonly madeAt: number;
+  readonly idle: boolean;
+  drop(): void;
+}
+
+/** node-postgres's Client fields the guard reads and sets (pg 8). */
+interface Internals {
+  connectionParameters: { query_timeout?: number };
+  connection?: { stream?: { destroy(): void } };
+  _activeQuery?: unknown;
+  _queryQueue?: unknown[];
+}
