@@ -1,6 +1,8 @@
 import { DynamicModule, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { EventEmitter } from 'node:events';
 import { EnvError, readSiteEnv, SiteEnv, SiteRuntimeModule } from '@dd/admin-api';
 import { ClusterModule } from './cluster/cluster.module';
 import { dataSourceOptions } from './database/data-source';
@@ -14,12 +16,20 @@ import { SyncModule } from './sync/sync.module';
 /** Arms DomainDB's query read timeout once the MDC has started (its migrations have run). */
 @Injectable()
 class QueryGuardArming implements OnApplicationBootstrap {
-  constructor(private readonly guard: QueryGuard) {}
+  constructor(
+    private readonly guard: QueryGuard,
+    @InjectDataSource() private readonly db: DataSource,
+  ) {}
 
   onApplicationBootstrap(): void {
-    this.guard.arm();
+    // TypeORM's pool of DomainDB connections (pg-pool), whose checkouts the guard follows
+    this.guard.arm((this.db.driver as unknown as { master: EventEmitter }).master);
   }
 }
+
+/** DomainDB's QueryGuard, for every module (the retention's purge runs `patient`). */
+@Module({})
+class QueryGuardModule {}
 
 /** The master site: DomainDB, the admin API for every domain, and the site-facing sync endpoints. */
 @Module({})
@@ -32,6 +42,12 @@ export class MdcModule {
       imports: [
         SiteRuntimeModule.forRoot(env, isPostgresFailure),
         TypeOrmModule.forRoot(dataSourceOptions(env.databaseUrl, guard)),
+        {
+          module: QueryGuardModule,
+          global: true,
+          providers: [{ provide: QueryGuard, useValue: guard }, QueryGuardArming],
+          exports: [QueryGuard],
+        },
         TerminusModule,
         DirectoryModule,
         SiteHopsModule,
@@ -39,7 +55,6 @@ export class MdcModule {
         ClusterModule,
       ],
       controllers: [HealthController],
-      providers: [{ provide: QueryGuard, useValue: guard }, QueryGuardArming],
     };
   }
 }

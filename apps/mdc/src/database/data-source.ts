@@ -14,7 +14,8 @@ export function dataSourceOptions(url: string, guard?: QueryGuard): DataSourceOp
     synchronize: false,
     // SPEC §11, a primary whose host died without a word: an idle pooled connection is found dead by
     // TCP keep-alive (first probe after 10 s idle, then the kernel's interval); a query in flight on
-    // one, by the guard's read timeout; a connection attempt to it gives up after 10 s.
+    // one, by the guard's read timeout; a connection attempt to it gives up after 10 s (pg-pool's
+    // `connectionTimeoutMillis` also bounds the wait for a free pooled connection: 503 after 10 s).
     extra: {
       max: 10,
       keepAlive: true,

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EventEmitter } from 'node:events';
 import { Client, ClientConfig } from 'pg';
 
 /** node-postgres's words when `query_timeout` passes. */
@@ -12,32 +14,51 @@ const READ_TIMEOUT = 'Query read timeout';
  * data in flight is retried for about 15 minutes, and a host that still ACKs is never found dead.
  *
  * Armed once the MDC has started: its migrations (which may rightly run for minutes on a big
- * DomainDB) are not cut short.
+ * DomainDB) are not cut short; the retention's purge runs `patient`.
  */
 export class QueryGuard {
   private armed = false;
   /** the pool's connections now */
   private readonly clients = new Set<Guarded>();
+  /** those checked out of the pool now (its `acquire` and `release`) */
+  private readonly out = new Set<unknown>();
+  /** a longer timeout for the work run in `patient` */
+  private readonly longer = new AsyncLocalStorage<number>();
 
   constructor(readonly ms: number) {}
 
-  arm(): void {
+  /** Armed from now on, on this pool (whose `acquire`/`release` say which connections are in use). */
+  arm(pool: EventEmitter): void {
+    pool.on('acquire', (client: unknown) => this.out.add(client));
+    pool.on('release', (_err: unknown, client: unknown) => this.out.delete(client));
     this.armed = true;
   }
 
   /** the read timeout of a query sent now (0: none) */
   get timeoutMs(): number {
-    return this.armed ? this.ms : 0;
+    if (!this.armed || this.ms <= 0) return 0;
+    return this.longer.getStore() ?? this.ms;
   }
 
   /**
-   * A query sent at `sentAt` went unanswered: its connection goes, and so does every idle one made
-   * before it was sent — most likely to the same dead server, and each would otherwise cost the next
-   * caller a whole timeout of its own. One made since is to whatever the address reaches now.
+   * `work`'s queries get `factor` times the timeout: work known to take long on a big DomainDB (the
+   * retention's purge after a long pause), which a dead server still must not hang for ever.
+   */
+  patient<T>(work: () => Promise<T>, factor = 10): Promise<T> {
+    return this.longer.run(this.ms * factor, work);
+  }
+
+  /**
+   * A query sent at `sentAt` went unanswered: its connection goes, and so does every connection idle
+   * in the pool that was made before it was sent — most likely to the same dead server, and each
+   * would otherwise cost the next caller a whole timeout of its own. One made since is to whatever
+   * the address reaches now; one checked out is left to its own query's timeout (it may be in the
+   * middle of a healthy transaction).
    */
   private unanswered(client: Guarded, sentAt: number): void {
     client.drop();
-    for (const other of this.clients) if (other.madeAt < sentAt && other.idle) other.drop();
+    for (const other of this.clients)
+      if (other !== client && other.madeAt < sentAt && !this.out.has(other) && other.idle) other.drop();
   }
 
   /** The pool's Client class (TypeORM passes `extra.Client` on to pg-pool). */
@@ -74,11 +95,18 @@ export class QueryGuard {
         const sentAt = Date.now();
         // read by Client#query at this call: `config.query_timeout || connectionParameters.query_timeout`
         (this as unknown as Internals).connectionParameters.query_timeout = ms > 0 ? ms : undefined;
+        // dropped before the caller hears of it, so that its release already finds it unqueryable
+        const unanswered = (err: unknown) => {
+          if (err instanceof Error && err.message === READ_TIMEOUT) guard.unanswered(this, sentAt);
+        };
+        const last = args[args.length - 1];
+        if (ms > 0 && typeof last === 'function')
+          args[args.length - 1] = (err: unknown, res: unknown) => {
+            unanswered(err);
+            (last as (err: unknown, res: unknown) => void)(err, res);
+          };
         const result: unknown = (Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
-        if (ms > 0 && result instanceof Promise)
-          result.catch((err: unknown) => {
-            if (err instanceof Error && err.message === READ_TIMEOUT) guard.unanswered(this, sentAt);
-          });
+        if (ms > 0 && result instanceof Promise) result.catch(unanswered);
         return result as never;
       }
 
@@ -88,9 +116,15 @@ export class QueryGuard {
         return !self._activeQuery && (self._queryQueue?.length ?? 0) === 0;
       }
 
-      /** The connection goes; the pool then takes the client out (its 'error', or not queryable at release). */
+      /**
+       * The connection goes, and the pool takes the client out: not queryable from now on (so its
+       * release removes it, rather than hand it to the next caller — the socket closes a tick
+       * later), and its 'error' when idle.
+       */
       drop(): void {
-        (this as unknown as Internals).connection?.stream?.destroy();
+        const self = this as unknown as Internals;
+        self._queryable = false;
+        self.connection?.stream?.destroy();
       }
     }
     return GuardedClient;
@@ -108,5 +142,6 @@ interface Internals {
   connectionParameters: { query_timeout?: number };
   connection?: { stream?: { destroy(): void } };
   _activeQuery?: unknown;
+  _queryable?: boolean;
   _queryQueue?: unknown[];
 }

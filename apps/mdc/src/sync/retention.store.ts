@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { QueryGuard } from '../database/query-guard';
 
 /** pg advisory lock id: one replica purges at a time */
 const PURGE_LOCK = 0x6464_7572;
@@ -8,10 +9,21 @@ const PURGE_LOCK = 0x6464_7572;
 /** SPEC §3: what the retention purges from DomainDB, and how far it has purged the change log. */
 @Injectable()
 export class RetentionStore {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Optional() private readonly guard?: QueryGuard,
+  ) {}
 
-  /** Runs `work` in one transaction holding the purge lock; null, without running it, while another replica purges. */
+  /**
+   * Runs `work` in one transaction holding the purge lock; null, without running it, while another
+   * replica purges. Its queries may take long after a long pause (`QueryGuard.patient`).
+   */
   withPurgeLock<T>(work: (tx: EntityManager) => Promise<T>): Promise<T | null> {
+    const purge = () => this.purgeLocked(work);
+    return this.guard ? this.guard.patient(purge) : purge();
+  }
+
+  private purgeLocked<T>(work: (tx: EntityManager) => Promise<T>): Promise<T | null> {
     return this.db.transaction(async (tx) => {
       const [row]: Array<{ locked: boolean }> = await tx.query(
         `SELECT pg_try_advisory_xact_lock($1) AS locked`,
