@@ -60,6 +60,8 @@ describe('QueryGuard (SPEC §11: a DomainDB query unanswered fails, and its conn
     await busy.query('BEGIN');
     const busyPid = await pidOf(busy);
     await expect(pool.query(sleep(2))).rejects.toThrow('Query read timeout');
+    // out of the pool at once, before any caller can be handed one (their sockets close a tick later)
+    expect(pool.idleCount).toBe(0);
     // the transaction goes on and commits on its connection
     await busy.query('SELECT 1');
     await busy.query('COMMIT');

@@ -58,7 +58,7 @@ export class QueryGuard {
   private unanswered(client: Guarded, sentAt: number): void {
     client.drop();
     for (const other of this.clients)
-      if (other !== client && other.madeAt < sentAt && !this.out.has(other) && other.idle) other.drop();
+      if (other !== client && other.madeAt < sentAt && !this.out.has(other) && other.idle) other.drop(true);
   }
 
   /** The pool's Client class (TypeORM passes `extra.Client` on to pg-pool). */
@@ -117,13 +117,16 @@ export class QueryGuard {
       }
 
       /**
-       * The connection goes, and the pool takes the client out: not queryable from now on (so its
-       * release removes it, rather than hand it to the next caller — the socket closes a tick
-       * later), and its 'error' when idle.
+       * The connection goes, and the pool takes the client out: not queryable from now on (so a
+       * checked-out one's release removes it, rather than hand it to the next caller — the socket
+       * closes a tick later); one idle in the pool is taken out of it now, by the 'error' its idle
+       * listener removes it on, before any caller can be handed it.
        */
-      drop(): void {
+      drop(idle = false): void {
         const self = this as unknown as Internals;
         self._queryable = false;
+        if (idle && this.listenerCount('error') > 0)
+          this.emit('error', new Error('dropped: a connection as old went unanswered (QueryGuard)'));
         self.connection?.stream?.destroy();
       }
     }
@@ -134,7 +137,7 @@ export class QueryGuard {
 interface Guarded {
   readonly madeAt: number;
   readonly idle: boolean;
-  drop(): void;
+  drop(idle?: boolean): void;
 }
 
 /** node-postgres's Client fields the guard reads and sets (pg 8). */
