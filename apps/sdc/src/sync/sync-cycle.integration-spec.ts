@@ -515,6 +515,10 @@ describe('SDC core against a real MDC and Redis', () => {
       ).toBe(true);
   }
 
+  /** Nothing acknowledged is kept any more (the retention passed). */
+  const forgetAcknowledged = () =>
+    store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+
   /** DomainDB goes back to before seq `after + 1` of site-a's epoch: those changes' entities and verdicts gone. */
   async function loseAfter(after: number, entities: string[]): Promise<void> {
     await withDb(mdc.db.url, async (pg) => {
@@ -575,7 +579,7 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
     const { meta, ackedThrough } = await store.pullState();
     // nothing kept any more (the retention passed); DomainDB lost both
-    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    await forgetAcknowledged();
     expect(await store.lastAcked()).toBe(0);
     await loseAfter(ackedThrough - 2, ['old-1', 'old-2']);
     await submitCreates('after-1', 'after-2');
@@ -595,7 +599,7 @@ describe('SDC core against a real MDC and Redis', () => {
     expect(await cycle.run()).toMatchObject({ ok: true, error: null });
     // and with an empty queue, the pull notices it (the first page's lastSeq)
     await loseAfter(0, ['after-1', 'after-2']);
-    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    await forgetAcknowledged();
     const quiet = await cycle.run();
     expect(quiet).toMatchObject({ ok: false, pushed: 0 });
     expect(quiet.error).toContain('changes_lost: DomainDB lost seqs 1 to 2 of epoch');
@@ -607,7 +611,7 @@ describe('SDC core against a real MDC and Redis', () => {
     await submitCreates('w-1', 'w-2');
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 2 });
     const { meta, ackedThrough } = await store.pullState();
-    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    await forgetAcknowledged();
     await loseAfter(ackedThrough - 2, ['w-1', 'w-2']);
     await submitCreates('w-3');
     // one Redis replica asked for, none there: the renumbered queue is not pushed under the new epoch
@@ -634,7 +638,7 @@ describe('SDC core against a real MDC and Redis', () => {
     // (the held one goes now, under the new epoch; then DomainDB loses it)
     expect(await cycle.run()).toMatchObject({ ok: true, pushed: 1 });
     await loseAfter(0, ['w-3']);
-    await store.commit(store.plan().trimAcked({ now: Date.now(), retentionMs: 0, max: 0 }), false);
+    await forgetAcknowledged();
     await submitCreates('w-4');
     const cut = await new SyncCycle(store, unreachable, new Resync(store)).run();
     expect(cut.ok).toBe(false);

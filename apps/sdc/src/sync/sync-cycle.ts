@@ -235,8 +235,10 @@ export class SyncCycle {
    * for good (`giveUp`), said in `lost`.
    */
   private async repush(lastSeq: number, report: CycleReport, tick: Tick, lost: Lost): Promise<void> {
-    const { epoch } = await this.store.meta();
-    const through = await this.store.ackedThrough();
+    const {
+      meta: { epoch },
+      ackedThrough: through,
+    } = await this.store.pullState();
     let from = lastSeq;
     let repushed = 0;
     for (;;) {
