@@ -5,8 +5,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configYaml, ConfigYamlOptions, makeSiteKeys } from '../../libs/cluster-config/src/testing';
 
-/** A free loopback port, as the OS hands it out. */
-export function freePort(): Promise<number> {
+/** every port `freePort` has handed out in this process: a site may hold it, or take it back later */
+const handedOut = new Set<number>();
+
+/**
+ * A free loopback port, as the OS hands it out — never one this process was handed before. The OS
+ * may hand out a port it just handed out (`listen(0)` picks at random among the free ones), and two
+ * sites of one cluster on one port is a cluster whose second site never started: CI once saw an
+ * SDC's admin calls answered by its MDC.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await osFreePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function osFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

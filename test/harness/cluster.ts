@@ -420,8 +420,9 @@ export async function waitReady(
   while (Date.now() < deadline) {
     if (exited) throw new Error(`${proc.name} exited (${JSON.stringify(exited)}) before ready:\n${proc.log}`);
     const answer = await status(path);
-    if (answer === 200) return;
-    if (answer === 404 && fallback && (await status(fallback)) === 200) return;
+    // a 200 before the process said it listens is another process's, on a port this one could not take
+    if (answer === 200 && proc.listening) return;
+    if (answer === 404 && fallback && (await status(fallback)) === 200 && proc.listening) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${proc.name} not ready after ${timeoutMs} ms:\n${proc.log}`);

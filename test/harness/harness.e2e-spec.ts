@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createServer, get as httpGet, Server } from 'node:http';
 import Redis from 'ioredis';
@@ -8,7 +9,7 @@ import { parse } from 'yaml';
 import { ClusterFiles, freePort } from './cluster-files';
 import { TestCluster, waitReady } from './cluster';
 import { withDb } from './domaindb';
-import { SiteProcess } from './processes';
+import { holdsListener, SiteProcess } from './processes';
 import { TcpRelay } from './relay';
 import {
   createTestRedisDb,
@@ -265,6 +266,29 @@ describe('test harness', () => {
         await expect(waitReady(proc, '/health/ready', undefined, 500)).rejects.toThrow(/not ready/);
       } finally {
         await proc.kill();
+      }
+    });
+
+    it('takes no answer from another process holding the port as this one being ready', async () => {
+      const holder = createServer((_req, res) => res.end('ready'));
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const port = (holder.address() as AddressInfo).port;
+      const main = join(dir, 'site-port-taken.js');
+      // fails to listen (EADDRINUSE) and lives on, as a site wedged in start-up would
+      writeFileSync(
+        main,
+        `require('node:http').createServer().on('error', () => setInterval(() => {}, 1000))
+           .listen(Number(process.env.PORT), '127.0.0.1');`,
+      );
+      const proc = SiteProcess.spawn('port-taken', main, { PORT: String(port) });
+      try {
+        expect(holdsListener(process.pid, port)).toBe(true);
+        await expect(waitReady(proc, '/health/ready', undefined, 1500)).rejects.toThrow(/not ready/);
+        await expect(proc.waitReady('/health/ready', 1500)).rejects.toThrow(/not ready/);
+        expect(holdsListener(proc.pid!, port)).toBe(false);
+      } finally {
+        await proc.kill();
+        holder.close();
       }
     });
 

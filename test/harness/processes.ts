@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { SiteLogCheck } from './log-lines';
 
@@ -32,6 +32,9 @@ export class SiteProcess {
   /** SPEC §10: every line of its output is JSON naming the site — checked as it arrives, per stream */
   private readonly checks: { stdout: SiteLogCheck; stderr: SiteLogCheck };
   private summarized = false;
+  /** the port this process is to listen on */
+  private readonly port: number | undefined;
+  private listened = false;
 
   private constructor(
     readonly name: string,
@@ -39,6 +42,7 @@ export class SiteProcess {
     env: Record<string, string>,
     readonly url: string,
   ) {
+    this.port = env.PORT ? Number(env.PORT) : undefined;
     this.checks = { stdout: new SiteLogCheck(env.SITE_ID), stderr: new SiteLogCheck(env.SITE_ID) };
     // The apps run on this machine's Node even when jest runs on Node 24 (scripts/jest.cjs).
     const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
@@ -74,6 +78,18 @@ export class SiteProcess {
     return this.output.join('');
   }
 
+  /**
+   * This process holds the listening socket of its port. Until it does, a 200 on that port is
+   * another process's: a site started on a port someone holds fails to listen while the holder
+   * answers (CI once saw an SDC's admin calls answered by its own cluster's MDC). Where there is no
+   * Linux `/proc` to ask, any answer counts.
+   */
+  get listening(): boolean {
+    if (!this.listened && this.port !== undefined && this.child.pid !== undefined)
+      this.listened = holdsListener(this.child.pid, this.port) !== false;
+    return this.listened || this.port === undefined;
+  }
+
   /** Resolves when `path` answers 200; rejects with the process's output if it exits or times out. */
   async waitReady(path = '/health/ready', timeoutMs = 20_000): Promise<this> {
     const deadline = Date.now() + timeoutMs;
@@ -84,7 +100,8 @@ export class SiteProcess {
         throw new Error(`${this.name} exited (${JSON.stringify(exited)}) before ready:\n${this.log}`);
       try {
         const res = await fetch(`${this.url}${path}`);
-        if (res.status === 200) return this;
+        await res.arrayBuffer();
+        if (res.status === 200 && this.listening) return this;
       } catch {
         // not listening yet
       }
@@ -128,4 +145,45 @@ export class SiteProcess {
           [...stdout.bad, ...stderr.bad.map((line) => `(stderr) ${line}`)].join('\n'),
       );
   }
+}
+
+/**
+ * Linux: whether process `pid` holds a socket listening on `port` — the socket's inode, from
+ * `/proc/net/tcp{,6}`, among the process's open files; `undefined` where `/proc` cannot tell.
+ */
+export function holdsListener(pid: number, port: number): boolean | undefined {
+  const inodes = new Set<string>();
+  let readable = false;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    readable = true;
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || fields[3] !== '0A') continue; // 0A: LISTEN
+      if (parseInt(fields[1].split(':')[1], 16) === port) inodes.add(fields[9]);
+    }
+  }
+  if (!readable) return undefined;
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // gone, or not ours to read: not (yet) listening as far as anyone can tell
+  }
+  for (const fd of fds) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return true;
+    } catch {
+      // closed since the listing
+    }
+  }
+  return false;
 }
