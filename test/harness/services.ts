@@ -89,7 +89,7 @@ export async function redisReachable(url: string): Promise<boolean> {
     connectTimeout: 1500,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
-  });
+  }).on('error', () => undefined); // a refused connect is the answer, not an unhandled error event
   try {
     await redis.connect();
     await redis.ping();
