@@ -2,7 +2,9 @@ import { rmSync } from 'node:fs';
 import { ClusterFiles, ClusterFilesOptions, TestAdmin } from './cluster-files';
 import { AdminClient, SiteCaller } from './http';
 import { deleteSiteKeys } from './own-servers';
-import { ExitInfo, MDC_MAIN, SDC_MAIN, SiteProcess } from './processes';
+import { ExitInfo, MDC_MAIN, SDC_MAIN, SiteProcess, waitReady } from './processes';
+
+export { waitReady };
 import { TcpRelay } from './relay';
 import { createTestDatabase, createTestRedisDb, TestDatabase, TestRedisDb } from './services';
 
@@ -397,33 +399,4 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-}
-
-/**
- * Resolves when `path` answers 200 — or, while `path` answers 404, `fallback` does; rejects with the
- * process's output if it exits or is not ready in time.
- */
-export async function waitReady(
-  proc: SiteProcess,
-  path: string,
-  fallback: string | undefined,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited: ExitInfo | undefined;
-  void proc.exited.then((e) => (exited = e));
-  const status = (p: string) =>
-    fetch(`${proc.url}${p}`).then(
-      (res) => res.arrayBuffer().then(() => res.status),
-      () => 0,
-    );
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`${proc.name} exited (${JSON.stringify(exited)}) before ready:\n${proc.log}`);
-    const answer = await status(path);
-    // a 200 before the process said it listens is another process's, on a port this one could not take
-    if (answer === 200 && proc.listening) return;
-    if (answer === 404 && fallback && (await status(fallback)) === 200 && proc.listening) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${proc.name} not ready after ${timeoutMs} ms:\n${proc.log}`);
 }

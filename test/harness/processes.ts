@@ -92,22 +92,8 @@ export class SiteProcess {
 
   /** Resolves when `path` answers 200; rejects with the process's output if it exits or times out. */
   async waitReady(path = '/health/ready', timeoutMs = 20_000): Promise<this> {
-    const deadline = Date.now() + timeoutMs;
-    let exited: ExitInfo | undefined;
-    void this.exited.then((e) => (exited = e));
-    while (Date.now() < deadline) {
-      if (exited)
-        throw new Error(`${this.name} exited (${JSON.stringify(exited)}) before ready:\n${this.log}`);
-      try {
-        const res = await fetch(`${this.url}${path}`);
-        await res.arrayBuffer();
-        if (res.status === 200 && this.listening) return this;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.log}`);
+    await waitReady(this, path, undefined, timeoutMs);
+    return this;
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
@@ -186,4 +172,33 @@ export function holdsListener(pid: number, port: number): boolean | undefined {
     }
   }
   return false;
+}
+
+/**
+ * Resolves when `path` answers 200 — or, while `path` answers 404, `fallback` does; rejects with the
+ * process's output if it exits or is not ready in time.
+ */
+export async function waitReady(
+  proc: SiteProcess,
+  path: string,
+  fallback: string | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: ExitInfo | undefined;
+  void proc.exited.then((e) => (exited = e));
+  const status = (p: string) =>
+    fetch(`${proc.url}${p}`).then(
+      (res) => res.arrayBuffer().then(() => res.status),
+      () => 0,
+    );
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${proc.name} exited (${JSON.stringify(exited)}) before ready:\n${proc.log}`);
+    const answer = await status(path);
+    // a 200 before the process holds its port is another process's, on a port this one could not take
+    if (answer === 200 && proc.listening) return;
+    if (answer === 404 && fallback && (await status(fallback)) === 200 && proc.listening) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${proc.name} not ready after ${timeoutMs} ms:\n${proc.log}`);
 }

@@ -40,21 +40,17 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+/** A whole number from the env (undefined when unset): at least 1, or at least 0 where 0 means "never". */
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, { zero = false } = {}): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new EnvError(`environment variable ${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
-
-function nonNegativeInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new EnvError(`environment variable ${name} must be a whole number of milliseconds, got "${raw}"`);
+  if (!Number.isInteger(n) || n < (zero ? 0 : 1))
+    throw new EnvError(
+      zero
+        ? `environment variable ${name} must be a whole number of milliseconds, got "${raw}"`
+        : `environment variable ${name} must be a positive integer, got "${raw}"`,
+    );
   return n;
 }
 
@@ -74,16 +70,16 @@ export function readSiteEnv(env: NodeJS.ProcessEnv = process.env): SiteEnv {
   return {
     siteId: required(env, 'SITE_ID'),
     configFile: required(env, 'CLUSTER_CONFIG'),
-    port: positiveInt(env, 'PORT') ?? 4000,
+    port: wholeNumber(env, 'PORT') ?? 4000,
     siteKeyFile: env.SITE_KEY_FILE || undefined,
     logLevel: logLevel(env),
-    syncIntervalMs: positiveInt(env, 'SYNC_INTERVAL_MS'),
+    syncIntervalMs: wholeNumber(env, 'SYNC_INTERVAL_MS'),
     databaseUrl: env.DATABASE_URL || undefined,
     databaseQueryTimeoutMs:
-      nonNegativeInt(env, 'DATABASE_QUERY_TIMEOUT_MS') ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
+      wholeNumber(env, 'DATABASE_QUERY_TIMEOUT_MS', { zero: true }) ?? DEFAULT_DATABASE_QUERY_TIMEOUT_MS,
     redisUrl: env.REDIS_URL || undefined,
-    snapshotPage: positiveInt(env, 'SNAPSHOT_PAGE'),
-    requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS') ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    snapshotPage: wholeNumber(env, 'SNAPSHOT_PAGE'),
+    requestTimeoutMs: wholeNumber(env, 'REQUEST_TIMEOUT_MS') ?? DEFAULT_REQUEST_TIMEOUT_MS,
     trafficDir: env.DD_TRAFFIC_DIR || undefined,
   };
 }
