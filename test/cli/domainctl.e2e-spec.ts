@@ -287,6 +287,14 @@ describe('domainctl against a 3-site cluster', () => {
       const file = join(dir, 'round-trip.ndjson');
       await expectExit(0, domainctl('site-a', 'export', 'globex', '-o', file));
       await expectExit(0, domainctl('site-a', 'domains', 'rm', 'globex', '--recursive'));
+      // SPEC §8: the delete made here never flickers away at this site, while it is queued nor once
+      // the MDC has it — site-b, which serves globex too, may not have pulled it yet
+      const seen: number[] = [];
+      for (const start = Date.now(); Date.now() - start < 400;) {
+        seen.push((await cluster.admin('site-a').get('/domains/globex')).status);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(new Set(seen)).toEqual(new Set([404]));
       await expectExit(1, domainctl('site-a', 'domains', 'get', 'globex'));
       const run = await expectExit(0, domainctl('site-a', '--json', 'import', file));
       expect(json(run)).toEqual({ lines: valid.length, applied: valid.length, refused: [] });

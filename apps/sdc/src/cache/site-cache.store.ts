@@ -573,6 +573,11 @@ export class SiteCacheStore {
     return new Set(ids.filter((_, i) => Number(counts[i] ?? 0) > 0));
   }
 
+  /** The domain has local changes still queued (its own, or its entities'). */
+  async domainPending(name: string): Promise<boolean> {
+    return Number((await this.redis.hget(this.keys.pendingDomains, name)) ?? 0) > 0;
+  }
+
   async pendingDomains(): Promise<Set<string>> {
     return new Set(Object.keys(await this.redis.hgetall(this.keys.pendingDomains)));
   }

@@ -21,7 +21,8 @@ import { SiteRouter } from './site-router';
 /**
  * SPEC §9 routing at a work site, in the real Nest pipeline (auth guard → routing interceptor →
  * controller → the one exception filter), with strict fakes of the cache store, the forwarder and
- * the directory service: site-a serves acme; globex is served by site-b and site-c; initech by none.
+ * the directory service: site-a serves acme; globex is served by site-b and site-c; umbrella by site-a
+ * and site-c; initech by none.
  */
 describe('routing at a work site (SPEC §9)', () => {
   const config = writeSiteConfig({
@@ -34,6 +35,7 @@ describe('routing at a work site (SPEC §9)', () => {
     zones: [
       { domain: 'acme', sites: ['site-a'] },
       { domain: 'globex', sites: ['site-b', 'site-c'] },
+      { domain: 'umbrella', sites: ['site-a', 'site-c'] },
     ],
     admins: [
       { name: 'ops', token: 'ops-token', scope: '*' },
@@ -52,13 +54,19 @@ describe('routing at a work site (SPEC §9)', () => {
   let forwarder: Fake<ProxyForwarder>;
   let directory: Fake<DirectoryService>;
   let cached: Map<string, CachedDomain>;
+  /** domains with local changes still queued */
+  let pending: Set<string>;
 
   beforeEach(async () => {
     cached = new Map([
       ['acme', loaded('acme')],
       ['master', loaded('master')],
     ]);
-    store = strictFake<SiteCacheStore>('SiteCacheStore', { domain: async (name) => cached.get(name) });
+    pending = new Set();
+    store = strictFake<SiteCacheStore>('SiteCacheStore', {
+      domain: async (name) => cached.get(name),
+      domainPending: async (name) => pending.has(name),
+    });
     forwarder = strictFake<ProxyForwarder>('ProxyForwarder', {
       forward: async (targets) => ({
         status: 200,
@@ -126,6 +134,22 @@ describe('routing at a work site (SPEC §9)', () => {
     await call('GET', '/domains/initech', 'ops-token');
     const targets = forwarder.forward.mock.calls.map(([t]) => t.map((x: { id: string }) => x.id));
     expect(targets).toEqual([['master'], ['master']]);
+  });
+
+  it('answers here a domain of its own zone it no longer holds because of its own queued change (a delete made here)', async () => {
+    cached.delete('acme');
+    pending.add('acme');
+    const reply = await call('GET', '/domains/acme', 'ops-token');
+    expect(reply.statusCode).toBe(200); // the fake directory's answer: asked here, not forwarded
+    expect(directory.getDomain).toHaveBeenCalledTimes(1);
+    expect(forwarder.forward).not.toHaveBeenCalled();
+  });
+
+  it('sends a domain of its own zone it does not hold to the MDC first, then the peers serving it', async () => {
+    // a peer may not have pulled yet a delete this site made and the MDC acknowledged
+    await call('GET', '/domains/umbrella', 'ops-token');
+    const [targets] = forwarder.forward.mock.calls[0];
+    expect(targets.map((t: { id: string }) => t.id)).toEqual(['master', 'site-c']);
   });
 
   it('reads the master domain from its local copy and sends its writes to the MDC alone', async () => {

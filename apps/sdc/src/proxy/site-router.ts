@@ -55,6 +55,9 @@ export class SiteRouter implements SiteRouting {
    * SPEC §8–§9: the master domain is read here from its read-only copy (its writes go to the MDC);
    * another domain is answered here when the config gives it to this site and it is served (loaded
    * whole), or is being created. `uncachedIsHere`: a domain the site does not hold counts as here.
+   * One it does not hold because of its own change still queued (a delete made here) is answered
+   * here too: a pending local change never flickers away (SPEC §8), as it would if another site,
+   * which has not seen it, answered.
    */
   private async answersHere(
     { domain, method, route }: Pick<DomainRequest, 'domain' | 'method' | 'route'>,
@@ -65,7 +68,8 @@ export class SiteRouter implements SiteRouting {
     const cached = await this.store.domain(domain);
     if (domain === config.masterDomain) return method === 'GET' && cached?.scoped === true;
     if (method === 'POST' && route === '/api/v1/domains') return true;
-    return cached === undefined ? uncachedIsHere : cached.scoped;
+    if (cached !== undefined) return cached.scoped;
+    return uncachedIsHere || (await this.store.domainPending(domain));
   }
 
   private async decide(request: Pick<DomainRequest, 'domain' | 'method' | 'route'>): Promise<Route> {
@@ -75,7 +79,16 @@ export class SiteRouter implements SiteRouting {
       const master = masterSite(config);
       return { here: false, targets: [{ id: master.id, url: master.url }], mdcOnly: true };
     }
-    return { here: false, targets: targets(config, request.domain, this.config.siteId), mdcOnly: false };
+    return {
+      here: false,
+      targets: targets(
+        config,
+        request.domain,
+        this.config.siteId,
+        siteServes(config, this.config.siteId, request.domain),
+      ),
+      mdcOnly: false,
+    };
   }
 
   private async forward(request: DomainRequest, route: Route & { here: false }): Promise<ForwardedAnswer> {
@@ -99,9 +112,16 @@ export class SiteRouter implements SiteRouting {
   }
 }
 
-/** The sites serving `name` other than this one, in config order, then the MDC (which holds every domain). */
-function targets(config: ClusterConfig, name: string, self: string): SiteTarget[] {
+/**
+ * The sites serving `name` other than this one, in config order, then the MDC (which holds every
+ * domain). For a domain of this site's own zones that it does not hold (its zone not loaded yet,
+ * or the domain deleted), the MDC first, then those peers: DomainDB is the truth, and a peer may
+ * not have pulled yet what this site already has — a delete made here that the MDC acknowledged
+ * would show there as still alive.
+ */
+function targets(config: ClusterConfig, name: string, self: string, ownZone: boolean): SiteTarget[] {
   const serving = new Set(servingSites(config, name));
   const peers = config.sites.filter((s) => s.id !== self && s.role !== 'master' && serving.has(s.id));
-  return [...peers, masterSite(config)].map((s) => ({ id: s.id, url: s.url }));
+  const master = masterSite(config);
+  return (ownZone ? [master, ...peers] : [...peers, master]).map((s) => ({ id: s.id, url: s.url }));
 }
